@@ -1,0 +1,237 @@
+"""Real aiortc participants for committee tests and the benchmark.
+
+A participant publishes synthetic camera and microphone tracks (really encoded
+by aiortc's VP8 and Opus encoders) on one connection, and receives each other
+participant on its own connection. Receiving uses
+:class:`committee.encodedreceiver.EncodedPeerConnection`, so the test process
+decodes nothing through aiortc either; tests decode what they received with
+PyAV directly when they need to look at pictures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import av
+import numpy as np
+from aiortc import (
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from committee.encodedreceiver import EncodedPeerConnection
+
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+AUDIO_RATE = 48000
+AUDIO_SAMPLES = 960  # 20 ms
+
+
+class SyntheticCameraTrack(MediaStreamTrack):
+    """Moving gradient at a fixed frame rate; stops after ``frame_limit`` frames."""
+
+    kind = "video"
+
+    def __init__(
+        self,
+        width: int = 320,
+        height: int = 240,
+        fps: int = 15,
+        frame_limit: Optional[int] = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.width, self.height, self.fps = width, height, fps
+        self.frame_limit = frame_limit
+        self.frames_sent = 0
+        self._start: Optional[float] = None
+        y = np.arange(height, dtype=np.uint16)[:, None]
+        x = np.arange(width, dtype=np.uint16)[None, :]
+        self._base = ((x + y + seed * 40) % 256).astype(np.uint8)
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self.frame_limit is not None and self.frames_sent >= self.frame_limit:
+            self.stop()
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self.frames_sent / self.fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        shift = (self.frames_sent * 4) % 256
+        luma = (self._base + shift).astype(np.uint8)
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
+        frame.planes[0].update(_pad(luma, frame.planes[0].line_size))
+        chroma = np.full((self.height // 2, self.width // 2), 128, np.uint8)
+        frame.planes[1].update(_pad(chroma, frame.planes[1].line_size))
+        frame.planes[2].update(_pad(chroma, frame.planes[2].line_size))
+        frame.pts = int(self.frames_sent * 90000 / self.fps)
+        frame.time_base = VIDEO_TIME_BASE
+        self.frames_sent += 1
+        return frame
+
+
+def _pad(plane: np.ndarray, line_size: int) -> bytes:
+    if plane.shape[1] == line_size:
+        return plane.tobytes()
+    padded = np.zeros((plane.shape[0], line_size), np.uint8)
+    padded[:, : plane.shape[1]] = plane
+    return padded.tobytes()
+
+
+class ToneMicrophoneTrack(MediaStreamTrack):
+    """A sine tone in 20 ms stereo s16 frames at 48 kHz."""
+
+    kind = "audio"
+
+    def __init__(self, frequency: float = 440.0) -> None:
+        super().__init__()
+        self.frequency = frequency
+        self.frames_sent = 0
+        self._start: Optional[float] = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self.frames_sent * AUDIO_SAMPLES / AUDIO_RATE
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        first = self.frames_sent * AUDIO_SAMPLES
+        t = (np.arange(first, first + AUDIO_SAMPLES) / AUDIO_RATE).astype(np.float64)
+        mono = (np.sin(2 * math.pi * self.frequency * t) * 8000).astype(np.int16)
+        samples = np.repeat(mono, 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = first
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self.frames_sent += 1
+        return frame
+
+
+def prefer(transceiver, kind: str) -> None:
+    wanted = {"audio": ("audio/opus",), "video": ("video/VP8", "video/rtx")}[kind]
+    transceiver.setCodecPreferences(
+        [c for c in RTCRtpSender.getCapabilities(kind).codecs if c.mimeType in wanted]
+    )
+
+
+@dataclass
+class Reception:
+    """What one participant received from one publisher."""
+
+    publisher_id: str
+    connection: EncodedPeerConnection
+    packets: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
+    video_packets: list[av.Packet] = field(default_factory=list)
+    keep_video: int = 0
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    first_packet: dict[str, float] = field(default_factory=dict)
+
+    async def consume(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                packet = await track.recv()
+                self.first_packet.setdefault(track.kind, time.monotonic())
+                self.packets[track.kind] += 1
+                if track.kind == "video" and len(self.video_packets) < self.keep_video:
+                    self.video_packets.append(packet)
+        except MediaStreamError:
+            pass
+
+
+class ClientParticipant:
+    """An aiortc participant driving a :class:`committee.sfu.MediaRoom`-like API."""
+
+    def __init__(
+        self,
+        participant_id: str,
+        *,
+        width: int = 320,
+        height: int = 240,
+        fps: int = 15,
+        frame_limit: Optional[int] = None,
+        keep_video: int = 0,
+        seed: int = 0,
+    ) -> None:
+        self.participant_id = participant_id
+        self.camera = SyntheticCameraTrack(width, height, fps, frame_limit, seed)
+        self.microphone = ToneMicrophoneTrack(300.0 + 50 * seed)
+        self.publish_connection: Optional[RTCPeerConnection] = None
+        self.receptions: dict[str, Reception] = {}
+        self.keep_video = keep_video
+
+    async def publish_offer(self) -> RTCSessionDescription:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        prefer(pc.addTransceiver(self.microphone, direction="sendonly"), "audio")
+        prefer(pc.addTransceiver(self.camera, direction="sendonly"), "video")
+        await pc.setLocalDescription(await pc.createOffer())
+        self.publish_connection = pc
+        return pc.localDescription
+
+    async def publish_answer(self, answer: RTCSessionDescription) -> None:
+        assert self.publish_connection is not None
+        await self.publish_connection.setRemoteDescription(answer)
+
+    async def subscribe_offer(self, publisher_id: str) -> RTCSessionDescription:
+        pc = EncodedPeerConnection(RTCConfiguration(iceServers=[]))
+        reception = Reception(publisher_id, pc, keep_video=self.keep_video)
+        self.receptions[publisher_id] = reception
+        prefer(pc.addTransceiver("audio", direction="recvonly"), "audio")
+        prefer(pc.addTransceiver("video", direction="recvonly"), "video")
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            reception.tasks.append(asyncio.ensure_future(reception.consume(track)))
+
+        await pc.setLocalDescription(await pc.createOffer())
+        return pc.localDescription
+
+    async def subscribe_answer(
+        self, publisher_id: str, answer: RTCSessionDescription
+    ) -> None:
+        await self.receptions[publisher_id].connection.setRemoteDescription(answer)
+
+    async def join(self, room, role: str = "member") -> None:
+        """Publish, then subscribe to everyone already publishing."""
+        answer = await room.publish(
+            self.participant_id, await self.publish_offer(), role=role
+        )
+        await self.publish_answer(answer)
+        for publisher_id in room.publishers():
+            if publisher_id != self.participant_id:
+                await self.subscribe_to(room, publisher_id)
+
+    async def subscribe_to(self, room, publisher_id: str) -> None:
+        offer = await self.subscribe_offer(publisher_id)
+        answer = await room.subscribe(self.participant_id, publisher_id, offer)
+        await self.subscribe_answer(publisher_id, answer)
+
+    async def close(self) -> None:
+        if self.publish_connection is not None:
+            await self.publish_connection.close()
+        for reception in self.receptions.values():
+            await reception.connection.close()
+            for task in reception.tasks:
+                task.cancel()
+
+
+def decode_vp8(packets: list[av.Packet]) -> list[av.VideoFrame]:
+    """Decode received VP8 packets with PyAV (not through aiortc)."""
+    decoder = av.CodecContext.create("libvpx", "r")
+    frames: list[av.VideoFrame] = []
+    for packet in packets:
+        frames.extend(decoder.decode(av.Packet(bytes(packet))))
+    return frames
