@@ -1,0 +1,162 @@
+"""Edges between minutiae: their shape (length and two angles) and each minutia's nearest neighbours.
+
+An edge from a reference minutia to a neighbour is described, as in SourceAFIS,
+by its length and by the angles between each end's direction and the edge.
+Lengths and edge angles come from a 256×256 polar lookup (coarser beyond it),
+exactly as the original computes them, so the matcher sees identical shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from . import angles
+from .parameters import EDGE_TABLE_NEIGHBORS, HALF_PI, PI
+from .template import Template
+
+_POLAR_BITS = 8
+_POLAR_RADIUS = 1 << _POLAR_BITS
+
+
+def _polar_tables() -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:_POLAR_RADIUS, 0:_POLAR_RADIUS].astype(np.float64)
+    # Java's Math.round is floor(x + 0.5); sqrt of an integer never lands on a half.
+    lengths = np.floor(np.sqrt(xs * xs + ys * ys) + 0.5).astype(np.int32)
+    directions = np.empty((_POLAR_RADIUS, _POLAR_RADIUS), dtype=np.float32)
+    for y in range(_POLAR_RADIUS):
+        for x in range(_POLAR_RADIUS):
+            # math.atan2 is the C library's correctly rounded atan2, as Java's Math.atan2 is in practice.
+            directions[y, x] = math.atan2(y, x) if (x or y) else 0.0
+    return lengths.ravel(), directions.ravel()
+
+
+POLAR_LENGTHS, POLAR_DIRECTIONS = _polar_tables()
+
+
+@njit(cache=True)
+def edge_shape(rx, ry, rdirection, nx, ny, ndirection, polar_lengths, polar_directions):
+    """(length, reference angle, neighbour angle) of the edge from minutia r to minutia n."""
+    quadrant = np.float32(0)
+    x = nx - rx
+    y = ny - ry
+    if y < 0:
+        x = -x
+        y = -y
+        quadrant = PI
+    if x < 0:
+        tmp = -x
+        x = y
+        y = tmp
+        quadrant = np.float32(quadrant + HALF_PI)
+    # Beyond the table, look up a scaled-down vector and scale the length back up.
+    rest = (x | y) >> _POLAR_BITS
+    shift = 0
+    while rest:
+        shift += 1
+        rest >>= 1
+    offset = (y >> shift) * _POLAR_RADIUS + (x >> shift)
+    length = polar_lengths[offset] << shift
+    angle = np.float32(polar_directions[offset] + quadrant)
+    reference_angle = angles.difference(rdirection, angle)
+    neighbor_angle = angles.difference(ndirection, angles.opposite(angle))
+    return length, reference_angle, neighbor_angle
+
+
+@njit(cache=True)
+def all_edge_shapes(xs, ys, directions, polar_lengths, polar_directions):
+    """Shapes of all ordered edges, as n×n matrices indexed [reference, neighbour]."""
+    count = xs.shape[0]
+    lengths = np.zeros((count, count), dtype=np.int32)
+    reference_angles = np.zeros((count, count), dtype=np.float32)
+    neighbor_angles = np.zeros((count, count), dtype=np.float32)
+    for reference in range(count):
+        for neighbor in range(count):
+            if reference != neighbor:
+                length, ra, na = edge_shape(
+                    xs[reference], ys[reference], directions[reference],
+                    xs[neighbor], ys[neighbor], directions[neighbor],
+                    polar_lengths, polar_directions,
+                )
+                lengths[reference, neighbor] = length
+                reference_angles[reference, neighbor] = ra
+                neighbor_angles[reference, neighbor] = na
+    return lengths, reference_angles, neighbor_angles
+
+
+@njit(cache=True)
+def neighbor_table(xs, ys, lengths):
+    """Each minutia's star: its nearest neighbours (at most EDGE_TABLE_NEIGHBORS), sorted by edge length then index.
+
+    Returns (offsets, neighbours): the star of minutia i is neighbours[offsets[i]:offsets[i + 1]].
+    """
+    count = xs.shape[0]
+    offsets = np.zeros(count + 1, dtype=np.int32)
+    neighbors = np.empty(count * min(EDGE_TABLE_NEIGHBORS, max(count - 1, 0)), dtype=np.int32)
+    squared = np.empty(count, dtype=np.int64)
+    star = np.empty(count, dtype=np.int64)
+    filled = 0
+    for reference in range(count):
+        for other in range(count):
+            dx = np.int64(xs[reference] - xs[other])
+            dy = np.int64(ys[reference] - ys[other])
+            squared[other] = dx * dx + dy * dy
+        # The cut uses the true squared distance (the reference itself sorts first at 0).
+        limit = np.int64(2**62)
+        if count - 1 > EDGE_TABLE_NEIGHBORS:
+            limit = np.sort(squared)[EDGE_TABLE_NEIGHBORS]
+        size = 0
+        for other in range(count):
+            if other != reference and squared[other] <= limit:
+                # Sort key: the polar (rounded) length first, then the neighbour's index.
+                star[size] = np.int64(lengths[reference, other]) * 65536 + other
+                size += 1
+        ordered = np.sort(star[:size])
+        size = min(size, EDGE_TABLE_NEIGHBORS)
+        for i in range(size):
+            neighbors[filled + i] = ordered[i] & 0xFFFF
+        filled += size
+        offsets[reference + 1] = filled
+    return offsets, neighbors[:filled].copy()
+
+
+@dataclass(frozen=True, eq=False)
+class SearchTemplate:
+    """A template prepared for matching: minutia arrays, all edge shapes and the neighbour stars.
+
+    Build one per template and reuse it: as a candidate it is matched against
+    any number of probes, and a Matcher builds one for its probe.
+    """
+
+    width: int
+    height: int
+    xs: np.ndarray
+    ys: np.ndarray
+    directions: np.ndarray
+    types: np.ndarray
+    lengths: np.ndarray
+    reference_angles: np.ndarray
+    neighbor_angles: np.ndarray
+    star_offsets: np.ndarray
+    star_neighbors: np.ndarray
+
+    @classmethod
+    def build(cls, template: Template) -> "SearchTemplate":
+        xs = template.positions_x
+        ys = template.positions_y
+        directions = template.directions
+        lengths, reference_angles, neighbor_angles = all_edge_shapes(
+            xs, ys, directions, POLAR_LENGTHS, POLAR_DIRECTIONS
+        )
+        offsets, neighbors = neighbor_table(xs, ys, lengths)
+        return cls(
+            template.width, template.height, xs, ys, directions, template.types,
+            lengths, reference_angles, neighbor_angles, offsets, neighbors,
+        )
+
+    @property
+    def count(self) -> int:
+        return int(self.xs.shape[0])

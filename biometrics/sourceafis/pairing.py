@@ -1,0 +1,179 @@
+"""Growing a pairing from a root: SourceAFIS's edge spider over the neighbour stars.
+
+From the newest paired minutia, every probe star edge that matches a candidate
+star edge proposes pairing the two far ends.  Proposals wait in a queue ordered
+by candidate edge length; the shortest whose minutiae are both still free joins
+the pairing, and proposals that confirm an existing pair count as supporting
+edges.  The queue reproduces java.util.PriorityQueue's binary heap step by
+step, because proposals of equal length leave it in heap order, and that order
+decides which pair wins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .parameters import COMPLEMENTARY_MAX_ANGLE_ERROR, EDGE_TABLE_NEIGHBORS, MAX_ANGLE_ERROR, MAX_DISTANCE_ERROR
+from . import angles
+
+# Upper bound of proposals per step: one star against the other.
+PROPOSALS_PER_STEP = EDGE_TABLE_NEIGHBORS * EDGE_TABLE_NEIGHBORS
+
+
+class PairingScratch:
+    """Reusable buffers for crawling one probe against candidates (one per thread)."""
+
+    def __init__(self, probe_count: int, candidate_count: int = 0) -> None:
+        self.probe_count = probe_count
+        self.candidate_capacity = -1
+        capacity = 1 + max(probe_count, 1) * PROPOSALS_PER_STEP
+        # Pair records (a pool of structs as parallel arrays): probe, candidate, probe ref, candidate ref, distance, support.
+        self.pairs = np.zeros((6, capacity), dtype=np.int32)
+        self.heap = np.zeros(capacity, dtype=np.int32)
+        self.tree = np.zeros(max(probe_count, 1), dtype=np.int32)
+        self.by_probe = np.full(max(probe_count, 1), -1, dtype=np.int32)
+        self.by_candidate = np.full(1, -1, dtype=np.int32)
+        self.support_log = np.zeros((0, 4), dtype=np.int32)
+        self.reserve_candidate(candidate_count)
+
+    def reserve_candidate(self, candidate_count: int) -> None:
+        if candidate_count > self.candidate_capacity:
+            self.candidate_capacity = max(candidate_count, 64)
+            self.by_candidate = np.full(self.candidate_capacity, -1, dtype=np.int32)
+
+
+_PROBE, _CANDIDATE, _PROBE_REF, _CANDIDATE_REF, _DISTANCE, _SUPPORT = 0, 1, 2, 3, 4, 5
+
+
+@njit(cache=True, inline="always")
+def _heap_push(heap, size, pair, distances):
+    # PriorityQueue.siftUp with a comparator on distance.
+    k = size
+    key = distances[pair]
+    while k > 0:
+        parent = (k - 1) >> 1
+        above = heap[parent]
+        if key >= distances[above]:
+            break
+        heap[k] = above
+        k = parent
+    heap[k] = pair
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(heap, size, distances):
+    # PriorityQueue.poll: take the head, sift the last element down from the top.
+    result = heap[0]
+    size -= 1
+    if size > 0:
+        last = heap[size]
+        key = distances[last]
+        half = size >> 1
+        k = 0
+        while k < half:
+            child = 2 * k + 1
+            smallest = heap[child]
+            right = child + 1
+            if right < size and distances[smallest] > distances[heap[right]]:
+                child = right
+                smallest = heap[child]
+            if key <= distances[smallest]:
+                break
+            heap[k] = smallest
+            k = child
+        heap[k] = last
+    return result, size
+
+
+@njit(cache=True, inline="always")
+def _support(pairs, pair, by_probe, support_log, logged):
+    """A proposal that repeats an existing pair supports it and the pair it came from."""
+    probe = pairs[_PROBE, pair]
+    existing = by_probe[probe]
+    if existing >= 0 and pairs[_CANDIDATE, existing] == pairs[_CANDIDATE, pair]:
+        pairs[_SUPPORT, existing] += 1
+        pairs[_SUPPORT, by_probe[pairs[_PROBE_REF, pair]]] += 1
+        if logged < support_log.shape[0]:
+            support_log[logged, 0] = pairs[_PROBE_REF, pair]
+            support_log[logged, 1] = probe
+            support_log[logged, 2] = pairs[_CANDIDATE_REF, pair]
+            support_log[logged, 3] = pairs[_CANDIDATE, pair]
+        return logged + 1
+    return logged
+
+
+@njit(cache=True)
+def crawl(
+    root_probe, root_candidate,
+    pstar_offsets, pstar_neighbors, plengths, preference_angles, pneighbor_angles,
+    cstar_offsets, cstar_neighbors, clengths, creference_angles, cneighbor_angles,
+    pairs, heap, tree, by_probe, by_candidate, support_log,
+):
+    """Grows the pairing from a root; returns (tree size, supporting edges logged).
+
+    tree[i] are pair records in the order pairs joined (tree[0] is the root);
+    by_probe/by_candidate must be all -1 on entry and are reset on return.
+    """
+    distances = pairs[_DISTANCE]
+    pairs[_PROBE, 0] = root_probe
+    pairs[_CANDIDATE, 0] = root_candidate
+    pairs[_PROBE_REF, 0] = 0
+    pairs[_CANDIDATE_REF, 0] = 0
+    pairs[_DISTANCE, 0] = 0
+    pairs[_SUPPORT, 0] = 0
+    allocated = 1
+    heap_size = _heap_push(heap, 0, 0, distances)
+    count = 0
+    logged = 0
+    while True:
+        pair, heap_size = _heap_pop(heap, heap_size, distances)
+        tree[count] = pair
+        by_probe[pairs[_PROBE, pair]] = pair
+        by_candidate[pairs[_CANDIDATE, pair]] = pair
+        count += 1
+        # Proposals from the stars of the newly paired minutiae, as EdgeSpider.matchPairs walks them.
+        probe_ref = pairs[_PROBE, pair]
+        candidate_ref = pairs[_CANDIDATE, pair]
+        pfirst = pstar_offsets[probe_ref]
+        plast = pstar_offsets[probe_ref + 1]
+        start = pfirst
+        end = pfirst
+        for cslot in range(cstar_offsets[candidate_ref], cstar_offsets[candidate_ref + 1]):
+            cneighbor = cstar_neighbors[cslot]
+            clength = clengths[candidate_ref, cneighbor]
+            while start < plast and plengths[probe_ref, pstar_neighbors[start]] < clength - MAX_DISTANCE_ERROR:
+                start += 1
+            if end < start:
+                end = start
+            while end < plast and plengths[probe_ref, pstar_neighbors[end]] <= clength + MAX_DISTANCE_ERROR:
+                end += 1
+            for pslot in range(start, end):
+                pneighbor = pstar_neighbors[pslot]
+                rdiff = angles.difference(preference_angles[probe_ref, pneighbor], creference_angles[candidate_ref, cneighbor])
+                if rdiff <= MAX_ANGLE_ERROR or rdiff >= COMPLEMENTARY_MAX_ANGLE_ERROR:
+                    ndiff = angles.difference(pneighbor_angles[probe_ref, pneighbor], cneighbor_angles[candidate_ref, cneighbor])
+                    if ndiff <= MAX_ANGLE_ERROR or ndiff >= COMPLEMENTARY_MAX_ANGLE_ERROR:
+                        proposal = allocated
+                        allocated += 1
+                        pairs[_PROBE, proposal] = pneighbor
+                        pairs[_CANDIDATE, proposal] = cneighbor
+                        pairs[_PROBE_REF, proposal] = probe_ref
+                        pairs[_CANDIDATE_REF, proposal] = candidate_ref
+                        pairs[_DISTANCE, proposal] = clength
+                        pairs[_SUPPORT, proposal] = 0
+                        if by_candidate[cneighbor] < 0 and by_probe[pneighbor] < 0:
+                            heap_size = _heap_push(heap, heap_size, proposal, distances)
+                        else:
+                            logged = _support(pairs, proposal, by_probe, support_log, logged)
+        # Drop queued proposals whose minutiae got paired meanwhile; they may still support.
+        while heap_size > 0 and (by_probe[pairs[_PROBE, heap[0]]] >= 0 or by_candidate[pairs[_CANDIDATE, heap[0]]] >= 0):
+            stale, heap_size = _heap_pop(heap, heap_size, distances)
+            logged = _support(pairs, stale, by_probe, support_log, logged)
+        if heap_size == 0:
+            break
+    for i in range(count):
+        by_probe[pairs[_PROBE, tree[i]]] = -1
+        by_candidate[pairs[_CANDIDATE, tree[i]]] = -1
+    return count, logged
