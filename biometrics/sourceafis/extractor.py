@@ -25,6 +25,7 @@ from . import (
 )
 from . import extraction_parameters as parameters
 from .blocks import block_map
+from .image import ImageError
 from .minutiae import FeatureMinutia
 from .skeleton import Skeleton, SkeletonType, trace
 
@@ -32,6 +33,8 @@ Recorder = Callable[[str, Any], None]
 
 MIN_DPI = 20.0
 MAX_DPI = 20_000.0
+# Bounds memory when a low dpi scales a small image up.
+MAX_SCALED_SIDE = 4000
 
 
 def _ignore(key: str, value: Any) -> None:
@@ -66,14 +69,20 @@ def extract_stages(
 
     `pixels` is a (height, width) float matrix with 1.0 = black.
     """
-    if not MIN_DPI <= dpi <= MAX_DPI:
-        raise ValueError(f"dpi {dpi} is outside the supported range {MIN_DPI:g}–{MAX_DPI:g}")
+    if not (isinstance(dpi, (int, float)) and MIN_DPI <= dpi <= MAX_DPI):
+        raise ImageError(f"dpi {dpi} is outside the supported range {MIN_DPI:g}–{MAX_DPI:g}")
     image = np.ascontiguousarray(pixels, dtype=np.float64)
     if image.ndim != 2 or image.size == 0:
-        raise ValueError(f"expected a non-empty 2-D pixel matrix, got shape {image.shape}")
+        raise ImageError(f"expected a non-empty 2-D pixel matrix, got shape {image.shape}")
     if not np.isfinite(image).all():
-        raise ValueError("pixel matrix contains NaN or infinite values")
+        raise ImageError("pixel matrix contains NaN or infinite values")
     record("decoded-image", image)
+    height, width = image.shape
+    new_width, new_height = resizer.scaled_size(width, height, dpi)
+    if new_width < 1 or new_height < 1:
+        raise ImageError(f"image of {width}×{height} px at {dpi:g} dpi is smaller than one pixel at 500 dpi")
+    if new_width > MAX_SCALED_SIDE or new_height > MAX_SCALED_SIDE:
+        raise ImageError(f"image of {width}×{height} px at {dpi:g} dpi is larger than {MAX_SCALED_SIDE} px at 500 dpi")
     image = resizer.resize(image, dpi)
     record("scaled-image", image)
     height, width = image.shape
