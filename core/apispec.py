@@ -1,0 +1,270 @@
+"""Request schemas that both validate input and describe it in the OpenAPI document.
+
+One declaration per operation: the route, its body and query fields, its answers. The
+OpenAPI document is generated from the same objects the handlers validate with, so the two
+cannot drift apart.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from .errors import InvalidInput, MalformedRequest, NotFound, UnsupportedMediaType
+
+_JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float),
+               "array": list, "object": dict}
+
+
+@dataclass(frozen=True)
+class Field:
+    type: str
+    required: bool = True
+    description: str = ""
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    enum: tuple | None = None
+    pattern: str | None = None
+    items: "Field | None" = None
+    max_items: int | None = None
+    nullable: bool = False
+
+    def check(self, name: str, value: Any) -> Any:
+        if value is None:
+            if self.nullable:
+                return None
+            raise InvalidInput(f"{name} may not be null", details={name: "null"})
+        expected = _JSON_TYPES[self.type]
+        if isinstance(value, bool) and self.type in ("integer", "number"):
+            raise InvalidInput(f"{name} must be a {self.type}", details={name: "type"})
+        if not isinstance(value, expected):
+            raise InvalidInput(f"{name} must be a {self.type}", details={name: "type"})
+        if self.type == "string":
+            if self.min_length is not None and len(value) < self.min_length:
+                raise InvalidInput(f"{name} must have at least {self.min_length} characters",
+                                   details={name: "min_length"})
+            if len(value) > (self.max_length or 10_000):
+                raise InvalidInput(f"{name} may have at most {self.max_length or 10_000} characters",
+                                   details={name: "max_length"})
+            if self.pattern and not re.fullmatch(self.pattern, value):
+                raise InvalidInput(f"{name} has the wrong format", details={name: "pattern"})
+        if self.type in ("integer", "number"):
+            if self.minimum is not None and value < self.minimum:
+                raise InvalidInput(f"{name} must be at least {self.minimum}", details={name: "minimum"})
+            if self.maximum is not None and value > self.maximum:
+                raise InvalidInput(f"{name} must be at most {self.maximum}", details={name: "maximum"})
+        if self.enum is not None and value not in self.enum:
+            raise InvalidInput(f"{name} must be one of {', '.join(map(str, self.enum))}",
+                               details={name: "enum"})
+        if self.type == "array":
+            if len(value) > (self.max_items or 1000):
+                raise InvalidInput(f"{name} has too many items", details={name: "max_items"})
+            if self.items is not None:
+                value = [self.items.check(f"{name}[{i}]", item) for i, item in enumerate(value)]
+        return value
+
+    def to_openapi(self) -> dict:
+        schema: dict[str, Any] = {"type": self.type}
+        for key, attr in (("description", "description"), ("minLength", "min_length"),
+                          ("maxLength", "max_length"), ("minimum", "minimum"), ("maximum", "maximum"),
+                          ("pattern", "pattern"), ("maxItems", "max_items")):
+            value = getattr(self, attr)
+            if value not in (None, ""):
+                schema[key] = value
+        if self.type == "string" and self.max_length is None:
+            schema["maxLength"] = 10_000
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
+        if self.items is not None:
+            schema["items"] = self.items.to_openapi()
+        if self.nullable:
+            schema["nullable"] = True
+        return schema
+
+
+@dataclass(frozen=True)
+class Body:
+    """A JSON object body: known fields only, each checked."""
+
+    name: str
+    fields: dict[str, Field]
+
+    def validate(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise InvalidInput("the body must be a JSON object")
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise InvalidInput(f"unknown field(s): {', '.join(unknown)}",
+                               details={name: "unknown" for name in unknown})
+        clean: dict[str, Any] = {}
+        for name, spec in self.fields.items():
+            if name not in data:
+                if spec.required:
+                    raise InvalidInput(f"{name} is required", details={name: "required"})
+                continue
+            clean[name] = spec.check(name, data[name])
+        return clean
+
+    def to_openapi(self) -> dict:
+        return {
+            "type": "object", "additionalProperties": False,
+            "properties": {name: spec.to_openapi() for name, spec in self.fields.items()},
+            "required": [name for name, spec in self.fields.items() if spec.required],
+        }
+
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    summary: str
+    body: Body | None
+    query: dict[str, Field]
+    responses: dict[int, str]
+    tag: str
+    public: bool
+    handler: Handler | None = None
+
+
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error", "message"],
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                   "details": {"type": "object"}},
+}
+
+
+@dataclass
+class ApiRoutes:
+    """Collects the API's operations; `apply` adds them to an aiohttp application."""
+
+    operations: list[Operation] = field(default_factory=list)
+
+    def route(self, method: str, path: str, *, summary: str, body: Body | None = None,
+              query: dict[str, Field] | None = None, responses: dict[int, str] | None = None,
+              tag: str = "core", public: bool = False):
+        def register(handler: Handler) -> Handler:
+            self.operations.append(Operation(method, path, summary, body, query or {},
+                                             responses or {200: "OK"}, tag, public, handler))
+            return handler
+        return register
+
+    def apply(self, app: web.Application) -> None:
+        for op in self.operations:
+            app.router.add_route(op.method, op.path, _validating(op))
+
+    def openapi(self, *, title: str, version: str, prefix: str) -> dict:
+        paths: dict[str, dict] = {}
+        for op in self.operations:
+            entry: dict[str, Any] = {
+                "summary": op.summary, "tags": [op.tag],
+                "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower()).strip('_')}",
+                "responses": {},
+            }
+            params = [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+                      for name in re.findall(r"{(\w+)}", op.path)]
+            params += [{"name": name, "in": "query", "required": spec.required,
+                        "schema": spec.to_openapi()} for name, spec in op.query.items()]
+            if params:
+                entry["parameters"] = params
+            if op.body is not None:
+                entry["requestBody"] = {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.name}"}}}}
+            for status, text in op.responses.items():
+                content = ({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                           if status >= 400 else {"application/json": {"schema": {"type": "object"}}})
+                entry["responses"][str(status)] = {"description": text, "content": content}
+            for status, text in _COMMON_ERRORS(op).items():
+                entry["responses"].setdefault(str(status), {
+                    "description": text,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+            if not op.public:
+                entry["security"] = [{"session": []}]
+            paths.setdefault(prefix + op.path, {})[op.method.lower()] = entry
+        schemas = {"Error": ERROR_SCHEMA}
+        schemas.update({op.body.name: op.body.to_openapi() for op in self.operations if op.body})
+        return {
+            "openapi": "3.0.3",
+            "info": {"title": title, "version": version},
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "las_session",
+                                                "description": "Session cookie; state-changing "
+                                                "requests also need the X-CSRF-Token header."}},
+            },
+        }
+
+
+def _COMMON_ERRORS(op: Operation) -> dict[int, str]:
+    errors = {429: "Too many requests"}
+    if not op.public:
+        errors.update({401: "Not signed in", 403: "Not allowed, or CSRF check failed"})
+    if "{" in op.path:
+        errors[404] = "Not found or outside the caller's scope"
+    if op.body is not None:
+        errors.update({400: "Malformed JSON", 413: "Body too large", 415: "Body is not JSON",
+                       422: "Invalid input"})
+    return errors
+
+
+def _validating(op: Operation) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        for name in re.findall(r"{(\w+)}", op.path):
+            raw = request.match_info[name]
+            if not raw.isdigit() or len(raw) > 18:
+                raise NotFound(f"{name} not found")
+            kwargs[name] = int(raw)
+        if op.query:
+            kwargs["query"] = _query(op.query, request)
+        if op.body is not None:
+            kwargs["body"] = op.body.validate(await read_json(request))
+        return await op.handler(request, **kwargs)
+    handler.__name__ = op.handler.__name__
+    return handler
+
+
+def _query(fields: dict[str, Field], request: web.Request) -> dict[str, Any]:
+    unknown = sorted(set(request.query) - set(fields))
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s): {', '.join(unknown)}")
+    clean: dict[str, Any] = {}
+    for name, spec in fields.items():
+        if name not in request.query:
+            if spec.required:
+                raise InvalidInput(f"{name} is required")
+            continue
+        raw = request.query[name]
+        if spec.type == "integer":
+            try:
+                value: Any = int(raw)
+            except ValueError:
+                raise InvalidInput(f"{name} must be an integer", details={name: "type"}) from None
+        elif spec.type == "boolean":
+            if raw not in ("true", "false"):
+                raise InvalidInput(f"{name} must be true or false", details={name: "type"})
+            value = raw == "true"
+        else:
+            value = raw
+        clean[name] = spec.check(name, value)
+    return clean
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("the body must be sent as application/json")
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedRequest(f"malformed JSON: {error}") from None
+
+

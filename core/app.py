@@ -1,0 +1,53 @@
+"""The core loan service as an aiohttp application."""
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from . import middleware
+from .api import routes
+from .config import Config
+from .context import SERVICES, Services
+
+
+def create_api(config: Config) -> web.Application:
+    """The JSON API, to be mounted under /api/ of a root application."""
+    api = web.Application(client_max_size=config.max_json_body)
+    routes.apply(api)
+    return api
+
+
+async def healthz(request: web.Request) -> web.Response:
+    svc = request.config_dict[SERVICES]
+    async with svc.db.unit_of_work(write=False) as session:
+        await session.connection()
+    return web.json_response({"status": "ok", "service": request.app.get("service_name", "core")})
+
+
+def services_context(config: Config):
+    """Cleanup context: open the database (migrated) for the app's life, close it after."""
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        svc = Services.build(config)
+        await svc.db.migrate()
+        app[SERVICES] = svc
+        yield
+        await svc.db.close()
+    return context
+
+
+def create_root(config: Config, service_name: str) -> web.Application:
+    app = web.Application(
+        client_max_size=config.max_json_body,
+        middlewares=[middleware.errors, middleware.sessions, middleware.csrf])
+    app["service_name"] = service_name
+    app.cleanup_ctx.append(services_context(config))
+    app.on_response_prepare.append(middleware.security_headers)
+    app.router.add_get("/healthz", healthz)
+    app.add_subapp("/api/", create_api(config))
+    return app
+
+
+def create_app(config: Config) -> web.Application:
+    """The core service alone: /api/ and /healthz."""
+    return create_root(config, "core")

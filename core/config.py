@@ -1,0 +1,113 @@
+"""Settings of the suite, read from the environment with embedded defaults.
+
+Every setting is listed in docs/configuration.md with its default; keep the two in step.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting has a value the suite cannot use."""
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Secrets are read from files under data_dir (created on first start) so they never
+    # appear in process listings or logs.
+    secret_key: bytes = field(default=b"", repr=False)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 12 * 3600
+    login_account_failures: int = 10
+    login_address_failures: int = 50
+    login_window_seconds: int = 15 * 60
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    password_min_length: int = 8
+    password_max_age_days: int = 0
+    max_json_body: int = 1024 * 1024
+    workflow_path: Path | None = None
+    rules_path: Path | None = None
+    demo_password: str = field(default="", repr=False)
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'loans.sqlite3').resolve()}"
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(overrides.pop("data_dir", None) or env.get("LOANCTL_DATA", "var"))
+        tls_cert = env.get("LOANCTL_TLS_CERT") or None
+        tls_key = env.get("LOANCTL_TLS_KEY") or None
+        if bool(tls_cert) != bool(tls_key):
+            raise ConfigError("LOANCTL_TLS_CERT and LOANCTL_TLS_KEY must be set together")
+        values = dict(
+            data_dir=data_dir,
+            database_url=env.get("LOANCTL_DATABASE_URL", ""),
+            host=env.get("LOANCTL_HOST", "127.0.0.1"),
+            port=_env_int(env, "LOANCTL_PORT", 8080),
+            tls_cert=Path(tls_cert) if tls_cert else None,
+            tls_key=Path(tls_key) if tls_key else None,
+            session_idle_seconds=_env_int(env, "LOANCTL_SESSION_IDLE_SECONDS", 30 * 60),
+            session_absolute_seconds=_env_int(env, "LOANCTL_SESSION_ABSOLUTE_SECONDS", 12 * 3600),
+            login_account_failures=_env_int(env, "LOANCTL_LOGIN_ACCOUNT_FAILURES", 10),
+            login_address_failures=_env_int(env, "LOANCTL_LOGIN_ADDRESS_FAILURES", 50),
+            login_window_seconds=_env_int(env, "LOANCTL_LOGIN_WINDOW_SECONDS", 15 * 60),
+            argon2_memory_kib=_env_int(env, "LOANCTL_ARGON2_MEMORY_KIB", 19 * 1024),
+            argon2_time_cost=_env_int(env, "LOANCTL_ARGON2_TIME_COST", 2),
+            password_min_length=_env_int(env, "LOANCTL_PASSWORD_MIN_LENGTH", 8),
+            password_max_age_days=_env_int(env, "LOANCTL_PASSWORD_MAX_AGE_DAYS", 0),
+            max_json_body=_env_int(env, "LOANCTL_MAX_JSON_BODY", 1024 * 1024),
+            workflow_path=Path(env["LOANCTL_WORKFLOW"]) if env.get("LOANCTL_WORKFLOW") else None,
+            rules_path=Path(env["LOANCTL_RULES"]) if env.get("LOANCTL_RULES") else None,
+            demo_password=env.get("LOANCTL_DEMO_PASSWORD", ""),
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls(**values)
+        if config.session_idle_seconds <= 0 or config.session_absolute_seconds < config.session_idle_seconds:
+            raise ConfigError("session timeouts must be positive and absolute >= idle")
+        if config.password_min_length < 8:
+            raise ConfigError("LOANCTL_PASSWORD_MIN_LENGTH may not be below 8")
+        return config
+
+    def with_secrets(self) -> "Config":
+        """Create the data folder and the secret key on first start, then load them."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        key = bytes.fromhex(key_file.read_text().strip())
+        if len(key) < 32:
+            raise ConfigError(f"{key_file} must hold at least 32 bytes of hex")
+        return self.replace(secret_key=key)

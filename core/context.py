@@ -1,0 +1,52 @@
+"""What a running core service holds, handed to handlers through the application."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from aiohttp import web
+
+from .config import Config
+from .db import Database
+from .errors import Unauthenticated
+from .identity import Identity, Principal
+from .passwords import PasswordHashing
+from .scope import Scope
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    hashing: PasswordHashing
+    identity: Identity
+    # Stage → roles acting there; filled from the workflow definition.
+    stage_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, config: Config) -> "Services":
+        hashing = PasswordHashing(config.argon2_memory_kib, config.argon2_time_cost,
+                                  config.argon2_parallelism)
+        return cls(config, Database(config.effective_database_url), hashing, Identity(config, hashing))
+
+    def scope(self, principal: Principal) -> Scope:
+        return Scope(principal, self.stage_roles)
+
+
+SERVICES = web.AppKey("services", Services)
+PRINCIPAL = "principal"
+
+
+def services(request: web.Request) -> Services:
+    return request.config_dict[SERVICES]
+
+
+def principal(request: web.Request) -> Principal:
+    who = request.get(PRINCIPAL)
+    if who is None:
+        raise Unauthenticated("sign in first")
+    return who
+
+
+def scope(request: web.Request) -> Scope:
+    return services(request).scope(principal(request))

@@ -1,0 +1,123 @@
+"""Request middlewares shared by the services: JSON errors, sessions, CSRF, headers."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .context import PRINCIPAL, services
+from .errors import Forbidden, ServiceError, TooManyRequests
+from .identity import csrf_matches
+
+log = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def session_cookie_name(request: web.Request) -> str:
+    # The __Host- prefix needs Secure, which browsers only keep over TLS.
+    return "__Host-las_session" if request.secure else "las_session"
+
+
+def wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None,
+                   headers: dict | None = None) -> web.Response:
+    body = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    return web.json_response(body, status=status, headers=headers)
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+               415: "unsupported_media_type", 422: "invalid_input", 429: "too_many_requests"}
+
+
+@web.middleware
+async def errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except ServiceError as error:
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+        if not wants_json(request) and "render_error" in request.config_dict:
+            return await request.config_dict["render_error"](request, error.status, error.message)
+        return error_response(error.status, error.code, error.message, error.details, headers)
+    except web.HTTPException as error:
+        if error.status < 400 or not wants_json(request):
+            raise
+        code = _HTTP_CODES.get(error.status, "error")
+        message = error.reason if error.status != 413 else "the request body is too large"
+        return error_response(error.status, code, message)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not wants_json(request):
+            raise web.HTTPInternalServerError(text="internal error")
+        return error_response(500, "internal_error", "an internal error occurred; it has been logged")
+
+
+@web.middleware
+async def sessions(request: web.Request, handler):
+    token = request.cookies.get(session_cookie_name(request))
+    if token:
+        svc = services(request)
+        async with svc.db.unit_of_work(write=False) as session:
+            lookup = await svc.identity.resume(session, token)
+        if lookup.expire or lookup.touch:
+            async with svc.db.unit_of_work() as session:
+                await svc.identity.settle(session, lookup)
+        if lookup.principal is not None:
+            request[PRINCIPAL] = lookup.principal
+    return await handler(request)
+
+
+def same_origin(request: web.Request) -> bool:
+    """Browsers name the page a request comes from; refuse other sites' pages."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        own = f"{request.scheme}://{request.host}"
+        return origin == own
+    return True
+
+
+@web.middleware
+async def csrf(request: web.Request, handler):
+    """State-changing requests: same origin, and the session's CSRF token when signed in."""
+    if request.method in SAFE_METHODS or request.get("service_call"):
+        return await handler(request)
+    if not same_origin(request):
+        raise Forbidden("cross-site request refused", code="csrf")
+    who = request.get(PRINCIPAL)
+    if who is not None:
+        given = request.headers.get(CSRF_HEADER)
+        if given is None and request.content_type == "application/x-www-form-urlencoded":
+            given = (await request.post()).get("csrf_token")
+        if not csrf_matches(who.csrf_token, given):
+            raise Forbidden("missing or wrong CSRF token", code="csrf")
+    elif request.content_type not in ("application/json", "application/x-www-form-urlencoded"):
+        # Unauthenticated writes (login, the public portal) must be JSON, which another site
+        # cannot send without a CORS preflight, or a same-origin form post with an Origin.
+        raise Forbidden("refused: send JSON", code="csrf")
+    elif request.content_type == "application/x-www-form-urlencoded" and "Origin" not in request.headers:
+        raise Forbidden("refused: a form post must come from this site", code="csrf")
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy",
+                       "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+                       "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'")
+    if request.secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.path.startswith("/api/") or PRINCIPAL in request:
+        headers.setdefault("Cache-Control", "no-store")

@@ -1,0 +1,131 @@
+"""Scoped access (分级授权): the one place that narrows what a principal may see and touch.
+
+Every query for loans, customers, offices and users goes through `Scope`; anything outside
+it is reported as not found, so its existence does not leak.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from .errors import Forbidden, NotFound
+from .identity import Principal
+from .orm import Customer, Loan, LoanParticipant, Office, User
+
+# Roles that oversee everything below their office; the chairman sees the whole bank.
+OVERSIGHT_ROLES = frozenset({"manager"})
+WHOLE_BANK_ROLES = frozenset({"chairman"})
+# Roles that work only the cases assigned to them, never a whole office's stage.
+ASSIGNED_ONLY_ROLES = frozenset({"loan_officer", "committee_member", "post_loan_manager"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    principal: Principal
+    # Stages at which each role acts (from the workflow definition): a role sees the
+    # cases waiting at its stages in its office subtree (its work queue).
+    stage_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def whole_bank(self) -> bool:
+        return self.principal.has(*WHOLE_BANK_ROLES)
+
+    def _queue(self) -> list[ColumnElement[bool]]:
+        """Per role: the cases waiting at the stages where that role acts."""
+        me = self.principal.user_id
+        assigned = or_(Loan.officer_a_id == me, Loan.officer_b_id == me,
+                       exists().where(LoanParticipant.loan_id == Loan.id, LoanParticipant.user_id == me))
+        clauses = []
+        for role in sorted(self.principal.roles):
+            stages = [stage for stage, roles in self.stage_roles.items() if role in roles]
+            if not stages:
+                continue
+            where = assigned if role in ASSIGNED_ONLY_ROLES else or_(self._in_subtree(Loan.office_id), assigned)
+            clauses.append(and_(Loan.stage.in_(sorted(stages)), where))
+        return clauses
+
+    def _in_subtree(self, office_column) -> ColumnElement[bool]:
+        subtree = select(Office.id).where(Office.path.startswith(self.principal.office_path))
+        return office_column.in_(subtree)
+
+    def loans(self) -> ColumnElement[bool]:
+        """The condition a loan row must meet to be visible to the principal."""
+        if self.whole_bank:
+            return true()
+        me = self.principal.user_id
+        clauses: list[ColumnElement[bool]] = [
+            Loan.officer_a_id == me,
+            Loan.officer_b_id == me,
+            Loan.created_by_id == me,
+            Loan.applicant_user_id == me,
+            exists().where(LoanParticipant.loan_id == Loan.id, LoanParticipant.user_id == me),
+            *self._queue(),
+        ]
+        if self.principal.has(*OVERSIGHT_ROLES):
+            clauses.append(self._in_subtree(Loan.office_id))
+        return or_(*clauses)
+
+    def work_queue(self) -> ColumnElement[bool]:
+        """Cases waiting for the principal to act."""
+        clauses = self._queue()
+        return or_(*clauses) if clauses else false()
+
+    def customers(self) -> ColumnElement[bool]:
+        if self.whole_bank:
+            return true()
+        clauses = [Customer.user_id == self.principal.user_id,
+                   exists().where(Loan.customer_id == Customer.id, self.loans())]
+        if self.principal.has(*OVERSIGHT_ROLES):
+            clauses.append(self._in_subtree(Customer.office_id))
+        return or_(*clauses)
+
+    def offices(self) -> ColumnElement[bool]:
+        """Staff see their own office and, if they administer or oversee, its subtree."""
+        if self.whole_bank:
+            return true()
+        if self.principal.has("admin", *OVERSIGHT_ROLES):
+            return Office.path.startswith(self.principal.office_path)
+        if not (self.principal.roles - {"applicant"}):
+            return false()
+        return Office.id == self.principal.office_id
+
+    def users(self) -> ColumnElement[bool]:
+        if self.whole_bank:
+            return true()
+        if self.principal.has("admin", *OVERSIGHT_ROLES):
+            return self._in_subtree(User.office_id)
+        return User.id == self.principal.user_id
+
+    # Writes -----------------------------------------------------------------------------
+
+    def require_admin_over(self, office: Office) -> None:
+        """Administration of offices and users: admins within their own subtree."""
+        if not self.principal.has("admin") or not office.path.startswith(self.principal.office_path):
+            raise Forbidden("only an administrator of this office may change it")
+
+    async def loan(self, session: AsyncSession, loan_id: int, *, for_update: bool = False) -> Loan:
+        query = select(Loan).where(Loan.id == loan_id, self.loans())
+        if for_update:
+            query = query.with_for_update()
+        loan = (await session.execute(query)).scalar_one_or_none()
+        if loan is None:
+            raise NotFound(f"loan {loan_id} not found")
+        return loan
+
+    async def office(self, session: AsyncSession, office_id: int) -> Office:
+        office = (await session.execute(
+            select(Office).where(Office.id == office_id, self.offices()))).scalar_one_or_none()
+        if office is None:
+            raise NotFound(f"office {office_id} not found")
+        return office
+
+    async def user(self, session: AsyncSession, user_id: int) -> User:
+        user = (await session.execute(
+            select(User).where(User.id == user_id, self.users()))).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"user {user_id} not found")
+        return user

@@ -1,0 +1,61 @@
+"""Reading loan cases within scope, the work queue, and notes on a case file."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import audit
+from ..orm import Customer, Loan, LoanNote, User
+from ..scope import Scope
+
+
+def loan_view(loan: Loan, customer: Customer | None = None) -> dict:
+    view = {"id": loan.id, "tracking_code": loan.tracking_code, "product": loan.product,
+            "amount_fen": loan.amount_fen, "term_months": loan.term_months, "stage": loan.stage,
+            "office_id": loan.office_id, "officer_a_id": loan.officer_a_id,
+            "officer_b_id": loan.officer_b_id, "channel": loan.channel,
+            "created_at": loan.created_at.isoformat(), "stage_entered_at": loan.stage_entered_at.isoformat(),
+            "version": loan.version}
+    if customer is not None:
+        view["customer"] = {"id": customer.id, "name": customer.name}
+    return view
+
+
+async def list_loans(session: AsyncSession, scope: Scope, *, queue: bool = False, stage: str | None = None,
+                     limit: int = 50, before_id: int | None = None) -> dict:
+    """A page of loans, newest first; keyset pagination keeps deep pages as fast as the first."""
+    condition = scope.work_queue() if queue else scope.loans()
+    query = select(Loan, Customer).join(Customer, Customer.id == Loan.customer_id).where(condition)
+    if stage is not None:
+        query = query.where(Loan.stage == stage)
+    if before_id is not None:
+        query = query.where(Loan.id < before_id)
+    rows = (await session.execute(query.order_by(Loan.id.desc()).limit(limit + 1))).all()
+    items = [loan_view(loan, customer) for loan, customer in rows[:limit]]
+    return {"items": items, "next_before_id": items[-1]["id"] if len(rows) > limit else None}
+
+
+async def get_loan(session: AsyncSession, scope: Scope, loan_id: int) -> dict:
+    loan = await scope.loan(session, loan_id)
+    customer = await session.get(Customer, loan.customer_id)
+    view = loan_view(loan, customer)
+    notes = (await session.execute(
+        select(LoanNote, User.display_name).join(User, User.id == LoanNote.author_id)
+        .where(LoanNote.loan_id == loan.id).order_by(LoanNote.id))).all()
+    view["notes"] = [{"id": n.id, "author": name, "text": n.text, "created_at": n.created_at.isoformat()}
+                     for n, name in notes]
+    return view
+
+
+async def add_note(session: AsyncSession, scope: Scope, loan_id: int, text: str) -> dict:
+    loan = await scope.loan(session, loan_id, for_update=True)
+    note = LoanNote(loan_id=loan.id, author_id=scope.principal.user_id, text=text)
+    session.add(note)
+    await session.flush()
+    await audit.append(session, scope.principal.actor(), "loan.note", "loan", loan.id, {"text": text})
+    return {"id": note.id, "text": note.text, "created_at": note.created_at.isoformat()}
+
+
+async def count_loans(session: AsyncSession, scope: Scope, *, queue: bool = False) -> int:
+    condition = scope.work_queue() if queue else scope.loans()
+    return (await session.execute(select(func.count()).select_from(Loan).where(condition))).scalar_one()

@@ -1,0 +1,25 @@
+"""The browser front: pages and static files on top of the core service."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from core.app import create_root
+from core.config import Config
+
+from .pages import JINJA, render_error, routes
+
+HERE = Path(__file__).parent
+
+
+def create_app(config: Config) -> web.Application:
+    """Pages, static files and the core API (/api/) in one application."""
+    app = create_root(config, "web")
+    app[JINJA] = Environment(loader=FileSystemLoader(HERE / "templates"),
+                             autoescape=select_autoescape(["html"]), auto_reload=False)
+    app["render_error"] = render_error
+    app.router.add_routes(routes)
+    app.router.add_static("/static/", HERE / "static", append_version=False)
+    return app

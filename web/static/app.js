@@ -1,0 +1,58 @@
+// Small page helpers: forms marked data-api are sent to the JSON API with the CSRF token.
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+
+export async function api(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken(), 'Accept': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
+  const data = await response.json().catch(() => ({ error: 'bad_response', message: response.statusText }));
+  if (!response.ok) throw Object.assign(new Error(data.message || response.statusText), { data, status: response.status });
+  return data;
+}
+
+export function toast(message, isError = false) {
+  const box = document.getElementById('toast');
+  if (!box) return;
+  box.textContent = message;
+  box.className = isError ? 'show error' : 'show';
+  clearTimeout(box._timer);
+  box._timer = setTimeout(() => { box.className = ''; }, 4000);
+}
+
+function formBody(form) {
+  const body = {};
+  for (const element of form.elements) {
+    if (!element.name || element.disabled) continue;
+    if (element.type === 'checkbox') {
+      if (element.name === 'roles' || element.dataset.array !== undefined) {
+        (body[element.name] ??= []);
+        if (element.checked) body[element.name].push(element.value);
+      } else {
+        body[element.name] = element.checked;
+      }
+    } else if (element.value !== '' || element.required) {
+      body[element.name] = element.dataset.type === 'integer' ? Number(element.value) : element.value;
+    }
+  }
+  return body;
+}
+
+document.addEventListener('submit', async (event) => {
+  const form = event.target;
+  if (!form.dataset.api) return;
+  event.preventDefault();
+  const button = form.querySelector('button[type="submit"]');
+  if (button) button.disabled = true;
+  try {
+    await api(form.dataset.method || 'POST', form.dataset.api, formBody(form));
+    toast(document.documentElement.lang === 'en' ? 'Saved' : '已保存');
+    if (form.dataset.reload) window.location.reload();
+  } catch (error) {
+    toast(error.message, true);
+  } finally {
+    if (button) button.disabled = false;
+  }
+});
