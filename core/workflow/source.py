@@ -86,73 +86,58 @@ class TomlSource:
             if match and not in_multiline:
                 self._headers.append(_Header(number, _clean_key(match.group(2)), match.group(1) == "[["))
 
-    def _entry_range(self, path: tuple) -> tuple[int, int, tuple[str, ...]] | None:
-        """Lines (first, last) of the table a path points into, and the key prefix left over.
-
-        Only the leading ``name, index`` pair of an array of tables is resolved by counting
-        headers; deeper paths are resolved by looking for sub-table headers or keys inside.
-        """
-        if len(path) >= 2 and isinstance(path[1], int):
-            name = (path[0],)
-            count = -1
-            for i, header in enumerate(self._headers):
-                if header.array and header.name == name:
-                    count += 1
-                    if count == path[1]:
-                        end = len(self._lines)
-                        for later in self._headers[i + 1:]:
-                            if later.name[: len(name)] != name or (later.array and later.name == name):
-                                end = later.line - 1
-                                break
-                        return header.line, end, tuple(str(p) for p in path[2:])
-            return None
-        # a plain table path: find the longest header that prefixes it
-        best: _Header | None = None
-        for header in self._headers:
-            if header.name == tuple(str(p) for p in path[: len(header.name)]):
-                if best is None or len(header.name) >= len(best.name):
-                    best = header
-        if best is None:
-            return 1, len(self._lines), tuple(str(p) for p in path)
-        i = self._headers.index(best)
-        end = self._headers[i + 1].line - 1 if i + 1 < len(self._headers) else len(self._lines)
-        return best.line, end, tuple(str(p) for p in path[len(best.name):])
+    def _section_end(self, header: _Header, limit: int) -> int:
+        """Last line of a table: up to the next header that is not nested inside it."""
+        full = header.name
+        for later in self._headers:
+            if later.line <= header.line or later.line > limit:
+                continue
+            nested = len(later.name) > len(full) and later.name[: len(full)] == full
+            if not nested:
+                return later.line - 1
+        return limit
 
     def line_of(self, *path: Any) -> int:
-        """Best line for an entry or a key of it; falls back to the enclosing entry's line."""
-        found = self._entry_range(tuple(path))
-        if found is None:
-            return 1
-        start, end, rest = found
-        if not rest:
-            return start
-        base = tuple(str(p) for p in path[: len(path) - len(rest)])
-        table_name = base if not (len(path) >= 2 and isinstance(path[1], int)) else (str(path[0]),)
-        # sub-table headers inside the entry, e.g. [action.payload] or [action.payload.amount]
-        best_line, best_depth = start, 0
-        for header in self._headers:
-            if not (start <= header.line <= end):
+        """Best line for an entry or a key of it, e.g. ``("action", 3, "payload", "amount")``.
+
+        Integers index arrays of tables (``[[action]]``); names walk into sub-tables or keys.
+        Falls back to the innermost table found, so a problem is never reported at line 0.
+        """
+        start, end, prefix, best = 1, len(self._lines), (), 1
+        i = 0
+        while i < len(path):
+            name = str(path[i])
+            full = prefix + (name,)
+            if i + 1 < len(path) and isinstance(path[i + 1], int):
+                occurrences = [h for h in self._headers if h.array and h.name == full and start <= h.line <= end]
+                if path[i + 1] < len(occurrences):
+                    header = occurrences[path[i + 1]]
+                    start, end = header.line, self._section_end(header, end)
+                    prefix, best = full, header.line
+                    i += 2
+                    continue
+                return best
+            header = next((h for h in self._headers if not h.array and h.name == full and start <= h.line <= end), None)
+            if header is not None:
+                start, end = header.line, self._section_end(header, end)
+                prefix, best = full, header.line
+                i += 1
                 continue
-            sub = header.name[len(table_name):]
-            if header.name[: len(table_name)] == table_name and sub and sub == rest[: len(sub)]:
-                if len(sub) > best_depth:
-                    best_line, best_depth = header.line, len(sub)
-        remaining = rest[best_depth:]
-        if not remaining:
-            return best_line
-        sub_end = end
-        for header in self._headers:
-            if best_line < header.line <= end:
-                sub_end = header.line - 1
-                break
-        # a dotted or plain key on its own line: `payload.amount = ...` or `amount = ...`
-        for depth in range(len(remaining), 0, -1):
-            wanted = remaining[:depth]
-            for number in range(best_line, sub_end + 1):
-                match = _KEY.match(self._lines[number - 1])
-                if match and _clean_key(match.group(1)) == wanted:
-                    return number
-        return best_line
+            # a key in the table's own body: plain (`to = ...`) or dotted (`payload.amount = ...`)
+            body_end = next((h.line - 1 for h in self._headers if start < h.line <= end), end)
+            keys: list[str] = []
+            for part in path[i:]:
+                if isinstance(part, int):
+                    break
+                keys.append(str(part))
+            for depth in range(len(keys), 0, -1):
+                wanted = tuple(keys[:depth])
+                for number in range(start, body_end + 1):
+                    match = _KEY.match(self._lines[number - 1])
+                    if match and not _HEADER.match(self._lines[number - 1]) and _clean_key(match.group(1)) == wanted:
+                        return number
+            return best
+        return best
 
     def first_line_containing(self, needle: str, start: int = 1, end: int | None = None) -> int | None:
         stop = end if end is not None else len(self._lines)
