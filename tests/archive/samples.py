@@ -91,8 +91,10 @@ def webm_recording(path: Path, seconds: float = 2.0, fps: int = 10) -> Path:
         stream = out.add_stream("libvpx", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
         stream.codec_context.time_base = Fraction(1, fps)
+        rng = np.random.default_rng(7)
         for i in range(int(seconds * fps)):
-            arr = np.full((120, 160, 3), (i * 12) % 255, dtype=np.uint8)
+            # Noise makes every frame expensive to code, so the file is big enough to seek in.
+            arr = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
             frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
             frame.pts = i
             for packet in stream.encode(frame):
