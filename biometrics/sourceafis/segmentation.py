@@ -1,5 +1,8 @@
 """Which blocks hold fingerprint and which background (SourceAFIS's SegmentationMask and helpers)."""
 
+import math
+
+import numba
 import numpy as np
 
 from . import extraction_parameters as parameters
@@ -8,18 +11,37 @@ from .blocks import BlockMap
 from .votefilter import vote
 
 
+@numba.njit(cache=True)
+def _clipped_contrast(histogram, clip_ratio):
+    height, width, bins = histogram.shape
+    result = np.zeros((height, width))
+    for by in range(height):
+        for bx in range(width):
+            volume = 0
+            for i in range(bins):
+                volume += histogram[by, bx, i]
+            clip_limit = int(math.floor(volume * clip_ratio + 0.5))
+            accumulator = 0
+            lower = bins - 1
+            for i in range(bins):
+                accumulator += histogram[by, bx, i]
+                if accumulator > clip_limit:
+                    lower = i
+                    break
+            accumulator = 0
+            upper = 0
+            for i in range(bins - 1, -1, -1):
+                accumulator += histogram[by, bx, i]
+                if accumulator > clip_limit:
+                    upper = i
+                    break
+            result[by, bx] = (upper - lower) * (1.0 / (bins - 1))
+    return result
+
+
 def clipped_contrast(histogram: np.ndarray) -> np.ndarray:
     """Per block: spread of darkness after clipping 8 % of pixels at each end ("contrast")."""
-    height, width, bins = histogram.shape
-    volume = histogram.sum(axis=2)
-    clip = np.floor(volume * parameters.CLIPPED_CONTRAST + 0.5).astype(np.int64)
-    forward = np.cumsum(histogram, axis=2)
-    backward = np.cumsum(histogram[:, :, ::-1], axis=2)
-    above_low = forward > clip[:, :, None]
-    above_high = backward > clip[:, :, None]
-    lower = np.where(above_low.any(axis=2), above_low.argmax(axis=2), bins - 1)
-    upper = np.where(above_high.any(axis=2), bins - 1 - above_high.argmax(axis=2), 0)
-    return (upper - lower) * (1.0 / (bins - 1))
+    return _clipped_contrast(histogram, parameters.CLIPPED_CONTRAST)
 
 
 def absolute_contrast_mask(contrast: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import math
 
+import numba
 import numpy as np
 
 from . import doubleangle as angles
@@ -20,6 +21,8 @@ Point = tuple[int, int]  # (x, y)
 
 # Neighbour order of the original (row by row, top-left first); it decides ties while tracing.
 CORNER_NEIGHBORS: tuple[Point, ...] = ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1))
+_DX = np.array([dx for dx, _ in CORNER_NEIGHBORS], dtype=np.int64)
+_DY = np.array([dy for _, dy in CORNER_NEIGHBORS], dtype=np.int64)
 
 
 class SkeletonType(enum.Enum):
@@ -94,9 +97,11 @@ class SkeletonRidge:
         else:
             self._points.insert(0, point)
 
-    def extend(self, points) -> None:
-        for point in points:
-            self.append(point)
+    def extend(self, points: list[Point]) -> None:
+        if self.forward:
+            self._points.extend(points)
+        else:
+            self._points[0:0] = points[::-1]
 
     def remove_last(self) -> None:
         if self.forward:
@@ -153,12 +158,15 @@ class Skeleton:
     def shadow(self) -> np.ndarray:
         """Pixels covered by the skeleton, shape (height, width)."""
         shadow = np.zeros((self.height, self.width), dtype=bool)
+        points: list[Point] = []
         for minutia in self.minutiae:
-            shadow[minutia.position[1], minutia.position[0]] = True
+            points.append(minutia.position)
             for ridge in minutia.ridges:
                 if ridge.start.position[1] <= ridge.end.position[1]:
-                    for x, y in ridge._points:
-                        shadow[y, x] = True
+                    points.extend(ridge._points)
+        if points:
+            xy = np.array(points, dtype=np.int64)
+            shadow[xy[:, 1], xy[:, 0]] = True
         return shadow
 
     def ridges(self) -> list[tuple[int, int, list[Point]]]:
@@ -237,43 +245,88 @@ def _minutia_centers(skeleton: Skeleton, linking: dict[Point, list[Point]]) -> d
     return centers
 
 
-def _trace_ridges(thinned: np.ndarray, minutia_points: dict[Point, SkeletonMinutia]) -> None:
+@numba.njit(cache=True)
+def _trace_paths(thinned, labels, xs, ys):
+    """Walks every ridge from each minutia point (in sorted order) to the next minutia point.
+
+    labels[y, x] >= 0 marks minutia points. Returns (start point index, end point index,
+    offsets into the point arrays, point xs, point ys, ok); ok is False if a walk did not
+    end, which a proper thinned image never causes.
+    """
     height, width = thinned.shape
-
-    def on(point: Point) -> bool:
-        x, y = point
-        return 0 <= x < width and 0 <= y < height and bool(thinned[y, x])
-
-    leads: set[Point] = set()
-    # A traced ridge cannot be longer than the skeleton; the bound keeps bad input from looping forever.
-    limit = int(np.count_nonzero(thinned)) + 2
-    for position in _sorted_points(minutia_points):
-        for dx, dy in CORNER_NEIGHBORS:
-            start = (position[0] + dx, position[1] + dy)
-            if on(start) and start not in minutia_points and start not in leads:
-                ridge = SkeletonRidge()
-                points = ridge._points
-                points.append(position)
-                points.append(start)
-                previous = position
-                current = start
-                while True:
-                    next_point = current
-                    for nx, ny in CORNER_NEIGHBORS:
-                        next_point = (current[0] + nx, current[1] + ny)
-                        if on(next_point) and next_point != previous:
-                            break
-                    previous = current
-                    current = next_point
-                    points.append(current)
-                    if current in minutia_points:
+    leads = np.zeros((height, width), dtype=np.bool_)
+    limit = 2
+    for y in range(height):
+        for x in range(width):
+            if thinned[y, x]:
+                limit += 1
+    starts = []
+    ends = []
+    offsets = [0]
+    px = []
+    py = []
+    for i in range(len(xs)):
+        mx = xs[i]
+        my = ys[i]
+        for k in range(8):
+            sx = mx + _DX[k]
+            sy = my + _DY[k]
+            if not (0 <= sx < width and 0 <= sy < height) or not thinned[sy, sx]:
+                continue
+            if labels[sy, sx] >= 0 or leads[sy, sx]:
+                continue
+            count = 2
+            px.append(mx)
+            py.append(my)
+            px.append(sx)
+            py.append(sy)
+            prev_x, prev_y = mx, my
+            cur_x, cur_y = sx, sy
+            while True:
+                next_x, next_y = cur_x, cur_y
+                for j in range(8):
+                    next_x = cur_x + _DX[j]
+                    next_y = cur_y + _DY[j]
+                    if (
+                        0 <= next_x < width
+                        and 0 <= next_y < height
+                        and thinned[next_y, next_x]
+                        and not (next_x == prev_x and next_y == prev_y)
+                    ):
                         break
-                    if len(points) > limit:
-                        raise RuntimeError("skeleton tracing did not terminate")
-                ridge.set_start(minutia_points[position])
-                ridge.set_end(minutia_points[current])
-                leads.add(ridge.point(1))
-                leads.add(ridge.reversed.point(1))
+                prev_x, prev_y = cur_x, cur_y
+                cur_x, cur_y = next_x, next_y
+                px.append(cur_x)
+                py.append(cur_y)
+                count += 1
+                if 0 <= cur_x < width and 0 <= cur_y < height and labels[cur_y, cur_x] >= 0:
+                    break
+                if count > limit:
+                    return starts, ends, offsets, px, py, False
+            starts.append(i)
+            ends.append(labels[cur_y, cur_x])
+            offsets.append(len(px))
+            leads[sy, sx] = True
+            leads[prev_y, prev_x] = True
+    return starts, ends, offsets, px, py, True
+
+
+def _trace_ridges(thinned: np.ndarray, minutia_points: dict[Point, SkeletonMinutia]) -> None:
+    ordered = _sorted_points(minutia_points)
+    labels = np.full(thinned.shape, -1, dtype=np.int64)
+    xs = np.array([p[0] for p in ordered], dtype=np.int64)
+    ys = np.array([p[1] for p in ordered], dtype=np.int64)
+    labels[ys, xs] = np.arange(len(ordered))
+    starts, ends, offsets, px, py, ok = _trace_paths(thinned, labels, xs, ys)
+    if not ok:
+        raise RuntimeError("skeleton tracing did not terminate")
+    points = list(zip(px, py))
+    minutiae = [minutia_points[p] for p in ordered]
+    for index in range(len(starts)):
+        ridge = SkeletonRidge()
+        ridge._points.extend(points[offsets[index]:offsets[index + 1]])
+        ridge.set_start(minutiae[starts[index]])
+        ridge.set_end(minutiae[ends[index]])
 
 
 def _fix_linking_gaps(skeleton: Skeleton) -> None:

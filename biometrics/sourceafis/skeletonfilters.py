@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import doubleangle as angles
 from . import extraction_parameters as parameters
 from .skeleton import Skeleton, SkeletonMinutia, SkeletonRidge, line_to
@@ -96,13 +98,19 @@ def remove_gaps(skeleton: Skeleton) -> None:
         if len(minutia.ridges) == 1 and minutia.ridges[0].size() >= parameters.SHORTEST_JOINED_ENDING
     ]
     gaps = []
-    for end1 in candidates:
-        for end2 in candidates:
-            if end2 is not end1 and end1.ridges[0].end is not end2 and _within_gap_limits(end1, end2):
-                dx = end1.position[0] - end2.position[0]
-                dy = end1.position[1] - end2.position[1]
+    if len(candidates) > 1:
+        xs = np.array([m.position[0] for m in candidates], dtype=np.int64)
+        ys = np.array([m.position[1] for m in candidates], dtype=np.int64)
+        distance_sq = (xs[:, None] - xs[None, :]) ** 2 + (ys[:, None] - ys[None, :]) ** 2
+        # Pairs farther than the largest gap fail the limits anyway; skip them cheaply.
+        near = distance_sq <= parameters.MAX_GAP_SIZE ** 2
+        np.fill_diagonal(near, False)
+        for i, j in zip(*np.nonzero(near)):
+            end1 = candidates[i]
+            end2 = candidates[j]
+            if end1.ridges[0].end is not end2 and _within_gap_limits(end1, end2):
                 # Priority order of the original: distance, then positions compared y first.
-                key = (dx * dx + dy * dy, end1.position[1], end1.position[0], end2.position[1], end2.position[0])
+                key = (int(distance_sq[i, j]), end1.position[1], end1.position[0], end2.position[1], end2.position[0])
                 gaps.append((key, end1, end2))
     gaps.sort(key=lambda gap: gap[0])
     shadow = skeleton.shadow()
