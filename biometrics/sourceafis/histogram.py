@@ -29,12 +29,22 @@ def create(blocks: BlockMap, image: np.ndarray) -> np.ndarray:
     return _create(image, blocks.primary.xs, blocks.primary.ys, parameters.HISTOGRAM_DEPTH)
 
 
-def smooth(blocks: BlockMap, histogram: np.ndarray) -> np.ndarray:
-    """Histogram of each block corner: the sum of the up to four blocks around it ("smoothed-histogram")."""
+@numba.njit(cache=True)
+def _smooth(histogram):
     height, width, bins = histogram.shape
     output = np.zeros((height + 1, width + 1, bins), dtype=np.int64)
-    output[:-1, :-1] += histogram
-    output[:-1, 1:] += histogram
-    output[1:, :-1] += histogram
-    output[1:, 1:] += histogram
+    for y in range(height + 1):
+        for x in range(width + 1):
+            for dy in range(-1, 1):
+                for dx in range(-1, 1):
+                    by = y + dy
+                    bx = x + dx
+                    if 0 <= by < height and 0 <= bx < width:
+                        for i in range(bins):
+                            output[y, x, i] += histogram[by, bx, i]
     return output
+
+
+def smooth(blocks: BlockMap, histogram: np.ndarray) -> np.ndarray:
+    """Histogram of each block corner: the sum of the up to four blocks around it ("smoothed-histogram")."""
+    return _smooth(histogram)

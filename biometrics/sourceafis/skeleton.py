@@ -9,6 +9,7 @@ because later filters depend on that order.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 
 import numba
@@ -165,8 +166,8 @@ class Skeleton:
                 if ridge.start.position[1] <= ridge.end.position[1]:
                     points.extend(ridge._points)
         if points:
-            xy = np.array(points, dtype=np.int64)
-            shadow[xy[:, 1], xy[:, 0]] = True
+            xy = np.fromiter(itertools.chain.from_iterable(points), dtype=np.int64, count=2 * len(points))
+            shadow[xy[1::2], xy[0::2]] = True
         return shadow
 
     def ridges(self) -> list[tuple[int, int, list[Point]]]:
@@ -302,13 +303,25 @@ def _trace_paths(thinned, labels, xs, ys):
                 if 0 <= cur_x < width and 0 <= cur_y < height and labels[cur_y, cur_x] >= 0:
                     break
                 if count > limit:
-                    return starts, ends, offsets, px, py, False
+                    return _arrays(starts, ends, offsets, px, py), False
             starts.append(i)
             ends.append(labels[cur_y, cur_x])
             offsets.append(len(px))
             leads[sy, sx] = True
             leads[prev_y, prev_x] = True
-    return starts, ends, offsets, px, py, True
+    return _arrays(starts, ends, offsets, px, py), True
+
+
+@numba.njit(cache=True)
+def _arrays(starts, ends, offsets, px, py):
+    # Plain arrays cross back into Python far faster than numba lists.
+    return (
+        np.array(starts, dtype=np.int64),
+        np.array(ends, dtype=np.int64),
+        np.array(offsets, dtype=np.int64),
+        np.array(px, dtype=np.int64),
+        np.array(py, dtype=np.int64),
+    )
 
 
 def _trace_ridges(thinned: np.ndarray, minutia_points: dict[Point, SkeletonMinutia]) -> None:
@@ -317,16 +330,23 @@ def _trace_ridges(thinned: np.ndarray, minutia_points: dict[Point, SkeletonMinut
     xs = np.array([p[0] for p in ordered], dtype=np.int64)
     ys = np.array([p[1] for p in ordered], dtype=np.int64)
     labels[ys, xs] = np.arange(len(ordered))
-    starts, ends, offsets, px, py, ok = _trace_paths(thinned, labels, xs, ys)
+    (starts, ends, offsets, px, py), ok = _trace_paths(thinned, labels, xs, ys)
     if not ok:
         raise RuntimeError("skeleton tracing did not terminate")
-    points = list(zip(px, py))
+    points = list(zip(px.tolist(), py.tolist()))
+    starts, ends, offsets = starts.tolist(), ends.tolist(), offsets.tolist()
     minutiae = [minutia_points[p] for p in ordered]
     for index in range(len(starts)):
         ridge = SkeletonRidge()
         ridge._points.extend(points[offsets[index]:offsets[index + 1]])
-        ridge.set_start(minutiae[starts[index]])
-        ridge.set_end(minutiae[ends[index]])
+        # What set_start and set_end do for a fresh ridge, without their checks.
+        start = minutiae[starts[index]]
+        end = minutiae[ends[index]]
+        reversed = ridge.reversed
+        ridge.start = reversed.end = start
+        start.ridges.append(ridge)
+        ridge.end = reversed.start = end
+        end.ridges.append(reversed)
 
 
 def _fix_linking_gaps(skeleton: Skeleton) -> None:
