@@ -13,7 +13,8 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from .errors import InvalidInput, MalformedRequest, NotFound, UnsupportedMediaType
+from .context import PRINCIPAL
+from .errors import InvalidInput, Unauthenticated, MalformedRequest, NotFound, UnsupportedMediaType
 
 _JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float),
                "array": list, "object": dict}
@@ -217,6 +218,9 @@ def _COMMON_ERRORS(op: Operation) -> dict[int, str]:
 
 def _validating(op: Operation) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
+        if not op.public and request.get(PRINCIPAL) is None:
+            # Strangers learn nothing about the operation, not even what input it wants.
+            raise Unauthenticated("sign in first")
         kwargs: dict[str, Any] = {}
         for name in re.findall(r"{(\w+)}", op.path):
             raw = request.match_info[name]

@@ -8,7 +8,7 @@ from aiohttp import web
 from . import middleware
 from .api import routes
 from .config import Config
-from .context import SERVICES, Services
+from .context import SERVICE_NAME, SERVICES, Services
 
 
 def create_api(config: Config) -> web.Application:
@@ -22,7 +22,7 @@ async def healthz(request: web.Request) -> web.Response:
     svc = request.config_dict[SERVICES]
     async with svc.db.unit_of_work(write=False) as session:
         await session.connection()
-    return web.json_response({"status": "ok", "service": request.app.get("service_name", "core")})
+    return web.json_response({"status": "ok", "service": request.config_dict[SERVICE_NAME]})
 
 
 def services_context(config: Config):
@@ -40,7 +40,7 @@ def create_root(config: Config, service_name: str) -> web.Application:
     app = web.Application(
         client_max_size=config.max_json_body,
         middlewares=[middleware.errors, middleware.sessions, middleware.csrf])
-    app["service_name"] = service_name
+    app[SERVICE_NAME] = service_name
     app.cleanup_ctx.append(services_context(config))
     app.on_response_prepare.append(middleware.security_headers)
     app.router.add_get("/healthz", healthz)

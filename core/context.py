@@ -34,7 +34,10 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
+SERVICE_NAME = web.AppKey("service_name", str)
+# Pages render errors as HTML; set by the web front, absent on API-only services.
+RENDER_ERROR = web.AppKey("render_error", object)
 
 
 def services(request: web.Request) -> Services:

@@ -5,7 +5,7 @@ import logging
 
 from aiohttp import web
 
-from .context import PRINCIPAL, services
+from .context import PRINCIPAL, RENDER_ERROR, services
 from .errors import Forbidden, ServiceError, TooManyRequests
 from .identity import csrf_matches
 
@@ -43,8 +43,8 @@ async def errors(request: web.Request, handler):
         return await handler(request)
     except ServiceError as error:
         headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
-        if not wants_json(request) and "render_error" in request.config_dict:
-            return await request.config_dict["render_error"](request, error.status, error.message)
+        if not wants_json(request) and RENDER_ERROR in request.config_dict:
+            return await request.config_dict[RENDER_ERROR](request, error.status, error.message)
         return error_response(error.status, error.code, error.message, error.details, headers)
     except web.HTTPException as error:
         if error.status < 400 or not wants_json(request):

@@ -18,6 +18,8 @@ from .orm import Customer, Loan, LoanParticipant, Office, User
 
 # Roles that oversee everything below their office; the chairman sees the whole bank.
 OVERSIGHT_ROLES = frozenset({"manager"})
+# Roles that read every case filed below their office (archivists retrieve credit files).
+SUBTREE_READERS = OVERSIGHT_ROLES | {"archivist"}
 WHOLE_BANK_ROLES = frozenset({"chairman"})
 # Roles that work only the cases assigned to them, never a whole office's stage.
 ASSIGNED_ONLY_ROLES = frozenset({"loan_officer", "committee_member", "post_loan_manager"})
@@ -65,7 +67,7 @@ class Scope:
             exists().where(LoanParticipant.loan_id == Loan.id, LoanParticipant.user_id == me),
             *self._queue(),
         ]
-        if self.principal.has(*OVERSIGHT_ROLES):
+        if self.principal.has(*SUBTREE_READERS):
             clauses.append(self._in_subtree(Loan.office_id))
         return or_(*clauses)
 
@@ -79,7 +81,7 @@ class Scope:
             return true()
         clauses = [Customer.user_id == self.principal.user_id,
                    exists().where(Loan.customer_id == Customer.id, self.loans())]
-        if self.principal.has(*OVERSIGHT_ROLES):
+        if self.principal.has(*SUBTREE_READERS):
             clauses.append(self._in_subtree(Customer.office_id))
         return or_(*clauses)
 

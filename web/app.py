@@ -8,6 +8,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.app import create_root
 from core.config import Config
+from core.context import RENDER_ERROR
 
 from .pages import JINJA, render_error, routes
 
@@ -19,7 +20,7 @@ def create_app(config: Config) -> web.Application:
     app = create_root(config, "web")
     app[JINJA] = Environment(loader=FileSystemLoader(HERE / "templates"),
                              autoescape=select_autoescape(["html"]), auto_reload=False)
-    app["render_error"] = render_error
+    app[RENDER_ERROR] = render_error
     app.router.add_routes(routes)
     app.router.add_static("/static/", HERE / "static", append_version=False)
     return app
