@@ -278,6 +278,23 @@ class MediaRoom:
 
     # -- commands -------------------------------------------------------------
 
+    async def join(
+        self, participant_id: str, *, role: str = "member", display_name: str = ""
+    ) -> Participant:
+        """Register a participant (no media yet); it may subscribe before publishing."""
+        if self._closed:
+            raise RuntimeError(f"room {self.room_id} is closed")
+        if not participant_id:
+            raise ValueError("a participant needs an id")
+        participant = self.participants.get(participant_id)
+        if participant is not None:
+            return participant
+        participant = Participant(participant_id, role, display_name)
+        self.participants[participant_id] = participant
+        for observer in list(self.observers):
+            await observer.participant_joined(participant)
+        return participant
+
     async def publish(
         self,
         participant_id: str,
@@ -296,7 +313,7 @@ class MediaRoom:
                 f"participant {participant_id!r} already publishes in this room; "
                 "remove it before publishing again"
             )
-        participant = existing or Participant(participant_id, role, display_name)
+        participant = await self.join(participant_id, role=role, display_name=display_name)
         pc = EncodedPeerConnection(ice_configuration())
         for kind in MEDIA_KINDS:
             transceiver = pc.addTransceiver(kind, direction="recvonly")
@@ -318,11 +335,6 @@ class MediaRoom:
         await pc.setLocalDescription(await pc.createAnswer())
         participant.publish_connection = pc
         self._watch(pc, participant_id, publish=True)
-
-        if existing is None:
-            self.participants[participant_id] = participant
-            for observer in list(self.observers):
-                await observer.participant_joined(participant)
         for published in participant.tracks.values():
             published.start()
             for observer in list(self.observers):
