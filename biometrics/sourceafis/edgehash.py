@@ -26,6 +26,15 @@ def angle_bin(angle):
     return int(np.float32(angle / MAX_ANGLE_ERROR))
 
 
+@njit(cache=True)
+def angle_cells(reference_angles, neighbor_angles):
+    """The angle part of each edge's hash cell: reference bin * ANGLE_BINS + neighbour bin."""
+    cells = np.empty(reference_angles.shape[0], dtype=np.int32)
+    for i in range(cells.shape[0]):
+        cells[i] = angle_bin(reference_angles[i]) * ANGLE_BINS + angle_bin(neighbor_angles[i])
+    return cells
+
+
 @njit(cache=True, inline="always")
 def _truncating_div(dividend, divisor):
     quotient = abs(dividend) // divisor
@@ -106,11 +115,18 @@ class EdgeHash:
     length_bins: int
     offsets: np.ndarray
     edges: np.ndarray
+    # Shapes of the filed edges, aligned with edges, so a lookup scans contiguous memory.
+    lengths: np.ndarray
+    reference_angles: np.ndarray
+    neighbor_angles: np.ndarray
 
     @classmethod
     def build(cls, lengths: np.ndarray, reference_angles: np.ndarray, neighbor_angles: np.ndarray) -> "EdgeHash":
         length_bins, offsets, edges = build_table(lengths, reference_angles, neighbor_angles)
-        return cls(int(length_bins), offsets, edges)
+        return cls(
+            int(length_bins), offsets, edges,
+            lengths.ravel()[edges], reference_angles.ravel()[edges], neighbor_angles.ravel()[edges],
+        )
 
     def cell_key(self, cell: int) -> int:
         """The original's int key of a cell: reference bin << 24 | neighbour bin << 16 | length bin."""

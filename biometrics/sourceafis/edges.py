@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from . import angles
-from .parameters import EDGE_TABLE_NEIGHBORS, HALF_PI, PI
+from .edgehash import angle_cells
+from .parameters import EDGE_TABLE_NEIGHBORS, HALF_PI, MIN_ROOT_EDGE_LENGTH, PI
 from .template import Template
 
 _POLAR_BITS = 8
@@ -123,6 +124,27 @@ def neighbor_table(xs, ys, lengths):
     return offsets, neighbors[:filled].copy()
 
 
+@njit(cache=True)
+def root_edge_order(lengths, min_long_length):
+    """Edges in the order root search visits them: long edges, then short, each by stride (period) and phase.
+
+    For each period every minutia is a reference once, paired with the minutia
+    period places further (cyclically), so each pass sees every ordered pair once.
+    """
+    count = lengths.shape[0]
+    order = np.empty(count * max(count - 1, 0), dtype=np.int32)
+    filled = 0
+    for short_edges in (False, True):
+        for period in range(1, count):
+            for phase in range(period + 1):
+                for reference in range(phase, count, period + 1):
+                    neighbor = (reference + period) % count
+                    if (lengths[reference, neighbor] >= min_long_length) != short_edges:
+                        order[filled] = reference * count + neighbor
+                        filled += 1
+    return order
+
+
 @dataclass(frozen=True, eq=False)
 class SearchTemplate:
     """A template prepared for matching: minutia arrays, all edge shapes and the neighbour stars.
@@ -142,6 +164,17 @@ class SearchTemplate:
     neighbor_angles: np.ndarray
     star_offsets: np.ndarray
     star_neighbors: np.ndarray
+    # Shapes of the star edges, aligned with star_neighbors (scanned in the inner loop of pairing).
+    star_lengths: np.ndarray
+    star_reference_angles: np.ndarray
+    star_neighbor_angles: np.ndarray
+    # Edges as root search visits them (reference * count + neighbour), with their shapes and angle-bin cell.
+    root_edges: np.ndarray
+    root_references: np.ndarray
+    root_lengths: np.ndarray
+    root_reference_angles: np.ndarray
+    root_neighbor_angles: np.ndarray
+    root_angle_cells: np.ndarray
 
     @classmethod
     def build(cls, template: Template) -> "SearchTemplate":
@@ -152,9 +185,31 @@ class SearchTemplate:
             xs, ys, directions, POLAR_LENGTHS, POLAR_DIRECTIONS
         )
         offsets, neighbors = neighbor_table(xs, ys, lengths)
+        count = int(xs.shape[0])
+        star_references = np.repeat(np.arange(count, dtype=np.int32), np.diff(offsets))
+        order = root_edge_order(lengths, MIN_ROOT_EDGE_LENGTH)
+        root_reference_angles = reference_angles.ravel()[order]
+        root_neighbor_angles = neighbor_angles.ravel()[order]
         return cls(
             template.width, template.height, xs, ys, directions, template.types,
             lengths, reference_angles, neighbor_angles, offsets, neighbors,
+            lengths[star_references, neighbors], reference_angles[star_references, neighbors],
+            neighbor_angles[star_references, neighbors],
+            order, (order // max(count, 1)).astype(np.int32), lengths.ravel()[order],
+            root_reference_angles, root_neighbor_angles,
+            angle_cells(root_reference_angles, root_neighbor_angles),
+        )
+
+    def star_arrays(self) -> tuple:
+        return (
+            self.star_offsets, self.star_neighbors, self.star_lengths,
+            self.star_reference_angles, self.star_neighbor_angles,
+        )
+
+    def root_arrays(self) -> tuple:
+        return (
+            self.root_references, self.root_lengths, self.root_reference_angles,
+            self.root_neighbor_angles, self.root_angle_cells,
         )
 
     @property

@@ -25,26 +25,30 @@ from .scoring import PART_COUNT, PART_NAMES, compute
 from .template import Template
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _match_one(
-    ptypes, plengths, preference_angles, pneighbor_angles, pstar_offsets, pstar_neighbors,
-    length_bins, hash_offsets, hash_edges,
-    ctypes, clengths, creference_angles, cneighbor_angles, cstar_offsets, cstar_neighbors,
+    ptypes, plengths, preference_angles, pneighbor_angles,
+    pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
+    length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    ctypes, clengths, creference_angles, cneighbor_angles,
+    cstar_offsets, cstar_neighbors, cstar_lengths, cstar_reference_angles, cstar_neighbor_angles,
+    root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
     roots_probe, roots_candidate, seen, pairs, heap, tree, by_probe, by_candidate, support_log, parts,
 ):
     pcount = plengths.shape[0]
     ccount = clengths.shape[0]
     root_count = enumerate_roots(
-        plengths, preference_angles, pneighbor_angles, length_bins, hash_offsets, hash_edges,
-        clengths, creference_angles, cneighbor_angles, roots_probe, roots_candidate, seen,
+        pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+        ccount, root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
+        roots_probe, roots_candidate, seen,
     )
     high = 0.0
     best = -1
     for i in range(root_count):
         count, _ = crawl(
             roots_probe[i], roots_candidate[i],
-            pstar_offsets, pstar_neighbors, plengths, preference_angles, pneighbor_angles,
-            cstar_offsets, cstar_neighbors, clengths, creference_angles, cneighbor_angles,
+            pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
+            cstar_offsets, cstar_neighbors, cstar_lengths, cstar_reference_angles, cstar_neighbor_angles,
             pairs, heap, tree, by_probe, by_candidate, support_log,
         )
         score = compute(
@@ -58,44 +62,39 @@ def _match_one(
     return high
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _match_gallery(
-    ptypes, plengths, preference_angles, pneighbor_angles, pstar_offsets, pstar_neighbors,
-    length_bins, hash_offsets, hash_edges,
-    counts, minutia_offsets, edge_offsets, star_offsets_offsets, star_neighbor_offsets,
-    types, lengths, reference_angles, neighbor_angles, star_offsets, star_neighbors,
+    ptypes, plengths, preference_angles, pneighbor_angles,
+    pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
+    length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    counts, minutia_offsets, matrix_offsets, star_offset_offsets, star_offsets_, root_offsets,
+    types, lengths, reference_angles, neighbor_angles,
+    star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles,
+    root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
     first, last, scores,
+    roots_probe, roots_candidate, seen, pairs, heap, tree, by_probe, by_candidate, support_log, parts,
 ):
-    pcount = plengths.shape[0]
-    max_count = 1
-    for index in range(first, last):
-        max_count = max(max_count, counts[index])
-    roots_probe = np.zeros(MAX_TRIED_ROOTS, dtype=np.int32)
-    roots_candidate = np.zeros(MAX_TRIED_ROOTS, dtype=np.int32)
-    seen = np.zeros(max(pcount, 1) * max_count, dtype=np.uint8)
-    capacity = 1 + max(pcount, 1) * PROPOSALS_PER_STEP
-    pairs = np.zeros((6, capacity), dtype=np.int32)
-    heap = np.zeros(capacity, dtype=np.int32)
-    tree = np.zeros(max(pcount, 1), dtype=np.int32)
-    by_probe = np.full(max(pcount, 1), -1, dtype=np.int32)
-    by_candidate = np.full(max_count, -1, dtype=np.int32)
-    support_log = np.zeros((0, 4), dtype=np.int32)
-    parts = np.zeros(PART_COUNT, dtype=np.float64)
     for index in range(first, last):
         n = counts[index]
         m0 = minutia_offsets[index]
-        e0 = edge_offsets[index]
-        s0 = star_offsets_offsets[index]
-        n0 = star_neighbor_offsets[index]
-        scores[index] = _match_one(
-            ptypes, plengths, preference_angles, pneighbor_angles, pstar_offsets, pstar_neighbors,
-            length_bins, hash_offsets, hash_edges,
+        e0 = matrix_offsets[index]
+        o0 = star_offset_offsets[index]
+        s0 = star_offsets_[index]
+        s1 = star_offsets_[index + 1]
+        r0 = root_offsets[index]
+        r1 = root_offsets[index + 1]
+        scores[index - first] = _match_one(
+            ptypes, plengths, preference_angles, pneighbor_angles,
+            pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
+            length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
             types[m0:m0 + n],
             lengths[e0:e0 + n * n].reshape((n, n)),
             reference_angles[e0:e0 + n * n].reshape((n, n)),
             neighbor_angles[e0:e0 + n * n].reshape((n, n)),
-            star_offsets[s0:s0 + n + 1],
-            star_neighbors[n0:star_neighbor_offsets[index + 1]],
+            star_offsets[o0:o0 + n + 1], star_neighbors[s0:s1], star_lengths[s0:s1],
+            star_reference_angles[s0:s1], star_neighbor_angles[s0:s1],
+            root_references[r0:r1], root_lengths[r0:r1], root_reference_angles[r0:r1],
+            root_neighbor_angles[r0:r1], root_angle_cells[r0:r1],
             roots_probe, roots_candidate, seen, pairs, heap, tree, by_probe, by_candidate, support_log, parts,
         )
 
@@ -141,11 +140,17 @@ class Matcher:
         self._seen = np.zeros(max(self.template.count, 1) * candidate_count, dtype=np.uint8)
         self._by_candidate = np.full(candidate_count, -1, dtype=np.int32)
 
+    def _scratch(self) -> tuple:
+        return (
+            self._roots_probe, self._roots_candidate, self._seen, self._pairs, self._heap, self._tree,
+            self._by_probe, self._by_candidate, self._no_log, self._parts,
+        )
+
     def _probe_args(self) -> tuple:
         p, h = self.template, self.edge_hash
         return (
-            p.types, p.lengths, p.reference_angles, p.neighbor_angles, p.star_offsets, p.star_neighbors,
-            h.length_bins, h.offsets, h.edges,
+            p.types, p.lengths, p.reference_angles, p.neighbor_angles, *p.star_arrays(),
+            h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
         )
 
     def match(self, candidate: Template | SearchTemplate) -> float:
@@ -156,9 +161,8 @@ class Matcher:
         return float(
             _match_one(
                 *self._probe_args(),
-                c.types, c.lengths, c.reference_angles, c.neighbor_angles, c.star_offsets, c.star_neighbors,
-                self._roots_probe, self._roots_candidate, self._seen, self._pairs, self._heap, self._tree,
-                self._by_probe, self._by_candidate, self._no_log, self._parts,
+                c.types, c.lengths, c.reference_angles, c.neighbor_angles, *c.star_arrays(), *c.root_arrays(),
+                *self._scratch(),
             )
         )
 
@@ -167,9 +171,11 @@ class Matcher:
         last = len(gallery) if last is None else last
         if not 0 <= first <= last <= len(gallery):
             raise IndexError(f"candidate range {first}..{last} is outside the gallery of {len(gallery)}")
-        scores = np.zeros(len(gallery), dtype=np.float64)
-        _match_gallery(*self._probe_args(), *gallery.arrays(), first, last, scores)
-        return scores[first:last]
+        scores = np.zeros(last - first, dtype=np.float64)
+        if gallery.max_count > self._candidate_capacity:
+            self._reserve(gallery.max_count)
+        _match_gallery(*self._probe_args(), *gallery.arrays(), first, last, scores, *self._scratch())
+        return scores
 
     def explain(self, candidate: Template | SearchTemplate) -> MatchExplanation:
         """Runs the match step by step and reports roots, each root's pairing and score parts."""
@@ -178,16 +184,14 @@ class Matcher:
         seen = np.zeros(max(p.count, 1) * max(c.count, 1), dtype=np.uint8)
         by_candidate = np.full(max(c.count, 1), -1, dtype=np.int32)
         count = enumerate_roots(
-            p.lengths, p.reference_angles, p.neighbor_angles, h.length_bins, h.offsets, h.edges,
-            c.lengths, c.reference_angles, c.neighbor_angles, self._roots_probe, self._roots_candidate, seen,
+            p.count, h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
+            c.count, *c.root_arrays(), self._roots_probe, self._roots_candidate, seen,
         )
         explanation = MatchExplanation(roots=[(int(a), int(b)) for a, b in zip(self._roots_probe[:count], self._roots_candidate[:count])])
         support_log = np.zeros((self._pairs.shape[1], 4), dtype=np.int32)
         for index, (root_probe, root_candidate) in enumerate(explanation.roots):
             size, logged = crawl(
-                root_probe, root_candidate,
-                p.star_offsets, p.star_neighbors, p.lengths, p.reference_angles, p.neighbor_angles,
-                c.star_offsets, c.star_neighbors, c.lengths, c.reference_angles, c.neighbor_angles,
+                root_probe, root_candidate, *p.star_arrays(), *c.star_arrays(),
                 self._pairs, self._heap, self._tree, self._by_probe, by_candidate, support_log,
             )
             score = compute(

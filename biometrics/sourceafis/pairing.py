@@ -104,11 +104,11 @@ def _support(pairs, pair, by_probe, support_log, logged):
     return logged
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def crawl(
     root_probe, root_candidate,
-    pstar_offsets, pstar_neighbors, plengths, preference_angles, pneighbor_angles,
-    cstar_offsets, cstar_neighbors, clengths, creference_angles, cneighbor_angles,
+    pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
+    cstar_offsets, cstar_neighbors, cstar_lengths, cstar_reference_angles, cstar_neighbor_angles,
     pairs, heap, tree, by_probe, by_candidate, support_log,
 ):
     """Grows the pairing from a root; returns (tree size, supporting edges logged).
@@ -141,20 +141,24 @@ def crawl(
         start = pfirst
         end = pfirst
         for cslot in range(cstar_offsets[candidate_ref], cstar_offsets[candidate_ref + 1]):
-            cneighbor = cstar_neighbors[cslot]
-            clength = clengths[candidate_ref, cneighbor]
-            while start < plast and plengths[probe_ref, pstar_neighbors[start]] < clength - MAX_DISTANCE_ERROR:
+            clength = cstar_lengths[cslot]
+            while start < plast and pstar_lengths[start] < clength - MAX_DISTANCE_ERROR:
                 start += 1
             if end < start:
                 end = start
-            while end < plast and plengths[probe_ref, pstar_neighbors[end]] <= clength + MAX_DISTANCE_ERROR:
+            while end < plast and pstar_lengths[end] <= clength + MAX_DISTANCE_ERROR:
                 end += 1
+            if start == end:
+                continue
+            creference_angle = cstar_reference_angles[cslot]
+            cneighbor_angle = cstar_neighbor_angles[cslot]
             for pslot in range(start, end):
-                pneighbor = pstar_neighbors[pslot]
-                rdiff = angles.difference(preference_angles[probe_ref, pneighbor], creference_angles[candidate_ref, cneighbor])
+                rdiff = angles.difference(pstar_reference_angles[pslot], creference_angle)
                 if rdiff <= MAX_ANGLE_ERROR or rdiff >= COMPLEMENTARY_MAX_ANGLE_ERROR:
-                    ndiff = angles.difference(pneighbor_angles[probe_ref, pneighbor], cneighbor_angles[candidate_ref, cneighbor])
+                    ndiff = angles.difference(pstar_neighbor_angles[pslot], cneighbor_angle)
                     if ndiff <= MAX_ANGLE_ERROR or ndiff >= COMPLEMENTARY_MAX_ANGLE_ERROR:
+                        pneighbor = pstar_neighbors[pslot]
+                        cneighbor = cstar_neighbors[cslot]
                         proposal = allocated
                         allocated += 1
                         pairs[_PROBE, proposal] = pneighbor

@@ -1,81 +1,57 @@
 """Root pairs: the probe/candidate minutia pairs a match starts from.
 
 Candidate edges are visited in SourceAFIS's order (long edges first, then short;
-within each, by stride between the two minutiae), each looked up in the probe's
-edge hash; every matching probe edge gives a root (its reference minutia paired
-with the candidate edge's), skipping repeats, until the original's limits on
-tried roots and lookups are hit.
+within each, by stride between the two minutiae; see edges.root_edge_order),
+each looked up in the probe's edge hash; every matching probe edge gives a root
+(its reference minutia paired with the candidate edge's), skipping repeats,
+until the original's limits on tried roots and lookups are hit.
 """
 
 from __future__ import annotations
 
 from numba import njit
 
-from .edgehash import angle_bin, matching
-from .parameters import ANGLE_BINS, MAX_DISTANCE_ERROR, MAX_ROOT_EDGE_LOOKUPS, MAX_TRIED_ROOTS, MIN_ROOT_EDGE_LENGTH
+from .edgehash import matching
+from .parameters import MAX_DISTANCE_ERROR, MAX_ROOT_EDGE_LOOKUPS, MAX_TRIED_ROOTS
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def enumerate_roots(
-    plengths, preference_angles, pneighbor_angles,
-    length_bins, hash_offsets, hash_edges,
-    clengths, creference_angles, cneighbor_angles,
+    pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    ccount, root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
     roots_probe, roots_candidate, seen,
 ):
     """Fills roots_probe/roots_candidate (capacity MAX_TRIED_ROOTS) and returns how many roots there are.
 
-    seen is a zeroed uint8 scratch of probe count × candidate count; it is zeroed again on return.
+    seen is a zeroed uint8 scratch of at least probe count × candidate count; it is zeroed again on return.
     """
-    pcount = plengths.shape[0]
-    ccount = clengths.shape[0]
-    lookups = 0
     tried = 0
     found = 0
-    done = False
-    for short_edges in (False, True):
-        if done:
-            break
-        for period in range(1, ccount):
-            if done:
-                break
-            for phase in range(period + 1):
-                if done:
-                    break
-                for creference in range(phase, ccount, period + 1):
-                    cneighbor = (creference + period) % ccount
-                    clength = clengths[creference, cneighbor]
-                    if (clength >= MIN_ROOT_EDGE_LENGTH) == short_edges:
-                        continue
-                    creference_angle = creference_angles[creference, cneighbor]
-                    cneighbor_angle = cneighbor_angles[creference, cneighbor]
-                    lbin = clength // MAX_DISTANCE_ERROR
-                    if lbin < length_bins:
-                        cell = (angle_bin(creference_angle) * ANGLE_BINS + angle_bin(cneighbor_angle)) * length_bins + lbin
-                        for slot in range(hash_offsets[cell], hash_offsets[cell + 1]):
-                            edge = hash_edges[slot]
-                            preference = edge // pcount
-                            pneighbor = edge - preference * pcount
-                            if matching(
-                                plengths[preference, pneighbor], preference_angles[preference, pneighbor],
-                                pneighbor_angles[preference, pneighbor],
-                                clength, creference_angle, cneighbor_angle,
-                            ):
-                                key = preference * ccount + creference
-                                if seen[key] == 0:
-                                    seen[key] = 1
-                                    roots_probe[found] = preference
-                                    roots_candidate[found] = creference
-                                    found += 1
-                                tried += 1
-                                if tried >= MAX_TRIED_ROOTS:
-                                    done = True
-                                    break
-                    if done:
-                        break
-                    lookups += 1
-                    if lookups >= MAX_ROOT_EDGE_LOOKUPS:
-                        done = True
-                        break
+    for visit in range(min(root_lengths.shape[0], MAX_ROOT_EDGE_LOOKUPS)):
+        clength = root_lengths[visit]
+        lbin = clength // MAX_DISTANCE_ERROR
+        if lbin >= length_bins:
+            continue
+        cell = root_angle_cells[visit] * length_bins + lbin
+        slot_end = hash_offsets[cell + 1]
+        for slot in range(hash_offsets[cell], slot_end):
+            if matching(
+                hash_lengths[slot], hash_reference_angles[slot], hash_neighbor_angles[slot],
+                clength, root_reference_angles[visit], root_neighbor_angles[visit],
+            ):
+                preference = hash_edges[slot] // pcount
+                creference = root_references[visit]
+                key = preference * ccount + creference
+                if seen[key] == 0:
+                    seen[key] = 1
+                    roots_probe[found] = preference
+                    roots_candidate[found] = creference
+                    found += 1
+                tried += 1
+                if tried >= MAX_TRIED_ROOTS:
+                    for i in range(found):
+                        seen[roots_probe[i] * ccount + roots_candidate[i]] = 0
+                    return found
     for i in range(found):
         seen[roots_probe[i] * ccount + roots_candidate[i]] = 0
     return found

@@ -52,7 +52,7 @@ def shape(raw):
     return (raw - THRESHOLD_FMR_100_000) / (THRESHOLD_FMR_100_000 - THRESHOLD_FMR_100) * 30.0 + 50.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def compute(
     pairs, tree, count, pcount, ccount, ptypes, ctypes,
     plengths, preference_angles, pneighbor_angles, clengths, creference_angles, cneighbor_angles, parts,
