@@ -1,0 +1,248 @@
+"""Compose a meeting's per-track recordings into one video for archivists.
+
+The video tracks are tiled in a grid (in manifest order), the audio tracks are
+mixed, and everything is placed on one timeline by the manifest's first-packet
+wall-clock times: a track whose first packet arrived ``d`` seconds after the
+earliest one starts ``d`` seconds into the composite. Before its first frame and
+after its last a tile is black; between frames the last picture is held, which
+also covers pauses. The output is WebM (VP8 + Opus). The per-track files are
+only read.
+
+This is CPU work (it decodes and encodes): run it off the event loop, e.g. in a
+worker process, and watch it through the ``progress`` callback (0.0 to 1.0).
+"""
+
+from __future__ import annotations
+
+import fractions
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import av
+import numpy as np
+
+from .manifest import RecordingManifest, TrackEntry
+
+SAMPLE_RATE = 48000
+AUDIO_BLOCK = 960
+Progress = Callable[[float], None]
+
+
+class CompositeError(ValueError):
+    """The recording cannot be composed."""
+
+
+@dataclass
+class CompositeResult:
+    path: Path
+    duration: float
+    video_frames: int
+    audio_tracks: int
+    video_tracks: int
+    width: int
+    height: int
+
+
+def grid(count: int) -> tuple[int, int]:
+    """Columns and rows for ``count`` tiles, as square as possible."""
+    if count < 1:
+        return 1, 1
+    columns = math.ceil(math.sqrt(count))
+    return columns, math.ceil(count / columns)
+
+
+class _VideoSource:
+    """A track's decoded pictures, as tiles, on the meeting timeline."""
+
+    def __init__(self, path: Path, offset: float, width: int, height: int) -> None:
+        self.offset = offset
+        self.width, self.height = width, height
+        self._container = av.open(str(path))
+        self._frames = self._decode()
+        self._next: Optional[tuple[float, np.ndarray]] = next(self._frames, None)
+        self.current: Optional[np.ndarray] = None
+        self.last_time = offset
+
+    def _decode(self) -> Iterator[tuple[float, np.ndarray]]:
+        try:
+            for frame in self._container.decode(video=0):
+                if frame.time is None:
+                    continue
+                tile = frame.reformat(width=self.width, height=self.height, format="rgb24")
+                yield self.offset + float(frame.time), tile.to_ndarray()
+        except av.FFmpegError:
+            return  # a file cut short by a crash ends where its data ends
+
+    def at(self, t: float) -> Optional[np.ndarray]:
+        while self._next is not None and self._next[0] <= t:
+            self.current = self._next[1]
+            self.last_time = max(self.last_time, self._next[0])
+            self._next = next(self._frames, None)
+        if self._next is None and self.current is not None and t > self.last_time + 1.0:
+            return None  # the participant left
+        return self.current
+
+    def close(self) -> None:
+        self._container.close()
+
+
+class _AudioSource:
+    """A track's decoded samples (mono float32), read block by block."""
+
+    def __init__(self, path: Path, offset: float) -> None:
+        self.start_sample = int(round(offset * SAMPLE_RATE))
+        self._container = av.open(str(path))
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        self._chunks = self._decode()
+        self._buffer = np.zeros(0, np.float32)
+        self._buffer_start = self.start_sample
+        self._done = False
+
+    def _decode(self) -> Iterator[tuple[int, np.ndarray]]:
+        try:
+            for frame in self._container.decode(audio=0):
+                position = None
+                if frame.time is not None:
+                    position = self.start_sample + int(round(float(frame.time) * SAMPLE_RATE))
+                for out in self._resampler.resample(frame):
+                    yield position, out.to_ndarray().reshape(-1).astype(np.float32)
+                    position = None
+        except av.FFmpegError:
+            return
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        """Samples [start, start + count) of the meeting timeline."""
+        end = start + count
+        while not self._done and self._buffer_start + len(self._buffer) < end:
+            item = next(self._chunks, None)
+            if item is None:
+                self._done = True
+                break
+            position, samples = item
+            buffer_end = self._buffer_start + len(self._buffer)
+            if position is not None and position > buffer_end:
+                # A gap (paused recording, lost packets): silence.
+                samples = np.concatenate([np.zeros(position - buffer_end, np.float32), samples])
+            self._buffer = np.concatenate([self._buffer, samples])
+        out = np.zeros(count, np.float32)
+        lo, hi = max(start, self._buffer_start), min(end, self._buffer_start + len(self._buffer))
+        if hi > lo:
+            out[lo - start : hi - start] = self._buffer[lo - self._buffer_start : hi - self._buffer_start]
+        # Drop what is behind us to keep memory bounded.
+        keep_from = max(0, end - self._buffer_start)
+        self._buffer = self._buffer[keep_from:]
+        self._buffer_start += keep_from
+        return out
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def _timeline(manifest: RecordingManifest, directory: Path) -> tuple[list[TrackEntry], float, float]:
+    entries = [
+        t
+        for t in manifest.tracks
+        if t.first_packet_time is not None and (directory / t.file).exists()
+    ]
+    if not entries:
+        raise CompositeError(f"no recorded track files in {directory}")
+    start = min(t.first_packet_time for t in entries)
+    end = max((t.last_packet_time or t.first_packet_time) for t in entries)
+    return entries, start, end
+
+
+def compose_recording(
+    directory: Path,
+    output: Path,
+    *,
+    fps: int = 15,
+    tile: tuple[int, int] = (320, 240),
+    video_bitrate: int = 1_000_000,
+    progress: Optional[Progress] = None,
+) -> CompositeResult:
+    """Compose ``directory`` (a recording with its ``manifest.json``) into ``output``."""
+    directory, output = Path(directory), Path(output)
+    manifest = RecordingManifest.load(directory / "manifest.json")
+    entries, start, end = _timeline(manifest, directory)
+    duration = max(end - start, 1.0 / fps)
+    videos = [
+        _VideoSource(directory / t.file, t.first_packet_time - start, *tile)
+        for t in entries
+        if t.kind == "video"
+    ]
+    audios = [
+        _AudioSource(directory / t.file, t.first_packet_time - start)
+        for t in entries
+        if t.kind == "audio"
+    ]
+    columns, rows = grid(len(videos))
+    width, height = columns * tile[0], rows * tile[1]
+
+    container = av.open(str(output), "w", format="webm")
+    video_stream = container.add_stream("libvpx", rate=fps)
+    video_stream.width, video_stream.height = width, height
+    video_stream.pix_fmt = "yuv420p"
+    video_stream.bit_rate = video_bitrate
+    video_stream.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    audio_stream = container.add_stream("libopus", rate=SAMPLE_RATE)
+    audio_stream.layout = "mono"
+    audio_stream.format = "flt"
+
+    total_frames = max(1, int(math.ceil(duration * fps)))
+    samples_written = 0
+    report_every = max(1, fps)
+    try:
+        for index in range(total_frames):
+            t = index / fps
+            canvas = np.zeros((height, width, 3), np.uint8)
+            for position, source in enumerate(videos):
+                picture = source.at(t)
+                if picture is not None:
+                    row, column = divmod(position, columns)
+                    y, x = row * tile[1], column * tile[0]
+                    canvas[y : y + tile[1], x : x + tile[0]] = picture
+            frame = av.VideoFrame.from_ndarray(canvas, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            frame.time_base = fractions.Fraction(1, fps)
+            for packet in video_stream.encode(frame):
+                container.mux(packet)
+
+            audio_until = int((index + 1) * SAMPLE_RATE / fps)
+            while samples_written + AUDIO_BLOCK <= audio_until:
+                mix = np.zeros(AUDIO_BLOCK, np.float32)
+                for source in audios:
+                    mix += source.read(samples_written, AUDIO_BLOCK)
+                np.clip(mix, -1.0, 1.0, out=mix)
+                block = av.AudioFrame.from_ndarray(mix.reshape(1, -1), format="flt", layout="mono")
+                block.sample_rate = SAMPLE_RATE
+                block.pts = samples_written
+                block.time_base = fractions.Fraction(1, SAMPLE_RATE)
+                for packet in audio_stream.encode(block):
+                    container.mux(packet)
+                samples_written += AUDIO_BLOCK
+
+            if progress is not None and (index + 1) % report_every == 0:
+                progress((index + 1) / total_frames)
+        for packet in video_stream.encode(None):
+            container.mux(packet)
+        for packet in audio_stream.encode(None):
+            container.mux(packet)
+    finally:
+        container.close()
+        for source in videos:
+            source.close()
+        for source in audios:
+            source.close()
+    if progress is not None:
+        progress(1.0)
+    return CompositeResult(
+        path=output,
+        duration=total_frames / fps,
+        video_frames=total_frames,
+        audio_tracks=len(audios),
+        video_tracks=len(videos),
+        width=width,
+        height=height,
+    )
