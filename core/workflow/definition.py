@@ -144,7 +144,7 @@ class Definition:
 _STR, _INT, _BOOL, _LIST, _TABLE = "string", "integer", "boolean", "array", "table"
 _PY = {_STR: str, _INT: int, _BOOL: bool, _LIST: list, _TABLE: dict}
 
-_TOP = {"workflow": (_TABLE, True), "separation": (_TABLE, True), "document": (_LIST, True),
+_TOP = {"workflow": (_TABLE, True), "separation": (_TABLE, True), "document": (_LIST, False),
         "stage": (_LIST, True), "action": (_LIST, True)}
 _WORKFLOW = {"name": (_STR, True), "version": (_STR, True), "start": (_STR, True), "description": (_STR, False)}
 _SEPARATION = {"exclusive": (_LIST, True), "slot_duties": (_TABLE, False)}
@@ -179,7 +179,12 @@ class _Loader:
         self.problems: list[tuple[int, str]] = []
 
     def problem(self, path: tuple, message: str) -> None:
-        self.problems.append((self.src.line_of(*path), message))
+        # ("@value", needle, *path): the line of ``needle`` inside a value that spans lines
+        if path and path[0] == "@value":
+            line = self.src.line_in_value(path[1], *path[2:])
+        else:
+            line = self.src.line_of(*path)
+        self.problems.append((line, message))
 
     def table(self, path: tuple, value: Any, schema: Mapping[str, tuple], what: str) -> bool:
         if not isinstance(value, dict):
@@ -230,7 +235,7 @@ class _Loader:
             if duty not in exclusive:
                 self.problem(("separation", "slot_duties", slot), f"slot '{slot}' maps to '{duty}', which is not an exclusive duty")
 
-        documents = self.load_documents(data["document"])
+        documents = self.load_documents(data.get("document", []))
         stages = self.load_stages(data["stage"], documents)
         if self.problems:  # actions would only repeat these as unknown stages
             raise WorkflowDefinitionError(self.src.origin, self.problems)
@@ -405,7 +410,8 @@ class _Loader:
             notify = self.load_notify(path, entry.get("notify", []))
             for spec in notify:
                 if spec.when is not None and spec.when not in to_choices:
-                    self.problem(path + ("notify",), f"notify when = '{spec.when}' is not one of the targets of '{code}'")
+                    self.problem(("@value", f'when = "{spec.when}"') + path + ("notify",),
+                                 f"notify when = '{spec.when}' is not one of the targets of '{code}'")
             if len(self.problems) > before:
                 continue
             actions[code] = Action(
@@ -425,6 +431,7 @@ class _Loader:
                 self.problem(gpath, "each guard must be a table with a name, e.g. { name = \"is_sender\" }")
                 continue
             name = entry["name"]
+            gpath = ("@value", f'"{name}"') + gpath
             guard = GUARDS.get(name)
             if guard is None:
                 self.problem(gpath, f"unknown guard '{name}'; known: {', '.join(sorted(GUARDS))}")
@@ -453,6 +460,8 @@ class _Loader:
         notify = []
         for entry in entries:
             npath = path + ("notify",)
+            if isinstance(entry, dict) and isinstance(entry.get("to"), str):
+                npath = ("@value", f'"{entry["to"]}"') + npath
             if not self.table(npath, entry, _NOTIFY, "notify entry"):
                 continue
             spec = NotifySpec(entry["to"], entry["template"], entry.get("when"))
@@ -475,10 +484,12 @@ class _Loader:
             path = ("action", self._index_of(action))
             for guard in action.guards:
                 if guard.name == "is_assigned" and guard.params["slot"] not in assigned:
-                    self.problem(path + ("guards",), f"guard is_assigned names slot '{guard.params['slot']}', which no action assigns")
+                    self.problem(("@value", f'"{guard.params["slot"]}"') + path + ("guards",),
+                                 f"guard is_assigned names slot '{guard.params['slot']}', which no action assigns")
             for spec in action.notify:
                 if spec.target_kind == "assigned" and spec.target_arg not in assigned:
-                    self.problem(path + ("notify",), f"notify names slot '{spec.target_arg}', which no action assigns")
+                    self.problem(("@value", f'"{spec.to}"') + path + ("notify",),
+                                 f"notify names slot '{spec.target_arg}', which no action assigns")
         for slot in slot_duties:
             if slot not in assigned:
                 self.problem(("separation", "slot_duties", slot), f"slot '{slot}' is not assigned by any action")

@@ -139,6 +139,18 @@ class TomlSource:
             return best
         return best
 
+    def line_in_value(self, needle: str, *path: Any) -> int:
+        """The line, within a multi-line value starting at ``path``, that holds ``needle``
+        (one guard or notify entry of a list spread over several lines)."""
+        start = self.line_of(*path)
+        for number in range(start, len(self._lines) + 1):
+            line = self._lines[number - 1]
+            if number > start and (_HEADER.match(line) or _KEY.match(line) and "{" not in line.split("=", 1)[0]):
+                break
+            if needle in line:
+                return number
+        return start
+
     def first_line_containing(self, needle: str, start: int = 1, end: int | None = None) -> int | None:
         stop = end if end is not None else len(self._lines)
         for number in range(start, stop + 1):
