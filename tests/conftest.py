@@ -72,3 +72,27 @@ async def suite(tmp_path, database_url):
     running = await start_suite(suite_config(tmp_path, database_url))
     yield running
     await running.close()
+
+
+CHROMIUM = os.environ.get("LOANCTL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+    "--disable-dev-shm-usage", "--disable-gpu", "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture
+async def browser():
+    """Headless Debian Chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        unavailable("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)", "REQUIRE_BROWSER")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as error:
+        unavailable("Playwright", str(error), "REQUIRE_BROWSER")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield launched
+        await launched.close()
