@@ -63,6 +63,8 @@ class TrackFileWriter:
         self.path = Path(path)
         self.kind = kind
         self.packets = 0
+        # CPU time spent muxing, on the thread that writes (for cost reports).
+        self.cpu_seconds = 0.0
         self.width: Optional[int] = None
         self.height: Optional[int] = None
         self._container: Optional[av.container.OutputContainer] = None
@@ -94,6 +96,13 @@ class TrackFileWriter:
 
     def write(self, packet: av.Packet) -> bool:
         """Mux one packet; returns False if it was skipped."""
+        started = time.thread_time()
+        try:
+            return self._write(packet)
+        finally:
+            self.cpu_seconds += time.thread_time() - started
+
+    def _write(self, packet: av.Packet) -> bool:
         if self._container is None:
             if self.kind == "video" and not packet.is_keyframe:
                 return False
@@ -219,6 +228,11 @@ class RoomRecorder:
 
     def _save(self) -> None:
         self.manifest.save(self.manifest_path)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time spent muxing packets into the track files so far."""
+        return sum(r.writer.cpu_seconds for r in self.recordings)
 
     async def participant_joined(self, participant: Participant) -> None:
         self.manifest.add_event(

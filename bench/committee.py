@@ -1,0 +1,373 @@
+"""Committee SFU: server CPU per forwarded stream and per room, delivered frame rate.
+
+    python bench/committee.py                 # full run, about 3 minutes
+    python bench/committee.py --quick         # shorter windows, fewer scenarios
+    python bench/committee.py --json out.json
+
+Every scenario starts a fresh server process (``--serve``) holding one
+:class:`committee.sfu.MediaRoom` (encoded forwarding), or, as the baseline, a
+room built on aiortc's ``MediaRelay`` (each receiver gets decoded frames that
+its sender encodes again). Participants are aiortc peers in this process on
+127.0.0.1, sending synthetic 640x480 15 fps VP8 video and 48 kHz Opus audio;
+they receive without decoding (encoded receivers), so their frame counts are the
+frames the server delivered. "core" is the server process's CPU seconds per
+second of wall time over the measurement window (all its threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "committee"))
+
+from committee_loopback import use_loopback_host_candidates  # noqa: E402
+
+use_loopback_host_candidates()
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc.contrib.media import MediaRelay  # noqa: E402
+
+from committee.encodedreceiver import decoder_creations  # noqa: E402
+from committee.recorder import RoomRecorder  # noqa: E402
+from committee.sfu import (  # noqa: E402
+    MEDIA_KINDS,
+    MediaRoom,
+    check_offer,
+    codec_preferences,
+    ice_configuration,
+)
+from committee_peers import ClientParticipant  # noqa: E402
+
+WIDTH, HEIGHT, FPS = 640, 480, 15
+
+
+# -- baseline: aiortc's MediaRelay (decode once, encode per receiver) ---------
+
+
+class RelayRoom:
+    """The decode-and-re-encode baseline, with MediaRoom's publish/subscribe."""
+
+    def __init__(self) -> None:
+        self.relay = MediaRelay()
+        self.tracks: dict[str, dict] = {}
+        self.connections: list[RTCPeerConnection] = []
+
+    async def join(self, participant_id: str, **_: str) -> None:
+        self.tracks.setdefault(participant_id, {})
+
+    async def publish(self, participant_id: str, offer: RTCSessionDescription, **_: str):
+        check_offer(offer, MEDIA_KINDS)
+        pc = RTCPeerConnection(ice_configuration())
+        for kind in MEDIA_KINDS:
+            pc.addTransceiver(kind, direction="recvonly").setCodecPreferences(codec_preferences(kind))
+        await pc.setRemoteDescription(offer)
+        self.tracks[participant_id] = {
+            t.kind: t.receiver.track for t in pc.getTransceivers() if t.receiver.track
+        }
+        await pc.setLocalDescription(await pc.createAnswer())
+        self.connections.append(pc)
+        return pc.localDescription
+
+    async def subscribe(self, subscriber_id: str, publisher_id: str, offer: RTCSessionDescription):
+        pc = RTCPeerConnection(ice_configuration())
+        for kind, track in self.tracks[publisher_id].items():
+            transceiver = pc.addTransceiver(self.relay.subscribe(track), direction="sendonly")
+            transceiver.setCodecPreferences(codec_preferences(kind))
+        await pc.setRemoteDescription(offer)
+        await pc.setLocalDescription(await pc.createAnswer())
+        self.connections.append(pc)
+        return pc.localDescription
+
+    async def close(self) -> None:
+        for pc in self.connections:
+            await pc.close()
+
+
+# -- server process -----------------------------------------------------------
+
+
+def serve(port: int, mode: str, record: Optional[str]) -> None:
+    async def main() -> None:
+        room = RelayRoom() if mode == "relay" else MediaRoom("bench")
+        recorder = None
+        if record:
+            recorder = RoomRecorder(Path(record), "bench")
+            room.observers.append(recorder)
+
+        async def publish(request: web.Request) -> web.Response:
+            data = await request.json()
+            answer = await room.publish(data["id"], RTCSessionDescription(data["sdp"], "offer"))
+            return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+        async def join(request: web.Request) -> web.Response:
+            await room.join((await request.json())["id"])
+            return web.json_response({})
+
+        async def subscribe(request: web.Request) -> web.Response:
+            data = await request.json()
+            answer = await room.subscribe(
+                data["id"], data["publisher"], RTCSessionDescription(data["sdp"], "offer")
+            )
+            return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+        async def stats(request: web.Request) -> web.Response:
+            return web.json_response(
+                {
+                    "cpu": time.process_time(),
+                    "wall": time.monotonic(),
+                    "decoders": decoder_creations(),
+                    "recording_cpu": recorder.cpu_seconds if recorder else 0.0,
+                    "recorded_tracks": len(recorder.recordings) if recorder else 0,
+                }
+            )
+
+        app = web.Application()
+        app.router.add_post("/publish", publish)
+        app.router.add_post("/join", join)
+        app.router.add_post("/subscribe", subscribe)
+        app.router.add_get("/stats", stats)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# -- client side --------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    scenario: str
+    mode: str
+    publishers: int
+    receivers_per_stream: int
+    streams_forwarded: int
+    server_core: float
+    client_core: float
+    delivered_fps_mean: float
+    delivered_fps_min: float
+    server_decoders: int
+    sent_fps_mean: float
+    recording_core_per_track: Optional[float] = None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, mode: str, record: Optional[str]) -> None:
+        self.port = free_port()
+        args = [sys.executable, __file__, "--serve", str(self.port), "--mode", mode]
+        if record:
+            args += ["--record", record]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        line = self.process.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError("the bench server did not start")
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def post(session: aiohttp.ClientSession, url: str, data: dict) -> dict:
+    async with session.post(url, json=data) as response:
+        if response.status != 200:
+            raise RuntimeError(f"{url}: HTTP {response.status}: {await response.text()}")
+        return await response.json()
+
+
+async def run_scenario(
+    name: str,
+    mode: str,
+    publishers: int,
+    extra_receivers: int,
+    warmup: float,
+    window: float,
+    record: bool = False,
+) -> Result:
+    """``publishers`` participants send and receive all others; ``extra_receivers``
+    participants only receive (to measure one stream fanned out)."""
+    recording_dir = tempfile.mkdtemp(prefix="bench-committee-") if record else None
+    server = Server(mode, recording_dir)
+    senders = [
+        ClientParticipant(f"p{i}", width=WIDTH, height=HEIGHT, fps=FPS, seed=i)
+        for i in range(publishers)
+    ]
+    watchers = [ClientParticipant(f"w{i}") for i in range(extra_receivers)]
+    try:
+        async with aiohttp.ClientSession() as session:
+            for person in senders:
+                offer = await person.publish_offer()
+                answer = await post(session, server.url + "/publish", {"id": person.participant_id, "sdp": offer.sdp})
+                await person.publish_answer(RTCSessionDescription(**answer))
+            for person in watchers:
+                await post(session, server.url + "/join", {"id": person.participant_id})
+            for person in senders + watchers:
+                for publisher in senders:
+                    if publisher is person:
+                        continue
+                    offer = await person.subscribe_offer(publisher.participant_id)
+                    answer = await post(
+                        session,
+                        server.url + "/subscribe",
+                        {"id": person.participant_id, "publisher": publisher.participant_id, "sdp": offer.sdp},
+                    )
+                    await person.subscribe_answer(publisher.participant_id, RTCSessionDescription(**answer))
+            await asyncio.sleep(warmup)
+            receptions = [r for p in senders + watchers for r in p.receptions.values()]
+            before = [r.packets["video"] for r in receptions]
+            sent_before = [p.camera.frames_sent for p in senders]
+            async with session.get(server.url + "/stats") as response:
+                start = await response.json()
+            client_cpu = time.process_time()
+            await asyncio.sleep(window)
+            async with session.get(server.url + "/stats") as response:
+                end = await response.json()
+            client_cpu = time.process_time() - client_cpu
+            after = [r.packets["video"] for r in receptions]
+            sent_after = [p.camera.frames_sent for p in senders]
+        elapsed = end["wall"] - start["wall"]
+        rates = [(a - b) / elapsed for a, b in zip(after, before)] or [0.0]
+        sent = [(a - b) / elapsed for a, b in zip(sent_after, sent_before)]
+        recording_core = None
+        if record and end["recorded_tracks"]:
+            recording_core = round(
+                (end["recording_cpu"] - start["recording_cpu"]) / elapsed / end["recorded_tracks"], 4
+            )
+        return Result(
+            scenario=name,
+            mode=mode,
+            publishers=publishers,
+            receivers_per_stream=publishers - 1 + extra_receivers,
+            streams_forwarded=len(receptions) * 2,
+            server_core=round((end["cpu"] - start["cpu"]) / elapsed, 3),
+            client_core=round(client_cpu / elapsed, 3),
+            delivered_fps_mean=round(sum(rates) / len(rates), 2),
+            delivered_fps_min=round(min(rates), 2),
+            server_decoders=end["decoders"],
+            sent_fps_mean=round(sum(sent) / len(sent), 2),
+            recording_core_per_track=recording_core,
+        )
+    finally:
+        for person in senders + watchers:
+            await person.close()
+        server.stop()
+
+
+def scenarios(quick: bool) -> list[tuple]:
+    # (name, mode, publishers, extra receivers, record)
+    one_stream = [
+        ("1 stream -> 1 receiver", "forward", 1, 1, False),
+        ("1 stream -> 4 receivers", "forward", 1, 4, False),
+        ("1 stream -> 8 receivers", "forward", 1, 8, False),
+        ("1 stream -> 1 receiver", "relay", 1, 1, False),
+        ("1 stream -> 4 receivers", "relay", 1, 4, False),
+    ]
+    rooms = [(f"room of {n}", "forward", n, 0, False) for n in (3, 5, 7, 9)]
+    baseline_rooms = [("room of 3", "relay", 3, 0, False)]
+    recording = [("room of 5, recorded", "forward", 5, 0, True)]
+    if quick:
+        return one_stream[1:2] + one_stream[4:5] + rooms[:2] + recording
+    return one_stream + rooms + baseline_rooms + recording
+
+
+def markdown(results: list[Result]) -> str:
+    lines = [
+        "| scenario | server | server core | sent fps | delivered fps mean / min | decoders in server | client core |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        server = "MediaRelay (decode + re-encode)" if r.mode == "relay" else "encoded forwarding"
+        lines.append(
+            f"| {r.scenario} | {server} | {r.server_core:.3f} | {r.sent_fps_mean:.1f} | "
+            f"{r.delivered_fps_mean:.1f} / {r.delivered_fps_min:.1f} | {r.server_decoders} | {r.client_core:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def ratios(results: list[Result]) -> list[str]:
+    notes = []
+    by_key = {(r.scenario, r.mode): r for r in results}
+    for scenario in ("1 stream -> 1 receiver", "1 stream -> 4 receivers", "room of 3"):
+        fwd, rel = by_key.get((scenario, "forward")), by_key.get((scenario, "relay"))
+        if fwd and rel and fwd.server_core > 0:
+            notes.append(f"{scenario}: MediaRelay / forwarding server CPU = {rel.server_core / fwd.server_core:.1f}x")
+    one, four = by_key.get(("1 stream -> 1 receiver", "forward")), by_key.get(("1 stream -> 4 receivers", "forward"))
+    if one and four:
+        notes.append(f"forwarding, per extra receiver of one stream: {(four.server_core - one.server_core) / 3:.4f} core")
+    rone, rfour = by_key.get(("1 stream -> 1 receiver", "relay")), by_key.get(("1 stream -> 4 receivers", "relay"))
+    if rone and rfour:
+        notes.append(f"MediaRelay, per extra receiver of one stream: {(rfour.server_core - rone.server_core) / 3:.4f} core")
+    recorded = by_key.get(("room of 5, recorded", "forward"))
+    if recorded and recorded.recording_core_per_track is not None:
+        notes.append(
+            f"recording (muxing packets into WebM, measured on the writing thread): "
+            f"{recorded.recording_core_per_track:.4f} core per track"
+        )
+    return notes
+
+
+async def bench(quick: bool, json_path: Optional[str]) -> None:
+    warmup, window = (3.0, 5.0) if quick else (4.0, 8.0)
+    results = []
+    started = time.monotonic()
+    for name, mode, publishers, extra, record in scenarios(quick):
+        result = await run_scenario(name, mode, publishers, extra, warmup, window, record)
+        print(f"  {name} [{mode}]: server {result.server_core:.3f} core, "
+              f"{result.delivered_fps_mean:.1f} fps (min {result.delivered_fps_min:.1f})", flush=True)
+        results.append(result)
+    print()
+    print(f"Committee SFU, {WIDTH}x{HEIGHT} {FPS} fps VP8 + Opus, aiortc peers on 127.0.0.1, "
+          f"{os.cpu_count()} cores, window {window:.0f} s, total {time.monotonic() - started:.0f} s")
+    print()
+    print(markdown(results))
+    print()
+    for note in ratios(results):
+        print("-", note)
+    if json_path:
+        Path(json_path).write_text(json.dumps([asdict(r) for r in results], indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="forward", choices=["forward", "relay"], help=argparse.SUPPRESS)
+    parser.add_argument("--record", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.mode, args.record)
+    else:
+        asyncio.run(bench(args.quick, args.json))
+
+
+if __name__ == "__main__":
+    main()
