@@ -191,3 +191,24 @@ async def test_pdf_export_in_code_order(store: BlobStore) -> None:
     # A 400x560 scan at 200 dpi is a 144x201.6 pt page.
     width = float(reader.pages[0].mediabox.width)
     assert 140 < width < 150
+
+
+async def test_zip_export_over_http(aiohttp_client, store: BlobStore, signer: IndexSigner, tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from recordings.zipexport import send_credit_file_zip
+
+    index = await filed_index(store)
+    signature = signer.sign(index)
+
+    async def export(request: web.Request) -> web.StreamResponse:
+        return await send_credit_file_zip(request, index, signature, store, filename="L-2026-0002.zip")
+
+    app = web.Application()
+    app.router.add_get("/export", export)
+    client = await aiohttp_client(app)
+    resp = await client.get("/export")
+    assert resp.status == 200 and resp.headers["Content-Type"] == "application/zip"
+    path = tmp_path / "download.zip"
+    path.write_bytes(await resp.read())
+    assert check_exported_zip(path, signer.verifier()).digest() == index.digest()

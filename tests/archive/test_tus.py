@@ -263,3 +263,51 @@ async def test_termination(uploads) -> None:
     assert resp.status == 204
     assert list(staging.iterdir()) == []
     assert (await client.head(location, headers=headers())).status == 404
+
+
+async def test_upload_survives_a_server_restart(aiohttp_client, store: BlobStore, tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    data = samples.tiff("A05")
+
+    def app_with(filing: Filing) -> web.Application:
+        app = web.Application()
+        app.add_subapp("/uploads/", create_upload_app(
+            store, authorize=authorize, on_complete=filing, max_size=MAX_SIZE, staging_dir=staging))
+        return app
+
+    first = await aiohttp_client(app_with(Filing()))
+    location = await upload_location(first, len(data))
+    assert (await patch(first, location, 0, data[:1000])).status == 204
+    await first.close()
+
+    filing = Filing()
+    second = await aiohttp_client(app_with(filing))
+    assert await offset_of(second, location) == 1000
+    assert (await patch(second, location, 1000, data[1000:])).status == 204
+    assert [r["digest"] for r in filing.records] == [hashlib.sha256(data).hexdigest()]
+
+
+async def test_filing_failure_can_be_retried(aiohttp_client, store: BlobStore, tmp_path: Path) -> None:
+    attempts: list[str] = []
+
+    async def flaky_filing(upload: Upload) -> dict[str, Any]:
+        attempts.append(upload.digest)
+        if len(attempts) == 1:
+            raise web.HTTPConflict(text="the credit file is being signed; try again")
+        return {"digest": upload.digest}
+
+    app = web.Application()
+    app.add_subapp("/uploads/", create_upload_app(
+        store, authorize=authorize, on_complete=flaky_filing, max_size=MAX_SIZE, staging_dir=tmp_path / "staging"))
+    client = await aiohttp_client(app)
+    data = samples.jpeg("A07")
+    location = await upload_location(client, len(data))
+    resp = await patch(client, location, 0, data)
+    assert resp.status == 409
+    assert await resp.json() == {"error": "conflict", "message": "the credit file is being signed; try again"}
+    assert await offset_of(client, location) == len(data)
+    resp = await patch(client, location, len(data), b"")
+    assert resp.status == 204
+    assert len(attempts) == 2
+    status = await (await client.get(location, headers=headers())).json()
+    assert status["status"] == "complete" and status["record"] == {"digest": hashlib.sha256(data).hexdigest()}
