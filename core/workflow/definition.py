@@ -387,7 +387,7 @@ class _Loader:
                 self.problem(path + ("kind",), f"{kind} action '{code}' must set reason_required = true (the applicant or sender is told why)")
             if reason_required:
                 if "reason" in payload:
-                    self.problem(path + ("payload", "reason"), f"'reason' is added by reason_required; do not declare it")
+                    self.problem(path + ("payload", "reason"), "'reason' is added by reason_required; do not declare it")
                 payload["reason"] = FieldSpec("reason", "text", True, label="reason")
             duty = entry.get("duty")
             if duty is not None and duty not in exclusive:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .deadlines import due_at
@@ -48,8 +48,9 @@ class Plan:
     due_at: dt.datetime | None
     definition_version: str
     ends_case: bool
-    # the actor becomes the sender of the new stage (for a later withdraw)
-    sender_id: str = field(default="")
+    # the core stores this as the loan's last_sender_id (and resets next_stage_acted) so the
+    # sender can withdraw until the next stage acts
+    sender_id: str
 
 
 def _rules_at(rules: Any, now: dt.datetime) -> Any:
@@ -82,8 +83,6 @@ def _run_guards(definition: Definition, action: Action, loan: LoanView, actor: A
     for ref in action.guards:
         guard = GUARDS[ref.name]
         if guard.needs_payload and not with_payload:
-            continue
-        if guard.needs_rules and rules is None and not with_payload:
             continue
         guard.check(ctx, ref.params)
 
