@@ -9,7 +9,6 @@ because later filters depend on that order.
 from __future__ import annotations
 
 import enum
-import itertools
 import math
 
 import numba
@@ -64,6 +63,16 @@ def _remove(items: list, item: object) -> None:
             return
 
 
+def pack(point: Point) -> int:
+    """A point as one int: ridge point lists hold these, because ints, unlike tuples,
+    are not tracked by the garbage collector, whose passes otherwise dominate tracing time."""
+    return (point[1] << 16) | point[0]
+
+
+def unpack(packed: int) -> Point:
+    return packed & 0xFFFF, packed >> 16
+
+
 class SkeletonRidge:
     """One direction of a ridge. `points` runs from start to end in this direction."""
 
@@ -73,7 +82,7 @@ class SkeletonRidge:
         self.start: SkeletonMinutia | None = None
         self.end: SkeletonMinutia | None = None
         if reversed is None:
-            self._points: list[Point] = []
+            self._points: list[int] = []  # packed points, in the forward direction
             self.forward = True
             self.reversed = SkeletonRidge(self)
         else:
@@ -86,23 +95,29 @@ class SkeletonRidge:
         return len(self._points)
 
     def point(self, index: int) -> Point:
-        return self._points[index] if self.forward else self._points[len(self._points) - 1 - index]
+        return unpack(self._points[index] if self.forward else self._points[len(self._points) - 1 - index])
 
     @property
     def points(self) -> list[Point]:
+        return [unpack(packed) for packed in self.packed_points()]
+
+    def packed_points(self) -> list[int]:
         return list(self._points) if self.forward else self._points[::-1]
 
     def append(self, point: Point) -> None:
         if self.forward:
-            self._points.append(point)
+            self._points.append(pack(point))
         else:
-            self._points.insert(0, point)
+            self._points.insert(0, pack(point))
 
     def extend(self, points: list[Point]) -> None:
+        self.extend_packed([pack(point) for point in points])
+
+    def extend_packed(self, packed: list[int]) -> None:
         if self.forward:
-            self._points.extend(points)
+            self._points.extend(packed)
         else:
-            self._points[0:0] = points[::-1]
+            self._points[0:0] = packed[::-1]
 
     def remove_last(self) -> None:
         if self.forward:
@@ -159,15 +174,15 @@ class Skeleton:
     def shadow(self) -> np.ndarray:
         """Pixels covered by the skeleton, shape (height, width)."""
         shadow = np.zeros((self.height, self.width), dtype=bool)
-        points: list[Point] = []
+        points: list[int] = []
         for minutia in self.minutiae:
-            points.append(minutia.position)
+            points.append(pack(minutia.position))
             for ridge in minutia.ridges:
                 if ridge.start.position[1] <= ridge.end.position[1]:
                     points.extend(ridge._points)
         if points:
-            xy = np.fromiter(itertools.chain.from_iterable(points), dtype=np.int64, count=2 * len(points))
-            shadow[xy[1::2], xy[0::2]] = True
+            packed = np.array(points, dtype=np.int64)
+            shadow[packed >> 16, packed & 0xFFFF] = True
         return shadow
 
     def ridges(self) -> list[tuple[int, int, list[Point]]]:
@@ -196,65 +211,93 @@ def line_to(start: Point, end: Point) -> list[Point]:
     return [(x - angles.java_round(i * (rx / ry)), y - i) for i in range(-ry + 1)]
 
 
-def _find_minutiae(thinned: np.ndarray) -> list[Point]:
-    height, width = thinned.shape
-    padded = np.zeros((height + 2, width + 2), dtype=np.int8)
-    padded[1:-1, 1:-1] = thinned
-    count = np.zeros((height, width), dtype=np.int8)
-    for dx, dy in CORNER_NEIGHBORS:
-        count += padded[1 + dy:1 + dy + height, 1 + dx:1 + dx + width]
-    ys, xs = np.nonzero(thinned & ((count == 1) | (count > 2)))
-    return list(zip(xs.tolist(), ys.tolist()))
-
-
-def _link_neighboring_minutiae(minutiae: list[Point]) -> dict[Point, list[Point]]:
-    linking: dict[Point, list[Point]] = {}
-    for position in minutiae:
-        own: list[Point] | None = None
-        for dx, dy in CORNER_NEIGHBORS:
-            neighbor = (position[0] + dx, position[1] + dy)
-            links = linking.get(neighbor)
-            if links is not None and links is not own:
-                if own is not None:
-                    links.extend(own)
-                    for merged in own:
-                        linking[merged] = links
-                own = links
-        if own is None:
-            own = []
-        own.append(position)
-        linking[position] = own
-    return linking
-
-
-def _sorted_points(points) -> list[Point]:
-    return sorted(points, key=lambda p: (p[1], p[0]))
-
-
-def _minutia_centers(skeleton: Skeleton, linking: dict[Point, list[Point]]) -> dict[Point, SkeletonMinutia]:
-    centers: dict[Point, SkeletonMinutia] = {}
-    for position in _sorted_points(linking):
-        linked = linking[position]
-        primary = linked[0]
-        if primary not in centers:
-            sx = sum(p[0] for p in linked)
-            sy = sum(p[1] for p in linked)
-            minutia = SkeletonMinutia((sx // len(linked), sy // len(linked)))
-            skeleton.minutiae.append(minutia)
-            centers[primary] = minutia
-        centers[position] = centers[primary]
-    return centers
-
-
 @numba.njit(cache=True)
-def _trace_paths(thinned, labels, xs, ys):
-    """Walks every ridge from each minutia point (in sorted order) to the next minutia point.
+def _trace_graph(thinned):
+    """Minutiae and ridge paths of a thinned image, all in the original's order.
 
-    labels[y, x] >= 0 marks minutia points. Returns (start point index, end point index,
-    offsets into the point arrays, point xs, point ys, ok); ok is False if a walk did not
-    end, which a proper thinned image never causes.
+    Minutia points are skeleton pixels with one or more than two neighbours. Touching
+    minutia points are merged into one minutia at their average position; the merge
+    order follows the original's list merging, so the same point heads each group.
+    Then every ridge is walked from each minutia point (sorted by y, then x) to the
+    next minutia point.
+
+    Returns (centers_x, centers_y, ridge start minutia, ridge end minutia, offsets into
+    the point arrays, point xs, point ys, ok); ok is False if a walk did not end, which
+    a proper thinned image never causes.
     """
     height, width = thinned.shape
+    point_at = np.full((height, width), -1, dtype=np.int64)
+    xs = []
+    ys = []
+    for y in range(height):
+        for x in range(width):
+            if thinned[y, x]:
+                count = 0
+                for k in range(8):
+                    nx = x + _DX[k]
+                    ny = y + _DY[k]
+                    if 0 <= nx < width and 0 <= ny < height and thinned[ny, nx]:
+                        count += 1
+                if count == 1 or count > 2:
+                    point_at[y, x] = len(xs)
+                    xs.append(x)
+                    ys.append(y)
+    n = len(xs)
+    # Groups of touching points, as linked lists of point indices.
+    group_of = np.full(n, -1, dtype=np.int64)
+    head = np.full(n, -1, dtype=np.int64)
+    tail = np.full(n, -1, dtype=np.int64)
+    following = np.full(n, -1, dtype=np.int64)
+    for p in range(n):
+        own = -1
+        for k in range(8):
+            nx = xs[p] + _DX[k]
+            ny = ys[p] + _DY[k]
+            if not (0 <= nx < width and 0 <= ny < height):
+                continue
+            q = point_at[ny, nx]
+            # Only points linked so far count, as in the original's growing map.
+            if q < 0 or q >= p:
+                continue
+            group = group_of[q]
+            if group != own:
+                if own != -1:
+                    following[tail[group]] = head[own]
+                    tail[group] = tail[own]
+                    m = head[own]
+                    while m != -1:
+                        group_of[m] = group
+                        m = following[m]
+                own = group
+        if own == -1:
+            own = p
+        if head[own] == -1:
+            head[own] = p
+        else:
+            following[tail[own]] = p
+        tail[own] = p
+        group_of[p] = own
+    minutia_of_point = np.full(n, -1, dtype=np.int64)
+    minutia_of_head = np.full(n, -1, dtype=np.int64)
+    centers_x = []
+    centers_y = []
+    for p in range(n):
+        primary = head[group_of[p]]
+        if minutia_of_head[primary] == -1:
+            sx = 0
+            sy = 0
+            size = 0
+            m = primary
+            while m != -1:
+                sx += xs[m]
+                sy += ys[m]
+                size += 1
+                m = following[m]
+            minutia_of_head[primary] = len(centers_x)
+            centers_x.append(sx // size)
+            centers_y.append(sy // size)
+        minutia_of_point[p] = minutia_of_head[primary]
+
     leads = np.zeros((height, width), dtype=np.bool_)
     limit = 2
     for y in range(height):
@@ -266,7 +309,8 @@ def _trace_paths(thinned, labels, xs, ys):
     offsets = [0]
     px = []
     py = []
-    for i in range(len(xs)):
+    ok = True
+    for i in range(n):
         mx = xs[i]
         my = ys[i]
         for k in range(8):
@@ -274,7 +318,7 @@ def _trace_paths(thinned, labels, xs, ys):
             sy = my + _DY[k]
             if not (0 <= sx < width and 0 <= sy < height) or not thinned[sy, sx]:
                 continue
-            if labels[sy, sx] >= 0 or leads[sy, sx]:
+            if point_at[sy, sx] >= 0 or leads[sy, sx]:
                 continue
             count = 2
             px.append(mx)
@@ -300,53 +344,30 @@ def _trace_paths(thinned, labels, xs, ys):
                 px.append(cur_x)
                 py.append(cur_y)
                 count += 1
-                if 0 <= cur_x < width and 0 <= cur_y < height and labels[cur_y, cur_x] >= 0:
+                if 0 <= cur_x < width and 0 <= cur_y < height and point_at[cur_y, cur_x] >= 0:
                     break
                 if count > limit:
-                    return _arrays(starts, ends, offsets, px, py), False
-            starts.append(i)
-            ends.append(labels[cur_y, cur_x])
+                    ok = False
+                    break
+            if not ok:
+                break
+            starts.append(minutia_of_point[i])
+            ends.append(minutia_of_point[point_at[cur_y, cur_x]])
             offsets.append(len(px))
             leads[sy, sx] = True
             leads[prev_y, prev_x] = True
-    return _arrays(starts, ends, offsets, px, py), True
-
-
-@numba.njit(cache=True)
-def _arrays(starts, ends, offsets, px, py):
-    # Plain arrays cross back into Python far faster than numba lists.
+        if not ok:
+            break
     return (
+        np.array(centers_x, dtype=np.int64),
+        np.array(centers_y, dtype=np.int64),
         np.array(starts, dtype=np.int64),
         np.array(ends, dtype=np.int64),
         np.array(offsets, dtype=np.int64),
         np.array(px, dtype=np.int64),
         np.array(py, dtype=np.int64),
+        ok,
     )
-
-
-def _trace_ridges(thinned: np.ndarray, minutia_points: dict[Point, SkeletonMinutia]) -> None:
-    ordered = _sorted_points(minutia_points)
-    labels = np.full(thinned.shape, -1, dtype=np.int64)
-    xs = np.array([p[0] for p in ordered], dtype=np.int64)
-    ys = np.array([p[1] for p in ordered], dtype=np.int64)
-    labels[ys, xs] = np.arange(len(ordered))
-    (starts, ends, offsets, px, py), ok = _trace_paths(thinned, labels, xs, ys)
-    if not ok:
-        raise RuntimeError("skeleton tracing did not terminate")
-    points = list(zip(px.tolist(), py.tolist()))
-    starts, ends, offsets = starts.tolist(), ends.tolist(), offsets.tolist()
-    minutiae = [minutia_points[p] for p in ordered]
-    for index in range(len(starts)):
-        ridge = SkeletonRidge()
-        ridge._points.extend(points[offsets[index]:offsets[index + 1]])
-        # What set_start and set_end do for a fresh ridge, without their checks.
-        start = minutiae[starts[index]]
-        end = minutiae[ends[index]]
-        reversed = ridge.reversed
-        ridge.start = reversed.end = start
-        start.ridges.append(ridge)
-        ridge.end = reversed.start = end
-        end.ridges.append(reversed)
 
 
 def _fix_linking_gaps(skeleton: Skeleton) -> None:
@@ -363,8 +384,23 @@ def trace(thinned: np.ndarray, type: SkeletonType) -> Skeleton:
     """Skeleton graph of a thinned image ("traced-skeleton")."""
     height, width = thinned.shape
     skeleton = Skeleton(type, width, height)
-    linking = _link_neighboring_minutiae(_find_minutiae(thinned))
-    centers = _minutia_centers(skeleton, linking)
-    _trace_ridges(thinned, centers)
+    centers_x, centers_y, starts, ends, offsets, px, py, ok = _trace_graph(np.ascontiguousarray(thinned, dtype=np.bool_))
+    if not ok:
+        raise RuntimeError("skeleton tracing did not terminate")
+    minutiae = [SkeletonMinutia(center) for center in zip(centers_x.tolist(), centers_y.tolist())]
+    skeleton.minutiae = list(minutiae)
+    points = ((py << 16) | px).tolist()
+    offsets_list = offsets.tolist()
+    for index, (first, last) in enumerate(zip(starts.tolist(), ends.tolist())):
+        ridge = SkeletonRidge()
+        ridge._points.extend(points[offsets_list[index]:offsets_list[index + 1]])
+        # What set_start and set_end do for a fresh ridge, without their checks.
+        start = minutiae[first]
+        end = minutiae[last]
+        reversed = ridge.reversed
+        ridge.start = reversed.end = start
+        start.ridges.append(ridge)
+        ridge.end = reversed.start = end
+        end.ridges.append(reversed)
     _fix_linking_gaps(skeleton)
     return skeleton

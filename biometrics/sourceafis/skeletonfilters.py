@@ -25,7 +25,7 @@ def remove_knots(skeleton: Skeleton) -> None:
             if extended.size() < removed.size():
                 extended, removed = removed.reversed, extended.reversed
             extended.remove_last()
-            extended.extend(removed.points)
+            extended.extend_packed(removed.packed_points())
             extended.set_end(removed.end)
             removed.detach()
     remove_dots(skeleton)
