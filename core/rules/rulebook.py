@@ -154,6 +154,8 @@ _PRODUCT = {"code": (str, True), "name_zh": (str, True), "name_en": (str, True),
             "entrusted_above_share": (str, False), "check_interval_months": (int, True),
             "committee_large_above": (str, False)}
 _OWN = {"max": (str, True), "payee_known": (bool, False), "purpose": (str, False)}
+_KIND_NAMES = {str: "a string (amounts: yuan in quotes, e.g. \"300000\")", int: "an integer", bool: "true or false",
+               list: "a list", dict: "a table", dt.date: "a date (YYYY-MM-DD, unquoted)"}
 FAMILIES = ("personal", "working_capital", "fixed_asset")
 SIGNING_MODES = ("face_to_face", "video")
 
@@ -189,7 +191,7 @@ class _Loader:
                     self.problem(path, f"missing key '{key}' in {what}")
                     ok = False
             elif not _is(value[key], kind):
-                self.problem(path + (key,), f"'{key}' in {what} must be {'a date' if kind is dt.date else kind.__name__}")
+                self.problem(path + (key,), f"'{key}' in {what} must be {_KIND_NAMES.get(kind, kind.__name__)}")
                 ok = False
         return ok
 

@@ -202,7 +202,7 @@ def _line(text: str, needle: str, occurrence: int = 1) -> int:
 
 
 @pytest.mark.parametrize("old,new,needle,message", [
-    ('large_above = "1000000"', "large_above = 1000000.0", "large_above = 1000000.0", "must be str"),
+    ('large_above = "1000000"', "large_above = 1000000.0", "large_above = 1000000.0", "must be a string"),
     ('entrusted_above = "5000000"', 'entrusted_above = "5000000.001"', '"5000000.001"', "two decimal places"),
     ('small = { size = 5, pool = "small_committee" }', 'small = { size = 4, pool = "small_committee" }', "size = 4", "odd number"),
     ('term_normal_max_months = 36', 'term_normal_max_months = 72', "term_normal_max_months = 72", "cannot exceed"),
