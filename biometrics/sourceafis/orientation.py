@@ -88,9 +88,6 @@ def _pixelwise(image, block_mask, pxs, pys, offsets, vectors):
         valid_end = pxs[last + 1]
         for y in range(pys[by], pys[by + 1]):
             row = y % split
-            at_row = image[y]
-            out_x = sum_x[y]
-            out_y = sum_y[y]
             for n in range(offsets.shape[1]):
                 ox = offsets[row, n, 0]
                 oy = offsets[row, n, 1]
@@ -98,14 +95,25 @@ def _pixelwise(image, block_mask, pxs, pys, offsets, vectors):
                 if y - radius >= 0 and y + radius < height:
                     vx = vectors[row, n, 0]
                     vy = vectors[row, n, 1]
-                    before_row = image[y - oy]
-                    after_row = image[y + oy]
-                    # Branch-free so the loop vectorizes. Adding 0·v (±0.0) leaves every sum
+                    low = max(radius, valid_start)
+                    high = min(width - radius, valid_end)
+                    if high <= low:
+                        continue
+                    at = image[y, low:high]
+                    before = image[y - oy, low - ox:high - ox]
+                    after = image[y + oy, low + ox:high + ox]
+                    out_x = sum_x[y, low:high]
+                    out_y = sum_y[y, low:high]
+                    # Plain indexing on row slices and no branch let the loop vectorize.
+                    # Adding 0·v (±0.0) where the strength is not positive leaves every sum
                     # bit-identical to skipping it, including the +0.0 of untouched cells.
-                    for x in range(max(radius, valid_start), min(width - radius, valid_end)):
-                        strength = max(at_row[x] - max(before_row[x - ox], after_row[x + ox]), 0.0)
-                        out_x[x] += strength * vx
-                        out_y[x] += strength * vy
+                    for i in range(high - low):
+                        b = before[i]
+                        a = after[i]
+                        strength = at[i] - (b if b > a else a)
+                        strength = strength if strength > 0.0 else 0.0
+                        out_x[i] += strength * vx
+                        out_y[i] += strength * vy
     result = np.empty((height, width, 2))
     result[:, :, 0] = sum_x
     result[:, :, 1] = sum_y

@@ -53,9 +53,16 @@ def _smooth(image, orientation, block_mask, pxs, pys, angle, points, starts):
             for p in range(starts[index], starts[index + 1]):
                 lx = points[p, 0]
                 ly = points[p, 1]
+                x_low = max(left, -lx)
+                x_high = min(right, width - lx)
+                if x_high <= x_low:
+                    continue
                 for y in range(max(top, -ly), min(bottom, height - ly)):
-                    for x in range(max(left, -lx), min(right, width - lx)):
-                        output[y, x] += image[y + ly, x + lx]
+                    # Row slices keep the inner loop simple enough to vectorize.
+                    source = image[y + ly, x_low + lx:x_high + lx]
+                    target = output[y, x_low:x_high]
+                    for i in range(x_high - x_low):
+                        target[i] += source[i]
             factor = 1.0 / count
             for y in range(top, bottom):
                 for x in range(left, right):
