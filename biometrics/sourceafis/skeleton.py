@@ -372,10 +372,11 @@ def _trace_graph(thinned):
 
 def _fix_linking_gaps(skeleton: Skeleton) -> None:
     for minutia in skeleton.minutiae:
+        center = pack(minutia.position)
         for ridge in minutia.ridges:
-            first = ridge.point(0)
-            if first != minutia.position:
-                filling = line_to(first, minutia.position)
+            first = ridge._points[0] if ridge.forward else ridge._points[-1]
+            if first != center:
+                filling = line_to(unpack(first), minutia.position)
                 for point in filling[1:]:
                     ridge.reversed.append(point)
 

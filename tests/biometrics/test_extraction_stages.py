@@ -183,3 +183,18 @@ def test_shuffled_minutiae_and_template(run):
     assert [(m.x, m.y, m.direction, int(m.type)) for m in template.minutiae] == _minutiae(record)
     java = Template.from_cbor((TRANSPARENCY / f"extract-{case}" / "template.cbor").read_bytes())
     assert template.minutiae == java.minutiae
+
+
+def test_resizer_averages_areas():
+    # Not covered by the records (all are 500 dpi, where the image passes unchanged).
+    from biometrics.sourceafis.resizer import resize
+
+    image = np.arange(16, dtype=np.float64).reshape(4, 4)
+    assert resize(image, 500) is image
+    halved = resize(image, 1000)
+    np.testing.assert_allclose(halved, image.reshape(2, 2, 2, 2).mean(axis=(1, 3)), rtol=0, atol=1e-12)
+    # Java's Math.round rounds 2.5 up: 5 px at 1000 dpi become 3 px, not 2.
+    assert resize(np.ones((5, 5)), 1000).shape == (3, 3)
+    doubled = resize(image, 250)
+    assert doubled.shape == (8, 8)
+    np.testing.assert_allclose(doubled[::2, ::2], image, rtol=0, atol=1e-12)
