@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import struct
@@ -84,9 +85,25 @@ def png_bomb_header(width: int = 30_000, height: int = 30_000) -> bytes:
 
 
 def webm_recording(path: Path, seconds: float = 2.0, fps: int = 10) -> Path:
+    path.write_bytes(_webm_bytes(seconds, fps))
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def _webm_bytes(seconds: float, fps: int) -> bytes:
+    """Encoding is the slow part of the tests; every test gets the same real file."""
+    import tempfile
+
     import av
     import numpy as np
 
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "recording.webm"
+        _encode_webm(av, np, path, seconds, fps)
+        return path.read_bytes()
+
+
+def _encode_webm(av, np, path: Path, seconds: float, fps: int) -> None:
     with av.open(str(path), "w", format="webm") as out:
         stream = out.add_stream("libvpx", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
@@ -101,4 +118,3 @@ def webm_recording(path: Path, seconds: float = 2.0, fps: int = 10) -> Path:
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-    return path
