@@ -28,6 +28,7 @@ from .blocks import block_map
 from .image import ImageError
 from .minutiae import FeatureMinutia
 from .skeleton import Skeleton, SkeletonType, trace
+from .template import Minutia, MinutiaType, Template
 
 Recorder = Callable[[str, Any], None]
 
@@ -69,7 +70,11 @@ def extract_stages(
 
     `pixels` is a (height, width) float matrix with 1.0 = black.
     """
-    if not (isinstance(dpi, (int, float)) and MIN_DPI <= dpi <= MAX_DPI):
+    try:
+        dpi = float(dpi)
+    except (TypeError, ValueError):
+        raise ImageError(f"dpi must be a number, got {dpi!r}") from None
+    if not MIN_DPI <= dpi <= MAX_DPI:
         raise ImageError(f"dpi {dpi} is outside the supported range {MIN_DPI:g}–{MAX_DPI:g}")
     image = np.ascontiguousarray(pixels, dtype=np.float64)
     if image.ndim != 2 or image.size == 0:
@@ -137,10 +142,13 @@ def extract_stages(
     return width, height, found
 
 
-def extract(pixels: np.ndarray, dpi: float = 500):
-    """Minutiae template of a fingerprint image (float matrix, 1.0 = black) scanned at `dpi`."""
-    from .template import Minutia, MinutiaType, Template
+def extract(pixels: np.ndarray, dpi: float = 500) -> Template:
+    """Minutiae template of a fingerprint image scanned at `dpi`.
 
+    `pixels` is a (height, width) float matrix with 1.0 = black, as `decode_image`
+    returns. Raises ImageError for matrices or dpi it cannot work on; a blank or tiny
+    image gives a template without minutiae.
+    """
     width, height, found = extract_stages(pixels, dpi)
     return Template(
         width,
