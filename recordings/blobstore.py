@@ -205,7 +205,7 @@ async def read_file_chunks(path: Path, chunk_size: int = CHUNK_SIZE) -> AsyncIte
             yield chunk
 
 
-def open_store(url: str) -> BlobStore:
+def open_store(url: str, *, create: bool = True) -> BlobStore:
     """Build a store from configuration.
 
     ``local:/srv/archive`` (or a plain path) — a folder on this machine.
@@ -239,7 +239,7 @@ def open_store(url: str) -> BlobStore:
         raise StoreConfigError("empty path in store URL")
     from .localstore import LocalBlobStore
 
-    return LocalBlobStore(Path(path))
+    return LocalBlobStore(Path(path), create=create)
 
 
 __all__ = [

@@ -73,7 +73,7 @@ def read_expected(path: Path) -> list[str]:
 async def verify_store(
     url: str, expected: Iterable[str], *, out: TextIO, progress: Callable[[int, int], None] | None
 ) -> int:
-    async with open_store(url) as store:
+    async with open_store(url, create=False) as store:
         report = await store.verify(expected, progress=progress)
     for digest in report.missing:
         print(f"MISSING  {digest}", file=out)
@@ -107,6 +107,9 @@ def make_verify_command(expected_digests: ExpectedDigests | None) -> Callable[[a
             return asyncio.run(main())
         except (StoreConfigError, InvalidDigest, OSError) as exc:
             print(f"loanctl archive verify: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # e.g. botocore: no such bucket, bad credentials
+            print(f"loanctl archive verify: cannot read {url}: {exc}", file=sys.stderr)
             return 2
 
     return run

@@ -18,6 +18,7 @@ from .blobstore import (
     CHUNK_SIZE,
     BlobNotFound,
     BlobStore,
+    StoreConfigError,
     StoredBlob,
     check_digest,
     normalise_range,
@@ -25,10 +26,13 @@ from .blobstore import (
 
 
 class LocalBlobStore(BlobStore):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, create: bool = True) -> None:
         self.root = Path(root)
         self.blobs = self.root / "blobs"
         self.tmp = self.root / "tmp"
+        if not create and not self.blobs.is_dir():
+            # Checking a mistyped path must not "succeed" on a fresh empty store.
+            raise StoreConfigError(f"no archive store at {self.root}")
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.url = f"local:{self.root}"

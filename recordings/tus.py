@@ -445,8 +445,9 @@ def create_upload_app(
         store, UploadStaging(Path(staging_dir)), authorize, on_complete, max_size,
         allowed_kinds, required_metadata,
     )
-    # PATCH bodies are streamed, never buffered, so the body size limit is ours, not aiohttp's.
-    app = web.Application(middlewares=[_errors_as_json], client_max_size=1024 * 1024)
+    # PATCH bodies are streamed from request.content, never read whole, so aiohttp's
+    # client_max_size does not apply; max_size and Upload-Length bound them instead.
+    app = web.Application(middlewares=[_errors_as_json])
     app[UPLOADS_KEY] = handlers
     app.router.add_route("OPTIONS", "/", handlers.options)
     app.router.add_route("POST", "/", handlers.create)

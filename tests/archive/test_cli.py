@@ -76,6 +76,16 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys) -> None:
     bad.write_text("not-a-digest\n")
     assert run(["archive", "verify", "--store", f"local:{tmp_path}/s", "--expected", str(bad), "--quiet"]) == 2
     assert "expected.txt:1" in capsys.readouterr().err
+    # A mistyped path is an error, not an empty store that is "intact".
+    assert run(["archive", "verify", "--store", f"local:{tmp_path}/typo", "--quiet"]) == 2
+    assert not (tmp_path / "typo").exists()
+    assert "no archive store" in capsys.readouterr().err
+
+
+async def test_missing_bucket_exit_2(s3_endpoint: str, capfd) -> None:
+    code = await in_thread(["archive", "verify", "--store", f"s3://no-such-bucket?endpoint={s3_endpoint}", "--quiet"])
+    assert code == 2
+    assert "cannot read" in capfd.readouterr().err
 
 
 def test_keygen_prints_a_usable_key(capsys) -> None:
