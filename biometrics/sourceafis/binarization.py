@@ -6,7 +6,7 @@ import numpy as np
 from . import extraction_parameters as parameters
 from .blocks import BlockMap
 from .segmentation import pixelwise
-from .votefilter import vote
+from .votefilter import vote_thresholds
 
 
 def binarize(smoothed: np.ndarray, baseline: np.ndarray, block_mask: np.ndarray, blocks: BlockMap) -> np.ndarray:
@@ -35,16 +35,50 @@ def _remove_crosses(image):
                     changed = True
 
 
+@numba.njit(cache=True)
+def _vote_islands_and_holes(binary, mask, radius, thresholds, border_distance):
+    # Both votes of the original (on the inverted image for islands, on the image for
+    # holes) from one integral image: a window's zeros are its area minus its ones.
+    height, width = binary.shape
+    result = binary.copy()
+    if border_distance >= height - border_distance or border_distance >= width - border_distance:
+        return result
+    integral = np.zeros((height + 1, width + 1), dtype=np.int32)
+    for y in range(height):
+        row = 0
+        for x in range(width):
+            if binary[y, x]:
+                row += 1
+            integral[y + 1, x + 1] = integral[y, x + 1] + row
+    for y in range(border_distance, height - border_distance):
+        y0 = max(0, y - radius)
+        y1 = min(height - 1, y + radius) + 1
+        for x in range(border_distance, width - border_distance):
+            if not mask[y, x]:
+                continue
+            x0 = max(0, x - radius)
+            x1 = min(width - 1, x + radius) + 1
+            area = (y1 - y0) * (x1 - x0)
+            ones = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
+            threshold = thresholds[area]
+            if ones >= threshold:
+                result[y, x] = True
+            elif area - ones >= threshold:
+                result[y, x] = False
+    return result
+
+
 def cleanup(binary: np.ndarray, pixel_mask: np.ndarray) -> np.ndarray:
     """Islands and holes voted away, diagonal-only crossings removed ("filtered-binary-image")."""
-    args = (
-        parameters.BINARIZED_VOTE_RADIUS,
-        parameters.BINARIZED_VOTE_MAJORITY,
+    radius = parameters.BINARIZED_VOTE_RADIUS
+    thresholds = vote_thresholds(radius, parameters.BINARIZED_VOTE_MAJORITY)
+    result = _vote_islands_and_holes(
+        np.ascontiguousarray(binary, dtype=np.bool_),
+        np.ascontiguousarray(pixel_mask, dtype=np.bool_),
+        radius,
+        thresholds,
         parameters.BINARIZED_VOTE_BORDER_DISTANCE,
     )
-    islands = vote(~binary, pixel_mask, *args)
-    holes = vote(binary, pixel_mask, *args)
-    result = (binary & ~islands) | holes
     _remove_crosses(result)
     return result
 

@@ -34,13 +34,18 @@ def _vote(input, mask, use_mask, radius, thresholds, border_distance):
     return output
 
 
+def vote_thresholds(radius: int, majority: float) -> np.ndarray:
+    """Votes needed for a majority, by window area (windows shrink at the image edge)."""
+    return np.array([math.ceil(majority * i) for i in range((2 * radius + 1) ** 2 + 1)], dtype=np.int64)
+
+
 def vote(input: np.ndarray, mask: "np.ndarray | None", radius: int, majority: float, border_distance: int) -> np.ndarray:
     """True where at least `majority` of the (2r+1)² window (clipped to the image) is set.
 
     Only pixels at least `border_distance` from the edge and inside `mask` vote; the
     rest are False.
     """
-    thresholds = np.array([math.ceil(majority * i) for i in range((2 * radius + 1) ** 2 + 1)], dtype=np.int64)
+    thresholds = vote_thresholds(radius, majority)
     use_mask = mask is not None
     return _vote(
         np.ascontiguousarray(input, dtype=np.bool_),
