@@ -108,6 +108,7 @@ def json_error(status: int, code: str, message: str, headers: Mapping[str, str] 
 _STATUS_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
@@ -176,6 +177,15 @@ class UploadStaging:
         self.part(upload_id).unlink(missing_ok=True)
         self.state(upload_id).unlink(missing_ok=True)
 
+    def active_count(self, owner: str) -> int:
+        """Unfinished uploads of one principal (each may claim up to max_size of disk)."""
+        count = 0
+        for state in self.root.glob("*.json"):
+            upload = self.load(state.stem)
+            if upload is not None and upload.owner == owner and upload.status == "receiving":
+                count += 1
+        return count
+
     def purge_older_than(self, seconds: float, now: float | None = None) -> int:
         """Drop uploads (finished or not) created more than ``seconds`` ago."""
         now = time.time() if now is None else now
@@ -231,6 +241,7 @@ class UploadHandlers:
         max_size: int,
         allowed_kinds: Collection[str],
         required_metadata: Collection[str],
+        max_active_per_owner: int,
     ) -> None:
         self.store = store
         self.staging = staging
@@ -239,6 +250,7 @@ class UploadHandlers:
         self.max_size = max_size
         self.allowed_kinds = frozenset(allowed_kinds)
         self.required_metadata = tuple(required_metadata)
+        self.max_active_per_owner = max_active_per_owner
 
     def _base_headers(self) -> dict[str, str]:
         return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
@@ -288,6 +300,9 @@ class UploadHandlers:
         missing = [k for k in self.required_metadata if not metadata.get(k)]
         if missing:
             raise UploadError(400, "metadata_missing", f"Upload-Metadata must include {', '.join(missing)}")
+        if await asyncio.to_thread(self.staging.active_count, principal) >= self.max_active_per_owner:
+            raise UploadError(429, "too_many_uploads",
+                              "finish or cancel your unfinished uploads before starting another")
         upload = await asyncio.to_thread(self.staging.create, length, metadata, principal)
         location = request.app.router["upload"].url_for(upload_id=upload.id)
         return web.Response(status=201, headers={**self._base_headers(), "Location": str(location)})
@@ -434,6 +449,7 @@ def create_upload_app(
     staging_dir: str | Path,
     allowed_kinds: Collection[str] = DOCUMENT_KINDS,
     required_metadata: Collection[str] = ("code",),
+    max_active_per_owner: int = 50,
 ) -> web.Application:
     """An aiohttp application to mount with ``parent.add_subapp("/uploads/", app)``.
 
@@ -443,7 +459,7 @@ def create_upload_app(
     """
     handlers = UploadHandlers(
         store, UploadStaging(Path(staging_dir)), authorize, on_complete, max_size,
-        allowed_kinds, required_metadata,
+        allowed_kinds, required_metadata, max_active_per_owner,
     )
     # PATCH bodies are streamed from request.content, never read whole, so aiohttp's
     # client_max_size does not apply; max_size and Upload-Length bound them instead.

@@ -89,3 +89,26 @@ async def test_head_and_missing(player) -> None:
     assert resp.status == 206 and resp.headers["Content-Length"] == "10"
     resp = await client.get(f"/recordings/{os.urandom(32).hex()}")
     assert resp.status == 404
+
+
+def test_parse_range_matches_slicing() -> None:
+    from hypothesis import given, strategies as st
+
+    @given(st.integers(1, 5000), st.integers(0, 6000), st.one_of(st.none(), st.integers(0, 6000)))
+    def check(size: int, first: int, last: int | None) -> None:
+        data = bytes(range(256)) * (size // 256 + 1)
+        data = data[:size]
+        header = f"bytes={first}-{'' if last is None else last}"
+        try:
+            result = parse_range(header, size)
+        except Unsatisfiable:
+            assert first >= size
+            return
+        if result is None:
+            assert last is not None and last < first
+            return
+        stop = size if last is None else min(last + 1, size)
+        assert data[result.start : result.end] == data[first:stop]
+        assert 0 < result.length <= size
+
+    check()

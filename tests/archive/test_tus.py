@@ -311,3 +311,33 @@ async def test_filing_failure_can_be_retried(aiohttp_client, store: BlobStore, t
     assert len(attempts) == 2
     status = await (await client.get(location, headers=headers())).json()
     assert status["status"] == "complete" and status["record"] == {"digest": hashlib.sha256(data).hexdigest()}
+
+
+async def test_unfinished_uploads_per_officer_are_capped(aiohttp_client, store: BlobStore, tmp_path: Path) -> None:
+    app = web.Application()
+    app.add_subapp("/uploads/", create_upload_app(
+        store, authorize=authorize, on_complete=Filing(), max_size=MAX_SIZE, staging_dir=tmp_path / "staging",
+        max_active_per_owner=2))
+    client = await aiohttp_client(app)
+    first = await upload_location(client, 100)
+    await upload_location(client, 100)
+    resp = await create(client, 100)
+    assert resp.status == 429 and (await resp.json())["error"] == "too_many_uploads"
+    assert (await create(client, 100, token="token-officer-wang")).status == 201  # others unaffected
+    assert (await client.delete(first, headers=headers())).status == 204
+    assert (await create(client, 100)).status == 201
+
+
+def test_metadata_round_trip() -> None:
+    from hypothesis import given, strategies as st
+
+    from recordings.tus import parse_metadata
+
+    keys = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters=","),
+                   min_size=1, max_size=12)
+
+    @given(st.dictionaries(keys, st.text(max_size=40), max_size=6))
+    def round_trip(metadata: dict[str, str]) -> None:
+        assert parse_metadata(encode_metadata(metadata)) == metadata
+
+    round_trip()
