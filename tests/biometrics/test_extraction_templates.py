@@ -74,3 +74,29 @@ def test_all_images_agree_with_the_java_templates():
     print(f"\nagreement: average {average:.4f}, worst {worst} {shares[worst]:.4f}, identical templates {exact}/83")
     assert average >= 0.98
     assert shares[worst] >= 0.90, f"{worst}: {shares[worst]:.3f}"
+
+
+def test_fvc_images_through_javas_gray_curve_agree_with_the_main_java_templates():
+    """The same images as Java's ImageIO sees them (8-bit gray passed through its sRGB
+    curve, listed in imageio-gray-lut.tsv) against the main golden templates: a second,
+    independent set of 80 inputs for the algorithm, whatever this project's decoder does."""
+    from PIL import Image
+    import numpy as np
+
+    lut_rows = (DATA / "golden" / "sourceafis-3.18.1" / "imageio-gray-lut.tsv").read_text().splitlines()[1:]
+    lut = np.array([float(row.split("\t")[2]) for row in lut_rows])
+    assert lut.shape == (256,)
+    images = sorted((DATA / "fvc2002-db1b").glob("*.tif"))
+    assert len(images) == 80
+    shares = {}
+    exact = 0
+    for path in images:
+        ours = extract(lut[np.asarray(Image.open(path))])
+        java = Template.from_cbor((DATA / "golden" / "sourceafis-3.18.1" / "templates" / f"{path.name}.cbor").read_bytes())
+        shares[path.name] = agreement(ours, java)
+        exact += ours.minutiae == java.minutiae
+    average = sum(shares.values()) / len(shares)
+    worst = min(shares, key=shares.get)
+    print(f"\nImageIO-decoded agreement: average {average:.4f}, worst {worst} {shares[worst]:.4f}, identical {exact}/80")
+    assert average >= 0.98
+    assert shares[worst] >= 0.90, f"{worst}: {shares[worst]:.3f}"
