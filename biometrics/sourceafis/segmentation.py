@@ -50,7 +50,9 @@ def absolute_contrast_mask(contrast: np.ndarray) -> np.ndarray:
 
 
 def _java_average(values: list[float]) -> float:
-    # DoubleStream.average() sums with Kahan compensation (JDK 17 form).
+    # DoubleStream.average() sums with Kahan compensation (the form of JDK 17 before the
+    # JDK-8214761 fix). The fix only flips the sign of a ~1e-17 correction, far below
+    # the 1/255 steps of the contrast values this average is compared with.
     total = 0.0
     compensation = 0.0
     for value in values:
