@@ -29,7 +29,7 @@ def services_context(config: Config):
     """Cleanup context: open the database (migrated) for the app's life, close it after."""
     async def context(app: web.Application) -> AsyncIterator[None]:
         svc = Services.build(config)
-        await svc.db.migrate()
+        await svc.start()
         app[SERVICES] = svc
         yield
         await svc.db.close()

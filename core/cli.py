@@ -44,7 +44,7 @@ async def _prepare(config: Config, demo: bool) -> list[str]:
 
     services = Services.build(config)
     try:
-        await services.db.migrate()
+        await services.start()
         async with services.db.unit_of_work() as session:
             if demo and await demo_data.is_empty(session):
                 password = demo_data.demo_password(config.data_dir, config.demo_password)

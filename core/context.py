@@ -1,8 +1,7 @@
 """What a running core service holds, handed to handlers through the application."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -10,6 +9,7 @@ from .config import Config
 from .db import Database
 from .errors import Unauthenticated
 from .identity import Identity, Principal
+from .loanflow import Workflow
 from .passwords import PasswordHashing
 from .scope import Scope
 
@@ -20,17 +20,23 @@ class Services:
     db: Database
     hashing: PasswordHashing
     identity: Identity
-    # Stage → roles acting there; filled from the workflow definition.
-    stage_roles: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    workflow: Workflow
 
     @classmethod
     def build(cls, config: Config) -> "Services":
         hashing = PasswordHashing(config.argon2_memory_kib, config.argon2_time_cost,
                                   config.argon2_parallelism)
-        return cls(config, Database(config.effective_database_url), hashing, Identity(config, hashing))
+        return cls(config, Database(config.effective_database_url), hashing, Identity(config, hashing),
+                   Workflow.load(config.workflow_path, config.rules_path))
+
+    async def start(self) -> None:
+        """Migrate the database and remember the workflow versions loans run on."""
+        await self.db.migrate()
+        async with self.db.unit_of_work() as session:
+            await self.workflow.remember_versions(session)
 
     def scope(self, principal: Principal) -> Scope:
-        return Scope(principal, self.stage_roles)
+        return Scope(principal, self.workflow.stage_roles)
 
 
 SERVICES = web.AppKey("services", Services)

@@ -31,6 +31,7 @@ OFFICES = [
 USERS = [
     ("admin", "系统管理员", "HO", ["admin"]),
     ("chairman", "董事长 王建国", "HO", ["chairman"]),
+    ("manager.ho", "信贷管理部总经理 钱伟", "HO", ["manager"]),
     ("manager.cg", "城关支行行长 李明", "SB-CG", ["manager"]),
     ("manager.hk", "河口支行行长 赵强", "SB-HK", ["manager"]),
     ("intake.head", "受理中心负责人 陈静", "IC", ["intake_head"]),

@@ -160,12 +160,21 @@ class Loan(Base):
     term_months: Mapped[int] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(Text, default="")
     channel: Mapped[str] = mapped_column(String(16), default="web")
+    region: Mapped[str] = mapped_column(String(64), default="")
     stage: Mapped[str] = mapped_column(String(40), index=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     officer_a_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     officer_b_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     workflow_version: Mapped[str] = mapped_column(String(80), default="")
+    # Bookkeeping the workflow needs: who sent the case into its stage, whether anyone at the
+    # stage has acted since (withdraw is allowed until then), people and offices bound to it.
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    stage_acted: Mapped[bool] = mapped_column(Boolean, default=False)
+    assignments: Mapped[str] = mapped_column(Text, default="{}")
+    flags: Mapped[str] = mapped_column(Text, default="[]")
+    due_at: Mapped[dt.datetime | None] = mapped_column()
+    closed_reason: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -192,4 +201,124 @@ class LoanNote(Base):
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowVersion(Base):
+    """Each workflow definition a loan has run on, kept so loans in flight keep theirs."""
+
+    __tablename__ = "workflow_versions"
+    version: Mapped[str] = mapped_column(String(80), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(400))
+    text: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LoanEvent(Base):
+    """The command log of a loan (Fineract's maker/checker record): one row per action taken."""
+
+    __tablename__ = "loan_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_stage: Mapped[str] = mapped_column(String(40))
+    to_stage: Mapped[str] = mapped_column(String(40))
+    maker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    maker_role: Mapped[str] = mapped_column(String(32))
+    # Whose step this action checked (the sender of the stage it decided on), if any.
+    checker_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    definition_version: Mapped[str] = mapped_column(String(80))
+
+
+class LoanDuty(Base):
+    """Who did which duty on a loan: the record separation of duties is checked against."""
+
+    __tablename__ = "loan_duties"
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    duty: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LoanDocument(Base):
+    """A document code filed for a loan (the archive keeps the pages themselves)."""
+
+    __tablename__ = "loan_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    page: Mapped[int] = mapped_column(Integer, default=1)
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    filed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("loan_id", "code", "page", name="uq_loan_document_page"),)
+
+
+class OutboxMessage(Base):
+    """A notification queued in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="sms")
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recipient_phone: Mapped[str] = mapped_column(String(32), default="")
+    recipient_name: Mapped[str] = mapped_column(String(100), default="")
+    template: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column()
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    gateway_reference: Mapped[str] = mapped_column(String(100), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeliveredMessage(Base):
+    """What the default gateway delivered: the recipient's page reads it from here.
+
+    Keyed by the outbox id, so a message handed over twice (after a crash between sending and
+    marking it sent) is stored once.
+    """
+
+    __tablename__ = "delivered_messages"
+    outbox_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    recipient_phone: Mapped[str] = mapped_column(String(32), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request made with an Idempotency-Key, replayed for retries."""
+
+    __tablename__ = "idempotency_keys"
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Feedback(Base):
+    """Opinions and suggestions from the portal (意见建议反馈), routed to a manager."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id", ondelete="SET NULL"), index=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("offices.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -111,3 +111,13 @@ async def start_suite(config: Config, *, load_demo: bool = True, app: web.Applic
         async with services.db.unit_of_work() as session:
             await demo.load(session, services.hashing, DEMO_PASSWORD)
     return Suite(server, services)
+
+
+async def file_documents(suite: "Suite", loan_id: int, *codes: str) -> None:
+    """Record document codes as filed for a loan (the archive's upload path files real pages)."""
+    from core.orm import LoanDocument
+
+    async with suite.services.db.unit_of_work() as session:
+        for code in codes:
+            session.add(LoanDocument(loan_id=loan_id, code=code, page=1, digest="0" * 64, size=0,
+                                     media_type="application/pdf"))

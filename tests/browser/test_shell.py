@@ -1,7 +1,6 @@
 """In a real browser: two roles sign in and each sees its own work queue and nothing else."""
 from __future__ import annotations
 
-from tests.platform.test_scope import STAGE_ROLES
 from tests.suite import DEMO_PASSWORD
 
 
@@ -16,7 +15,6 @@ async def _sign_in(browser, base: str, username: str):
 
 
 async def test_two_roles_see_their_own_queues(suite, browser):
-    suite.services.stage_roles = STAGE_ROLES
     east = await suite.add_loan(office="SC-E", stage="investigation", officer_a="officer.e.a",
                                 officer_b="officer.e.b", customer="东区客户")
     review = await suite.add_loan(office="CU-CG", stage="review", officer_a="officer.cg", customer="城关客户")

@@ -3,18 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-# The stages each role works, as the workflow definition gives them.
-STAGE_ROLES = {
-    "intake_preliminary": frozenset({"intake_head"}),
-    "investigation": frozenset({"loan_officer"}),
-    "review": frozenset({"reviewer"}),
-    "disbursement": frozenset({"credit_accountant"}),
-}
-
-
 @pytest.fixture
 async def cases(suite):
-    suite.services.stage_roles = STAGE_ROLES
     return {
         "east": await suite.add_loan(office="SC-E", stage="investigation", officer_a="officer.e.a",
                                      officer_b="officer.e.b", applicant="applicant"),
@@ -22,7 +12,7 @@ async def cases(suite):
                                      officer_b="officer.w.b"),
         "chengguan": await suite.add_loan(office="CU-CG", stage="review", officer_a="officer.cg"),
         "hekou": await suite.add_loan(office="CU-HK", stage="disbursement", officer_a="officer.hk"),
-        "intake": await suite.add_loan(office="IC", stage="intake_preliminary"),
+        "intake": await suite.add_loan(office="IC", stage="submitted"),
     }
 
 

@@ -1,0 +1,152 @@
+"""Walking real loans through the workflow over the HTTP API, as the demo's people."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+
+from core.api.workflow import COMMITTEE_AUDIENCE, COMMITTEE_SCOPE
+from core.orm import Loan
+from core.servicetoken import ServiceTokens
+from tests.suite import ApiClient, Suite, file_documents
+
+# product -> amount (fen), term (months), purpose, payment mode
+PRODUCTS = {
+    "personal_consumer": (20_000_000, 36, "consumption", "entrusted"),
+    "personal_business": (45_000_000, 60, "business", "own"),
+    "working_capital": (300_000_000, 24, "business", "own"),
+    "fixed_asset": (2_000_000_000, 96, "business", "entrusted"),
+    "project_finance": (5_000_000_000, 120, "business", "entrusted"),
+}
+MEMBERS = [f"member{n:02d}" for n in range(1, 13)]
+
+
+def application(product: str, *, name: str = "张三", id_number: str = "110101199001011234") -> dict:
+    amount, term, *_ = PRODUCTS[product]
+    return {"product": product, "amount": amount, "term_months": term, "purpose": "扩大经营",
+            "customer_name": name, "id_number": id_number, "phone": "13800000000"}
+
+
+@dataclass
+class Walk:
+    suite: Suite
+    product: str = "personal_consumer"
+    loan_id: int = 0
+    clients: dict[str, ApiClient] = field(default_factory=dict)
+    offices: dict[str, int] = field(default_factory=dict)
+    users: dict[str, int] = field(default_factory=dict)
+
+    async def start(self) -> "Walk":
+        self.offices, self.users = await self.suite.ids()
+        return self
+
+    async def as_(self, username: str) -> ApiClient:
+        if username not in self.clients:
+            self.clients[username] = await self.suite.login(username)
+        return self.clients[username]
+
+    async def do(self, username: str, action: str, payload: dict | None = None, *, expect: int = 200) -> Any:
+        client = await self.as_(username)
+        return await client.json("POST", f"/api/loans/{self.loan_id}/commands",
+                                 {"action": action, "payload": payload or {}}, expect=expect)
+
+    async def stage(self) -> str:
+        async with self.suite.services.db.unit_of_work(write=False) as session:
+            return (await session.get(Loan, self.loan_id)).stage
+
+    async def apply(self, **kwargs) -> dict:
+        client = await self.as_("applicant")
+        result = await client.json("POST", "/api/applications",
+                                   {"action": "apply", "payload": application(self.product, **kwargs)}, expect=201)
+        self.loan_id = result["loan"]["id"]
+        return result
+
+    async def decide(self, outcome: str = "approved", *, votes_for: int | None = None, expect: int = 200) -> Any:
+        rules = self.suite.services.workflow.rules.at(dt.date.today())
+        amount = PRODUCTS[self.product][0]
+        committee = rules.committee_for(self.product, amount)
+        members = [self.users[m] for m in MEMBERS[:committee.size]]
+        if votes_for is None:
+            votes_for = committee.votes_needed() if outcome == "approved" else 0
+        token = ServiceTokens(self.suite.services.config.secret_key).issue(
+            subject="committee", audience=COMMITTEE_AUDIENCE, scope=COMMITTEE_SCOPE)
+        client = await self.suite.client()
+        return await client.json("POST", "/api/committee/decisions", {"loan_id": self.loan_id, "payload": {
+            "outcome": outcome, "meeting_id": f"M-{self.loan_id}", "members": members, "votes_for": votes_for,
+            "votes_against": len(members) - votes_for, "summary": "审议并表决"}},
+            headers={"Authorization": f"Bearer {token}"}, expect=expect)
+
+    async def flag(self, *flags: str) -> None:
+        async with self.suite.services.db.unit_of_work() as session:
+            loan = await session.get(Loan, self.loan_id)
+            await session.execute(update(Loan).where(Loan.id == self.loan_id).values(
+                flags=json.dumps(sorted(set(json.loads(loan.flags)) | set(flags)))))
+
+    async def step(self) -> str:
+        """The happy-path action of the current stage, by the right person."""
+        amount, term, purpose, mode = PRODUCTS[self.product]
+        stage = await self.stage()
+        today = dt.date.today().isoformat()
+        if stage == "submitted":
+            await file_documents(self.suite, self.loan_id, "APP-FORM", "ID-CARD")
+            await self.do("intake.head", "preliminary_pass", {"opinion": "材料齐全"})
+        elif stage == "main_review":
+            await self.do("intake.head", "main_review_pass", {"opinion": "符合条件", "risk_level": "low"})
+        elif stage == "dispatch":
+            await self.do("intake.head", "dispatch_officers", {
+                "route": "sub_center", "office": self.offices["SC-E"],
+                "officer_a": self.users["officer.e.a"], "officer_b": self.users["officer.e.b"]})
+        elif stage == "investigation":
+            await file_documents(self.suite, self.loan_id, "INCOME-PROOF", "CREDIT-REPORT", "INV-REPORT",
+                                 "INV-PHOTOS", "FP-CAPTURE")
+            await self.do("officer.e.a", "record_investigation", {
+                "items": {"income": "稳定"}, "conclusion": "recommend", "opinion": "实地走访"})
+        elif stage == "investigation_check":
+            await self.do("officer.e.b", "confirm_investigation", {"opinion": "同意"})
+        elif stage == "review":
+            await file_documents(self.suite, self.loan_id, "REVIEW-REPORT")
+            await self.do("reviewer", "review_pass", {"items": {"collateral": "充足"}, "conclusion": "recommend",
+                                                      "opinion": "风险可控"})
+        elif stage == "committee":
+            kind = self.suite.services.workflow.rules.at(dt.date.today()).committee_for(self.product, amount).kind
+            await self.do("convener", "convene_committee", {
+                "meeting_id": f"M-{self.loan_id}", "committee_kind": kind,
+                "meeting_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).isoformat()})
+        elif stage == "committee_meeting":
+            await self.decide("approved")
+        elif stage == "approval_notice":
+            await file_documents(self.suite, self.loan_id, "APPROVAL-NOTICE")
+            await self.do("manager.ho", "issue_approval_notice", {
+                "disbursing_office": self.offices["CU-CG"], "post_loan_manager": self.users["postloan.cg"]})
+        elif stage == "signing":
+            await file_documents(self.suite, self.loan_id, "LOAN-CONTRACT")
+            await self.do("officer.e.a", "record_signing", {"mode": "face_to_face", "contract_no": f"HT-{self.loan_id}",
+                                                            "signed_on": today})
+        elif stage == "payment_first_review":
+            await file_documents(self.suite, self.loan_id, "PAYMENT-APPLICATION")
+            await self.do("payment.first", "payment_first_approve", {
+                "payment_mode": mode, "amount": amount, "purpose": purpose, "payee_known": True,
+                "payee": "某某农资公司", "opinion": "资料一致"})
+        elif stage == "payment_second_review":
+            await self.do("payment.second", "payment_second_approve", {"opinion": "同意"})
+        elif stage == "compliance_review":
+            await self.do("compliance", "compliance_approve", {"opinion": "合规"})
+        elif stage == "disbursement":
+            await self.flag("fingerprints_matched")
+            await self.do("accountant.cg", "disburse", {"amount": amount, "account": "6217000000000001",
+                                                        "voucher_no": f"V-{self.loan_id}", "disbursed_on": today})
+        elif stage == "active":
+            await self.do("postloan.cg", "close_loan", {"settlement": "repaid", "closed_on": today})
+        else:
+            raise AssertionError(f"no happy-path step at {stage}")
+        return await self.stage()
+
+    async def walk_to(self, stage: str) -> None:
+        for _ in range(30):
+            if await self.stage() == stage:
+                return
+            await self.step()
+        raise AssertionError(f"never reached {stage}")
