@@ -9,7 +9,6 @@ because later filters depend on that order.
 from __future__ import annotations
 
 import enum
-import math
 
 import numba
 import numpy as np
