@@ -117,7 +117,10 @@ async def file_documents(suite: "Suite", loan_id: int, *codes: str) -> None:
     """Record document codes as filed for a loan (the archive's upload path files real pages)."""
     from core.orm import LoanDocument
 
+    from sqlalchemy import select
+
     async with suite.services.db.unit_of_work() as session:
-        for code in codes:
+        filed = set((await session.execute(select(LoanDocument.code).where(LoanDocument.loan_id == loan_id))).scalars())
+        for code in set(codes) - filed:
             session.add(LoanDocument(loan_id=loan_id, code=code, page=1, digest="0" * 64, size=0,
                                      media_type="application/pdf"))

@@ -49,6 +49,9 @@ async def get_loan(session: AsyncSession, scope: Scope, loan_id: int) -> dict:
 
 async def add_note(session: AsyncSession, scope: Scope, loan_id: int, text: str) -> dict:
     loan = await scope.loan(session, loan_id, for_update=True)
+    if loan.sender_id not in (None, scope.principal.user_id):
+        # Someone took up the case at its stage: the sender can no longer pull it back.
+        loan.stage_acted = True
     note = LoanNote(loan_id=loan.id, author_id=scope.principal.user_id, text=text)
     session.add(note)
     await session.flush()

@@ -35,6 +35,7 @@ class Walk:
     suite: Suite
     product: str = "personal_consumer"
     loan_id: int = 0
+    author: str = "applicant"
     clients: dict[str, ApiClient] = field(default_factory=dict)
     offices: dict[str, int] = field(default_factory=dict)
     users: dict[str, int] = field(default_factory=dict)
@@ -64,11 +65,12 @@ class Walk:
         self.loan_id = result["loan"]["id"]
         return result
 
-    async def decide(self, outcome: str = "approved", *, votes_for: int | None = None, expect: int = 200) -> Any:
+    async def decide(self, outcome: str = "approved", *, votes_for: int | None = None, expect: int = 200,
+                     members: list[str] = MEMBERS) -> Any:
         rules = self.suite.services.workflow.rules.at(dt.date.today())
         amount = PRODUCTS[self.product][0]
         committee = rules.committee_for(self.product, amount)
-        members = [self.users[m] for m in MEMBERS[:committee.size]]
+        members = [self.users[m] for m in members[:committee.size]]
         if votes_for is None:
             votes_for = committee.votes_needed() if outcome == "approved" else 0
         token = ServiceTokens(self.suite.services.config.secret_key).issue(
@@ -90,7 +92,9 @@ class Walk:
         amount, term, purpose, mode = PRODUCTS[self.product]
         stage = await self.stage()
         today = dt.date.today().isoformat()
-        if stage == "submitted":
+        if stage == "draft":
+            await self.do(self.author, "submit_application", {})
+        elif stage == "submitted":
             await file_documents(self.suite, self.loan_id, "APP-FORM", "ID-CARD")
             await self.do("intake.head", "preliminary_pass", {"opinion": "材料齐全"})
         elif stage == "main_review":

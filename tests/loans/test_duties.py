@@ -1,0 +1,97 @@
+"""Separation of duties (审贷分离), checked per loan and per person, through the API."""
+from __future__ import annotations
+
+import pytest
+
+from tests.loans.walk import MEMBERS, Walk
+from tests.suite import file_documents
+
+PASSWORD = "Separate duties 2026!"
+
+
+async def _person(suite, username: str, roles: list[str], office: str = "HO") -> int:
+    admin = await suite.login("admin")
+    offices, _ = await suite.ids()
+    created = await admin.json("POST", "/api/users", {"username": username, "display_name": username,
+                                                       "office_id": offices[office], "roles": roles,
+                                                       "password": PASSWORD}, expect=201)
+    return created["id"]
+
+
+async def _walk_with(suite, officer_a: str, officer_b: str) -> Walk:
+    walk = await Walk(suite).start()
+    await walk.apply()
+    await walk.walk_to("dispatch")
+    _, users = await suite.ids()
+    walk.users = users
+    await walk.do("intake.head", "dispatch_officers", {"route": "sub_center", "office": walk.offices["SC-E"],
+                                                       "officer_a": users[officer_a], "officer_b": users[officer_b]})
+    return walk
+
+
+async def test_officers_a_and_b_are_two_people(suite):
+    walk = await Walk(suite).start()
+    await walk.apply()
+    await walk.walk_to("dispatch")
+    refused = await walk.do("intake.head", "dispatch_officers", {
+        "route": "sub_center", "office": walk.offices["SC-E"], "officer_a": walk.users["officer.e.a"],
+        "officer_b": walk.users["officer.e.a"]}, expect=422)
+    assert refused["error"] == "guard_distinct_values"
+    assert await walk.stage() == "dispatch"
+
+
+async def test_dispatch_names_only_loan_officers(suite):
+    walk = await Walk(suite).start()
+    await walk.apply()
+    await walk.walk_to("dispatch")
+    refused = await walk.do("intake.head", "dispatch_officers", {
+        "route": "sub_center", "office": walk.offices["SC-E"], "officer_a": walk.users["officer.e.a"],
+        "officer_b": walk.users["reviewer"]}, expect=422)
+    assert "officer_b" in refused["message"]
+
+
+async def test_investigator_cannot_review(suite):
+    await _person(suite, "dual.inv.rev", ["loan_officer", "reviewer"], "SC-E")
+    walk = await _walk_with(suite, "dual.inv.rev", "officer.e.b")
+    walk.clients["officer.e.a"] = await suite.login("dual.inv.rev", PASSWORD)  # acts as officer A
+    await walk.walk_to("review")
+    await file_documents(suite, walk.loan_id, "REVIEW-REPORT")
+    refused = await walk.do("officer.e.a", "review_pass", {"items": {}, "conclusion": "recommend", "opinion": "ok"},
+                            expect=403)
+    assert refused["error"] == "duty_conflict"
+    assert await walk.stage() == "review"
+
+
+async def test_reviewer_cannot_sit_on_the_committee_for_the_case(suite):
+    await _person(suite, "dual.rev.member", ["reviewer", "committee_member"])
+    walk = await Walk(suite).start()
+    await walk.apply()
+    walk.clients["reviewer"] = await suite.login("dual.rev.member", PASSWORD)
+    await walk.walk_to("committee_meeting")
+    _, walk.users = await suite.ids()
+    refused = await walk.decide("approved", members=["dual.rev.member"] + MEMBERS, expect=403)
+    assert refused["error"] == "duty_conflict"
+    assert await walk.stage() == "committee_meeting"
+    await walk.decide("approved")  # a panel without them decides
+
+
+async def test_first_and_second_payment_review_are_different_people(suite):
+    walk = await Walk(suite).start()
+    await walk.apply()
+    await walk.walk_to("payment_second_review")
+    walk.clients["payment.second"] = walk.clients["payment.first"]
+    refused = await walk.do("payment.second", "payment_second_approve", {"opinion": "同意"}, expect=403)
+    assert refused["error"] == "duty_conflict"
+
+
+async def test_payment_reviewer_cannot_disburse(suite):
+    await _person(suite, "dual.pay.disb", ["payment_reviewer", "credit_accountant"], "CU-CG")
+    walk = await Walk(suite).start()
+    await walk.apply()
+    await walk.walk_to("payment_first_review")
+    walk.clients["payment.first"] = await suite.login("dual.pay.disb", PASSWORD)
+    await walk.walk_to("disbursement")
+    walk.clients["accountant.cg"] = walk.clients["payment.first"]
+    with pytest.raises(AssertionError, match="403"):
+        await walk.step()
+    assert await walk.stage() == "disbursement"
