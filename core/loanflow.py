@@ -220,6 +220,8 @@ async def _apply(session: AsyncSession, workflow: Workflow, loan: Loan, caller: 
             session.add(LoanParticipant(loan_id=loan.id, user_id=user_id, duty=key[2], at=now))
     await session.flush()
     await _queue_notifications(session, loan, plan_, definition)
+    if plan_.to_stage == "active":  # a disbursed loan enters post-loan management with its calendar
+        from .postloan.service import on_disbursed; await on_disbursed(session, workflow, loan, payload, now)  # noqa: E702
     await audit.append(session, caller.actor(role), f"loan.{plan_.action}", "loan", loan.id,
                        {"from": plan_.from_stage, "to": plan_.to_stage, "payload": payload})
     return event
@@ -238,14 +240,14 @@ async def _queue_notifications(session: AsyncSession, loan: Loan, plan_: Plan, d
         if note.audience == "user":
             users = [await session.get(User, int(note.target))] if str(note.target).isdigit() else []
         else:  # a role: the people holding it who would see this case at its stage
-            users = await _role_holders(session, note.target, loan)
+            users = await role_holders(session, note.target, loan)
         for user in users:
             if user is not None and user.active:
                 outbox.queue(session, template=note.template, text=text, loan_id=loan.id, user_id=user.id,
                              phone=user.phone, name=user.display_name)
 
 
-async def _role_holders(session: AsyncSession, role: str, loan: Loan) -> list[User]:
+async def role_holders(session: AsyncSession, role: str, loan: Loan) -> list[User]:
     """Holders of a role whose office is the loan's office or one of its ancestors."""
     office = await session.get(Office, loan.office_id)
     ancestors = [int(part) for part in office.path.strip("/").split("/") if part]

@@ -24,11 +24,12 @@ log = logging.getLogger("loanctl.outbox")
 
 def queue(session: AsyncSession, *, template: str, text: str, loan_id: int | None = None,
           user_id: int | None = None, phone: str = "", name: str = "",
-          not_before: dt.datetime | None = None) -> OutboxMessage:
+          not_before: dt.datetime | None = None, now: dt.datetime | None = None) -> OutboxMessage:
     """Queue one message in the caller's transaction."""
+    now = now or utcnow()
     message = OutboxMessage(loan_id=loan_id, recipient_user_id=user_id, recipient_phone=phone,
-                            recipient_name=name[:100], template=template, text=text,
-                            not_before=not_before or utcnow())
+                            recipient_name=name[:100], template=template, text=text, created_at=now,
+                            not_before=not_before or now)
     session.add(message)
     return message
 
