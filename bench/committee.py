@@ -8,9 +8,10 @@ Every scenario starts a fresh server process (``--serve``) holding one
 :class:`committee.sfu.MediaRoom` (encoded forwarding), or, as the baseline, a
 room built on aiortc's ``MediaRelay`` (each receiver gets decoded frames that
 its sender encodes again). Participants are aiortc peers in this process on
-127.0.0.1, sending synthetic 640x480 15 fps VP8 video and 48 kHz Opus audio;
-they receive without decoding (encoded receivers), so their frame counts are the
-frames the server delivered. "core" is the server process's CPU seconds per
+127.0.0.1, sending 640x480 15 fps VP8 video (about 500 kbit/s, a key frame
+every second) and 48 kHz Opus audio, looped from clips encoded once so that the
+participants' process stays light; they receive without decoding (encoded
+receivers), so their frame counts are the frames the server delivered. "core" is the server process's CPU seconds per
 second of wall time over the measurement window (all its threads).
 """
 
@@ -41,6 +42,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
+from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
 from committee.encodedreceiver import decoder_creations  # noqa: E402
 from committee.recorder import RoomRecorder  # noqa: E402
@@ -54,6 +56,103 @@ from committee.sfu import (  # noqa: E402
 from committee_peers import ClientParticipant  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 640, 480, 15
+VIDEO_BITRATE = 500_000  # aiortc's VP8 default
+
+
+# -- publishers that do not encode ------------------------------------------
+#
+# Nine live VP8 encoders at 640x480 would saturate this process (and a 2-core
+# machine) long before the server. Each publisher instead loops a clip encoded
+# once at start-up (key frame every second), which aiortc's sender packetizes
+# without encoding, exactly as it sends what the server forwards.
+
+
+@dataclass
+class EncodedClip:
+    payloads: list[bytes]
+    ticks_per_frame: int
+    clock_rate: int
+    keyframes: int
+
+
+def encode_video_clip(seconds: float = 4.0) -> EncodedClip:
+    import fractions
+
+    import av
+    import numpy as np
+
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    encoder.bit_rate = VIDEO_BITRATE
+    encoder.gop_size = FPS
+    encoder.time_base = fractions.Fraction(1, FPS)
+    encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
+                       "minrate": str(VIDEO_BITRATE), "maxrate": str(VIDEO_BITRATE)}
+    rng = np.random.default_rng(1)
+    noise = rng.integers(0, 40, (HEIGHT, WIDTH), dtype=np.uint8)
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    payloads: list[bytes] = []
+    for index in range(int(seconds * FPS)):
+        luma = ((x + y + index * 6) % 216 + noise).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(luma, format="gray").reformat(format="yuv420p")
+        frame.pts = index
+        payloads.extend(bytes(p) for p in encoder.encode(frame))
+    payloads.extend(bytes(p) for p in encoder.encode(None))
+    keyframes = sum(1 for p in payloads if not p[0] & 1)
+    return EncodedClip(payloads, 90000 // FPS, 90000, keyframes)
+
+
+def encode_audio_clip(seconds: float = 1.0) -> EncodedClip:
+    import fractions
+
+    import av
+    import numpy as np
+
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48000, "stereo", "s16"
+    encoder.bit_rate = 64000
+    encoder.time_base = fractions.Fraction(1, 48000)
+    payloads: list[bytes] = []
+    for index in range(int(seconds * 50)):
+        t = np.arange(index * 960, (index + 1) * 960) / 48000
+        tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, index * 960
+        payloads.extend(bytes(p) for p in encoder.encode(frame))
+    return EncodedClip(payloads, 960, 48000, len(payloads))
+
+
+class LoopedClipTrack(MediaStreamTrack):
+    """Sends a pre-encoded clip in a loop, paced in real time, as ``av.Packet``."""
+
+    def __init__(self, kind: str, clip: EncodedClip, rate: float, go: asyncio.Event) -> None:
+        super().__init__()
+        self.kind = kind
+        self.go = go
+        self.clip = clip
+        self.rate = rate
+        self.frames_sent = 0
+        self._start: Optional[float] = None
+
+    async def recv(self):
+        import fractions
+
+        import av
+
+        if self._start is None:
+            # Media starts once every connection is up, so the set-up bursts
+            # (DTLS handshakes) do not overflow socket buffers mid-stream.
+            await self.go.wait()
+            self._start = time.monotonic()
+        delay = self._start + self.frames_sent / self.rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        payload = self.clip.payloads[self.frames_sent % len(self.clip.payloads)]
+        packet = av.Packet(payload)
+        packet.pts = self.frames_sent * self.clip.ticks_per_frame
+        packet.time_base = fractions.Fraction(1, self.clip.clock_rate)
+        self.frames_sent += 1
+        return packet
 
 
 # -- baseline: aiortc's MediaRelay (decode once, encode per receiver) ---------
@@ -133,6 +232,17 @@ def serve(port: int, mode: str, record: Optional[str]) -> None:
                     "decoders": decoder_creations(),
                     "recording_cpu": recorder.cpu_seconds if recorder else 0.0,
                     "recorded_tracks": len(recorder.recordings) if recorder else 0,
+                    "received_frames": {
+                        f"{p.participant_id}/{kind}": t.packets
+                        for p in getattr(room, "participants", {}).values()
+                        for kind, t in p.tracks.items()
+                    },
+                    "dropped": sum(
+                        f.packets_dropped
+                        for p in getattr(room, "participants", {}).values()
+                        for t in p.tracks.values()
+                        for f in t._subscribers
+                    ),
                 }
             )
 
@@ -166,6 +276,7 @@ class Result:
     delivered_fps_min: float
     server_decoders: int
     sent_fps_mean: float
+    udp_buffer_overflows: int
     recording_core_per_track: Optional[float] = None
 
 
@@ -196,6 +307,26 @@ class Server:
             self.process.wait()
 
 
+def udp_receive_buffer_errors() -> int:
+    """Datagrams the kernel dropped for full socket buffers (machine-wide)."""
+    try:
+        lines = Path("/proc/net/snmp").read_text().splitlines()
+    except OSError:
+        return 0
+    header, values = [line.split() for line in lines if line.startswith("Udp:")][:2]
+    return int(values[header.index("RcvbufErrors")])
+
+
+async def wait_connected(people: list[ClientParticipant], timeout: float = 30.0) -> None:
+    connections = [p.publish_connection for p in people if p.publish_connection]
+    connections += [r.connection for p in people for r in p.receptions.values()]
+    deadline = time.monotonic() + timeout
+    while any(pc.connectionState != "connected" for pc in connections):
+        if time.monotonic() > deadline:
+            raise RuntimeError("connections did not all connect")
+        await asyncio.sleep(0.05)
+
+
 async def post(session: aiohttp.ClientSession, url: str, data: dict) -> dict:
     async with session.post(url, json=data) as response:
         if response.status != 200:
@@ -204,6 +335,7 @@ async def post(session: aiohttp.ClientSession, url: str, data: dict) -> dict:
 
 
 async def run_scenario(
+    clips: tuple[EncodedClip, EncodedClip],
     name: str,
     mode: str,
     publishers: int,
@@ -216,8 +348,14 @@ async def run_scenario(
     participants only receive (to measure one stream fanned out)."""
     recording_dir = tempfile.mkdtemp(prefix="bench-committee-") if record else None
     server = Server(mode, recording_dir)
+    video_clip, audio_clip = clips
+    go = asyncio.Event()
     senders = [
-        ClientParticipant(f"p{i}", width=WIDTH, height=HEIGHT, fps=FPS, seed=i)
+        ClientParticipant(
+            f"p{i}",
+            camera=LoopedClipTrack("video", video_clip, FPS, go),
+            microphone=LoopedClipTrack("audio", audio_clip, 50, go),
+        )
         for i in range(publishers)
     ]
     watchers = [ClientParticipant(f"w{i}") for i in range(extra_receivers)]
@@ -240,9 +378,12 @@ async def run_scenario(
                         {"id": person.participant_id, "publisher": publisher.participant_id, "sdp": offer.sdp},
                     )
                     await person.subscribe_answer(publisher.participant_id, RTCSessionDescription(**answer))
+            await wait_connected(senders + watchers)
+            go.set()
             await asyncio.sleep(warmup)
             receptions = [r for p in senders + watchers for r in p.receptions.values()]
             before = [r.packets["video"] for r in receptions]
+            overflows = udp_receive_buffer_errors()
             sent_before = [p.camera.frames_sent for p in senders]
             async with session.get(server.url + "/stats") as response:
                 start = await response.json()
@@ -252,6 +393,9 @@ async def run_scenario(
                 end = await response.json()
             client_cpu = time.process_time() - client_cpu
             after = [r.packets["video"] for r in receptions]
+            overflows = udp_receive_buffer_errors() - overflows
+            if os.environ.get("BENCH_DEBUG"):
+                print(json.dumps({"start": start, "end": end}), flush=True)
             sent_after = [p.camera.frames_sent for p in senders]
         elapsed = end["wall"] - start["wall"]
         rates = [(a - b) / elapsed for a, b in zip(after, before)] or [0.0]
@@ -273,6 +417,7 @@ async def run_scenario(
             delivered_fps_min=round(min(rates), 2),
             server_decoders=end["decoders"],
             sent_fps_mean=round(sum(sent) / len(sent), 2),
+            udp_buffer_overflows=overflows,
             recording_core_per_track=recording_core,
         )
     finally:
@@ -300,14 +445,15 @@ def scenarios(quick: bool) -> list[tuple]:
 
 def markdown(results: list[Result]) -> str:
     lines = [
-        "| scenario | server | server core | sent fps | delivered fps mean / min | decoders in server | client core |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | server | server core | sent fps | delivered fps mean / min | decoders in server | client core | UDP buffer drops |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         server = "MediaRelay (decode + re-encode)" if r.mode == "relay" else "encoded forwarding"
         lines.append(
             f"| {r.scenario} | {server} | {r.server_core:.3f} | {r.sent_fps_mean:.1f} | "
-            f"{r.delivered_fps_mean:.1f} / {r.delivered_fps_min:.1f} | {r.server_decoders} | {r.client_core:.2f} |"
+            f"{r.delivered_fps_mean:.1f} / {r.delivered_fps_min:.1f} | {r.server_decoders} | {r.client_core:.2f} | "
+            f"{r.udp_buffer_overflows} |"
         )
     return "\n".join(lines)
 
@@ -338,8 +484,12 @@ async def bench(quick: bool, json_path: Optional[str]) -> None:
     warmup, window = (3.0, 5.0) if quick else (4.0, 8.0)
     results = []
     started = time.monotonic()
+    clips = (encode_video_clip(), encode_audio_clip())
+    video_kbps = sum(len(p) for p in clips[0].payloads) * 8 / (len(clips[0].payloads) / FPS) / 1000
+    print(f"clip: {len(clips[0].payloads)} VP8 frames, {clips[0].keyframes} key frames, "
+          f"{video_kbps:.0f} kbit/s", flush=True)
     for name, mode, publishers, extra, record in scenarios(quick):
-        result = await run_scenario(name, mode, publishers, extra, warmup, window, record)
+        result = await run_scenario(clips, name, mode, publishers, extra, warmup, window, record)
         print(f"  {name} [{mode}]: server {result.server_core:.3f} core, "
               f"{result.delivered_fps_mean:.1f} fps (min {result.delivered_fps_min:.1f})", flush=True)
         results.append(result)

@@ -19,12 +19,15 @@ the receiver in one place:
   encodes itself.
 * :meth:`EncodedRtpReceiver.request_keyframe` sends a rate-limited PLI to the
   publisher.
+* A video receiver whose jitter buffer stalls on a lost packet (no frame for
+  ``VIDEO_STALL_TIMEOUT`` while packets arrive) starts a fresh buffer, resumes at
+  the next key frame and requests one, instead of freezing for 512 packets.
 * :class:`EncodedPeerConnection` is an ``RTCPeerConnection`` whose transceivers
   use both classes (aiortc creates them itself, with no factory hook, so they
   are specialised right after creation, before they are started).
 
 The adaptation relies on aiortc internals (the name-mangled decoder queue and
-transceiver factory). It is written for aiortc |PINNED| exactly and refuses to
+transceiver factory, jitter buffer). It is written for aiortc |PINNED| exactly and refuses to
 import on any other version: re-read ``rtcrtpreceiver.py`` and
 ``rtcpeerconnection.py`` of the new version before raising the pin.
 
@@ -44,6 +47,7 @@ import aiortc
 import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc import rtcrtpreceiver as _aiortc_receiver_module
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 
 PINNED_AIORTC_VERSION = "1.16.0"
@@ -102,16 +106,15 @@ OPUS_CLOCK_RATE = 48000
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
-    """RFC 6386 section 9.1: bit 0 of the frame tag is 0 for a key frame."""
-    return len(data) >= 3 and (data[0] & 0x01) == 0
+    """RFC 6386 section 9.1: bit 0 of the frame tag is 0 for a key frame, whose
+    header then carries the start code 9d 01 2a."""
+    return len(data) >= 10 and (data[0] & 0x01) == 0 and data[3:6] == b"\x9d\x01\x2a"
 
 
 def vp8_dimensions(data: bytes) -> tuple[int, int]:
     """Width and height from a VP8 key frame header (RFC 6386 section 9.1)."""
-    if not is_vp8_keyframe(data) or len(data) < 10:
+    if not is_vp8_keyframe(data):
         raise ValueError("not a VP8 key frame: cannot read its dimensions")
-    if data[3:6] != b"\x9d\x01\x2a":
-        raise ValueError("VP8 key frame without start code 9d 01 2a")
     width = int.from_bytes(data[6:8], "little") & 0x3FFF
     height = int.from_bytes(data[8:10], "little") & 0x3FFF
     return width, height
@@ -129,8 +132,10 @@ class EncodedFrameSink:
 
     def __init__(self, kind: str, track_queue: asyncio.Queue) -> None:
         self.kind = kind
-        self.frames = 0
+        self.assembled = 0  # frames out of the jitter buffer
+        self.frames = 0  # frames passed on
         self.keyframes = 0
+        self.needs_keyframe = False
         self._track_queue = track_queue
         self._stop: queue.Queue = queue.Queue()
 
@@ -139,11 +144,16 @@ class EncodedFrameSink:
             self._stop.put(None)
             return
         codec, frame = item
+        self.assembled += 1
         packet = av.Packet(frame.data)
         packet.pts = frame.timestamp
         packet.dts = frame.timestamp
         packet.time_base = fractions.Fraction(1, codec.clockRate)
         keyframe = self.kind == "audio" or is_vp8_keyframe(frame.data)
+        if self.needs_keyframe:
+            if not keyframe:
+                return
+            self.needs_keyframe = False
         packet.is_keyframe = keyframe
         self.frames += 1
         self.keyframes += int(keyframe)
@@ -154,13 +164,24 @@ class EncodedFrameSink:
         return self._stop.get()
 
 
+# aiortc's video jitter buffer releases nothing after a packet that is never
+# recovered (NACK failed) until 512 more packets have arrived: about 7 s of
+# 500 kbit/s video, far longer at low bitrates, frozen for every subscriber.
+# After this long without a frame while packets keep coming, the receiver
+# starts a fresh buffer, skips to the next key frame and asks for one.
+VIDEO_STALL_TIMEOUT = 1.0
+
+
 class EncodedRtpReceiver(RTCRtpReceiver):
     """An ``RTCRtpReceiver`` whose track yields ``av.Packet`` (VP8 or Opus)."""
 
     keyframe_request_interval = 0.5
     _sink: EncodedFrameSink
     _last_keyframe_request: float
+    _frames_seen: int
+    _last_progress: float
     keyframe_requests_sent: int
+    stalls_recovered: int
 
     @classmethod
     def adopt(cls, receiver: RTCRtpReceiver) -> "EncodedRtpReceiver":
@@ -173,6 +194,9 @@ class EncodedRtpReceiver(RTCRtpReceiver):
         assert isinstance(receiver, EncodedRtpReceiver)
         receiver._last_keyframe_request = float("-inf")
         receiver.keyframe_requests_sent = 0
+        receiver.stalls_recovered = 0
+        receiver._frames_seen = 0
+        receiver._last_progress = time.monotonic()
         return receiver
 
     @property
@@ -193,6 +217,30 @@ class EncodedRtpReceiver(RTCRtpReceiver):
             # _handle_rtp_packet() feeds it: both now meet our sink.
             self._RTCRtpReceiver__decoder_queue = self._sink
         await super().receive(parameters)
+
+    async def _handle_rtp_packet(self, packet: Any, arrival_time_ms: int) -> None:
+        await super()._handle_rtp_packet(packet, arrival_time_ms)
+        sink = getattr(self, "_sink", None)
+        if sink is None or self.kind != "video":
+            return
+        now = time.monotonic()
+        if sink.assembled != self._frames_seen:
+            self._frames_seen = sink.assembled
+            self._last_progress = now
+            if sink.needs_keyframe:
+                self.request_keyframe()
+        elif now - self._last_progress > VIDEO_STALL_TIMEOUT:
+            self._recover_from_stall(sink, now)
+
+    def _recover_from_stall(self, sink: "EncodedFrameSink", now: float) -> None:
+        self._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=512, is_video=True)
+        # The new buffer may start inside a frame: pass nothing on before a
+        # complete key frame.
+        sink.needs_keyframe = True
+        self._last_progress = now
+        self.stalls_recovered += 1
+        self._last_keyframe_request = float("-inf")
+        self.request_keyframe()
 
     def request_keyframe(self) -> bool:
         """Ask the publisher for a key frame (PLI), at most once per interval.

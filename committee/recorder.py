@@ -24,6 +24,7 @@ import logging
 import re
 import struct
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -52,6 +53,23 @@ def safe_name(text: str) -> str:
     if not cleaned:
         raise ValueError(f"cannot make a file name from {text!r}")
     return cleaned[:64]
+
+
+MEETING_PHASES = ("scheduled", "open", "deliberation", "voting", "tallied", "closed")
+
+
+@dataclass(frozen=True)
+class RecordingPolicy:
+    """Which meeting phases are recorded (a bank setting; default: all of them)."""
+
+    record_deliberation_and_voting: bool = True
+
+    def records(self, phase: str) -> bool:
+        if phase not in MEETING_PHASES:
+            raise ValueError(f"unknown meeting phase {phase!r}; expected one of {MEETING_PHASES}")
+        if phase in ("deliberation", "voting"):
+            return self.record_deliberation_and_voting
+        return True
 
 
 class TrackFileWriter:
@@ -216,7 +234,10 @@ class RoomRecorder:
     Attach with ``room.observers.append(recorder)`` before participants join.
     """
 
-    def __init__(self, directory: Path, meeting_id: str) -> None:
+    def __init__(
+        self, directory: Path, meeting_id: str, policy: RecordingPolicy = RecordingPolicy()
+    ) -> None:
+        self.policy = policy
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.manifest = RecordingManifest(meeting_id=meeting_id)
@@ -271,6 +292,10 @@ class RoomRecorder:
             recording.pause()
         self.recordings.append(recording)
         self._save()
+
+    def enter_phase(self, phase: str) -> None:
+        """Log a phase change; pause or resume as the recording policy says."""
+        self.phase_changed(phase, record=self.policy.records(phase))
 
     def phase_changed(self, phase: str, *, record: bool = True) -> None:
         """Log a phase change and pause or resume recording for it."""

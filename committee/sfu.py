@@ -307,33 +307,38 @@ class MediaRoom:
         if self._closed:
             raise RuntimeError(f"room {self.room_id} is closed")
         check_offer(offer, MEDIA_KINDS)
-        existing = self.participants.get(participant_id)
-        if existing is not None and existing.publish_connection is not None:
+        participant = await self.join(participant_id, role=role, display_name=display_name)
+        if participant.publish_connection is not None:
             raise OfferError(
                 f"participant {participant_id!r} already publishes in this room; "
                 "remove it before publishing again"
             )
-        participant = await self.join(participant_id, role=role, display_name=display_name)
         pc = EncodedPeerConnection(ice_configuration())
+        # Claimed before the first await so that a concurrent publish is refused.
+        participant.publish_connection = pc
         for kind in MEDIA_KINDS:
             transceiver = pc.addTransceiver(kind, direction="recvonly")
             transceiver.setCodecPreferences(codec_preferences(kind))
         try:
             await pc.setRemoteDescription(offer)
+            tracks = {}
+            for transceiver in pc.getTransceivers():
+                track = transceiver.receiver.track
+                if track is not None and transceiver.kind in MEDIA_KINDS:
+                    assert isinstance(transceiver.receiver, EncodedRtpReceiver)
+                    tracks[track.kind] = PublishedTrack(participant_id, transceiver.receiver, track)
+            if not tracks:
+                raise OfferError("the publish offer sends no audio or video")
+            await pc.setLocalDescription(await pc.createAnswer())
+            if self.participants.get(participant_id) is not participant:
+                raise OfferError(f"participant {participant_id!r} left while publishing")
         except Exception as exc:
+            participant.publish_connection = None
             await pc.close()
+            if isinstance(exc, OfferError):
+                raise
             raise OfferError(f"cannot accept the publish offer: {exc}") from exc
-        for transceiver in pc.getTransceivers():
-            track = transceiver.receiver.track
-            if track is not None and transceiver.kind in MEDIA_KINDS:
-                assert isinstance(transceiver.receiver, EncodedRtpReceiver)
-                published = PublishedTrack(participant_id, transceiver.receiver, track)
-                participant.tracks[published.kind] = published
-        if not participant.tracks:
-            await pc.close()
-            raise OfferError("the publish offer sends no audio or video")
-        await pc.setLocalDescription(await pc.createAnswer())
-        participant.publish_connection = pc
+        participant.tracks = tracks
         self._watch(pc, participant_id, publish=True)
         for published in participant.tracks.values():
             published.start()

@@ -165,10 +165,12 @@ class ClientParticipant:
         frame_limit: Optional[int] = None,
         keep_video: int = 0,
         seed: int = 0,
+        camera: Optional[MediaStreamTrack] = None,
+        microphone: Optional[MediaStreamTrack] = None,
     ) -> None:
         self.participant_id = participant_id
-        self.camera = SyntheticCameraTrack(width, height, fps, frame_limit, seed)
-        self.microphone = ToneMicrophoneTrack(300.0 + 50 * seed)
+        self.camera = camera or SyntheticCameraTrack(width, height, fps, frame_limit, seed)
+        self.microphone = microphone or ToneMicrophoneTrack(300.0 + 50 * seed)
         self.publish_connection: Optional[RTCPeerConnection] = None
         self.receptions: dict[str, Reception] = {}
         self.keep_video = keep_video

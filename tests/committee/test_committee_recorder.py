@@ -14,7 +14,7 @@ import av
 import pytest
 
 from committee.manifest import ManifestError, RecordingManifest, file_sha256, verify_files
-from committee.recorder import RoomRecorder, TrackFileWriter
+from committee.recorder import RecordingPolicy, RoomRecorder, TrackFileWriter
 from committee.sfu import MediaRoom
 from committee_peers import ClientParticipant
 
@@ -98,18 +98,20 @@ async def test_recording_holds_every_frame_sent(tmp_path):
 
 async def test_paused_phase_is_not_recorded(tmp_path):
     room = MediaRoom("pause-meeting")
-    recorder = RoomRecorder(tmp_path, "pause-meeting")
+    recorder = RoomRecorder(
+        tmp_path, "pause-meeting", RecordingPolicy(record_deliberation_and_voting=False)
+    )
     room.observers.append(recorder)
     peer = ClientParticipant("m")
     try:
         await peer.join(room)
         await wait_for(lambda: all(r.writer.packets > 10 for r in recorder.recordings), 10, "packets")
-        recorder.phase_changed("voting", record=False)
+        recorder.enter_phase("voting")
         await asyncio.sleep(0.2)
         paused_at = [r.writer.packets for r in recorder.recordings]
         await asyncio.sleep(1.0)
         assert [r.writer.packets for r in recorder.recordings] == paused_at
-        recorder.phase_changed("tallied", record=True)
+        recorder.enter_phase("tallied")
         # Video resumes at a key frame it asked the publisher for.
         await wait_for(
             lambda: all(r.writer.packets > n + 5 for r, n in zip(recorder.recordings, paused_at)),
@@ -158,6 +160,14 @@ def test_kill_9_leaves_files_playable_to_two_seconds_before(tmp_path):
         playable_until = entry.first_packet_time + end
         lost = killed_at - playable_until
         assert lost <= 2.0, f"{entry.file}: {lost:.2f}s lost before the kill"
+
+
+def test_recording_policy():
+    assert RecordingPolicy().records("deliberation")
+    assert not RecordingPolicy(record_deliberation_and_voting=False).records("voting")
+    assert RecordingPolicy(record_deliberation_and_voting=False).records("open")
+    with pytest.raises(ValueError, match="unknown meeting phase 'lunch'"):
+        RecordingPolicy().records("lunch")
 
 
 def test_writer_refuses_unknown_kind(tmp_path):

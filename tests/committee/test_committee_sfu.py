@@ -231,3 +231,40 @@ async def test_encoded_peer_connection_yields_packets_not_frames():
         await room.close()
         await alice.close()
         await bob.close()
+
+
+async def test_unrecoverable_packet_loss_does_not_freeze_video():
+    room = MediaRoom("meeting-loss")
+    alice = ClientParticipant("alice", keep_video=100_000)
+    bob = ClientParticipant("bob", seed=1)
+    try:
+        await join_everyone(room, [alice, bob])
+        received = alice.receptions["bob"].video_packets
+        await wait_for(lambda: len(received) >= 10, 10, "video")
+        receiver = room.participant("bob").tracks["video"].receiver
+        buffer = receiver._RTCRtpReceiver__jitter_buffer
+        add = buffer.add
+        lost: set[int] = set()
+
+        def lossy_add(packet):
+            # Fault injection: the next five packets never arrive, not even
+            # when retransmitted after a NACK (this sits after RTX unwrapping).
+            if not lost:
+                lost.update((packet.sequence_number + i) % 65536 for i in range(1, 6))
+            if packet.sequence_number in lost:
+                return False, None
+            return add(packet)
+
+        buffer.add = lossy_add
+        before = len(received)
+        await wait_for(lambda: receiver.stalls_recovered >= 1, 5, "the stall to be detected")
+        await wait_for(lambda: len(received) > before + 10, 5, "video to resume")
+        step = 90000 // 15
+        gaps = [i for i in range(before, len(received)) if received[i].pts - received[i - 1].pts > 2 * step]
+        assert gaps, "the injected loss should leave a gap"
+        assert is_vp8_keyframe(bytes(received[gaps[0]])), "video resumes at a key frame"
+        assert decode_vp8(received[gaps[0]:])  # and decodes from there
+    finally:
+        await room.close()
+        await alice.close()
+        await bob.close()
