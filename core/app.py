@@ -9,6 +9,7 @@ from . import middleware
 from .api import routes
 from .config import Config
 from .context import SERVICE_NAME, SERVICES, Services
+from .postloan.runner import background_context
 
 
 def create_api(config: Config) -> web.Application:
@@ -42,6 +43,7 @@ def create_root(config: Config, service_name: str) -> web.Application:
         middlewares=[middleware.errors, middleware.sessions, middleware.csrf])
     app[SERVICE_NAME] = service_name
     app.cleanup_ctx.append(services_context(config))
+    app.cleanup_ctx.append(background_context())  # post-loan scheduler, outbox worker, SMS receipts
     app.on_response_prepare.append(middleware.security_headers)
     app.router.add_get("/healthz", healthz)
     app.add_subapp("/api/", create_api(config))

@@ -322,3 +322,5 @@ class Feedback(Base):
     text: Mapped[str] = mapped_column(Text)
     contact: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+from .postloan import tables as _postloan_tables  # noqa: E402,F401  (post-loan tables join the metadata)

@@ -1,0 +1,2 @@
+"""Statistics and supervision over HTTP (filled below)."""
+from . import routes  # noqa: F401

@@ -1,0 +1,1 @@
+"""Post-loan management (贷后管理): calendars, due work, records, ratings, import."""

@@ -1,0 +1,66 @@
+"""The application's background work: the due-work scheduler, the outbox worker with the
+configured SMS gateway, and delivery receipts. Started and stopped by a cleanup context."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from ..context import SERVICES
+from ..outbox import OutboxWorker
+from ..smpp import gateway_from_setting
+from .scheduler import Scheduler, run_forever
+
+log = logging.getLogger("loanctl.postloan")
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+
+
+async def _poll_receipts(gateway, interval: float) -> None:
+    while True:
+        try:
+            await gateway.poll_receipts()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("reading delivery receipts failed; will retry")
+        await asyncio.sleep(interval)
+
+
+def background_context():
+    """Cleanup context for `create_root`: runs after the services context has opened the database.
+
+    LOANCTL_SCHEDULER_INTERVAL (seconds, default 30; 0 turns the background work off, e.g. for a
+    second web process) and LOANCTL_SMS_GATEWAY (`log` or `smpp://…`) are read here.
+    """
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        interval = _seconds("LOANCTL_SCHEDULER_INTERVAL", 30.0)
+        if interval <= 0:
+            yield
+            return
+        svc = app[SERVICES]
+        gateway = gateway_from_setting(os.environ.get("LOANCTL_SMS_GATEWAY", "log"), svc.db)
+        worker = OutboxWorker(svc.db, gateway)
+        tasks = [asyncio.create_task(run_forever(Scheduler(svc.db), interval), name="postloan-scheduler"),
+                 asyncio.create_task(worker.run(_seconds("LOANCTL_OUTBOX_INTERVAL", 2.0)), name="outbox-worker")]
+        if hasattr(gateway, "poll_receipts"):
+            tasks.append(asyncio.create_task(_poll_receipts(gateway, 5.0), name="sms-receipts"))
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if hasattr(gateway, "close"):
+            await gateway.close()
+    return context
