@@ -6,7 +6,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from . import middleware
-from .api import routes
+from .api import archive, routes
 from .config import Config
 from .context import SERVICE_NAME, SERVICES, Services
 from .postloan.runner import background_context
@@ -46,6 +46,7 @@ def create_root(config: Config, service_name: str) -> web.Application:
     app.cleanup_ctx.append(background_context())  # post-loan scheduler, outbox worker, SMS receipts
     app.on_response_prepare.append(middleware.security_headers)
     app.router.add_get("/healthz", healthz)
+    archive.mount(app, config)  # the credit archive: blob store, tus uploads at /api/uploads/
     app.add_subapp("/api/", create_api(config))
     return app
 

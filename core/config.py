@@ -50,6 +50,11 @@ class Config:
     workflow_path: Path | None = None
     rules_path: Path | None = None
     demo_password: str = field(default="", repr=False)
+    # The credit archive: blob store URL (empty: a folder in data_dir), the Ed25519 key that
+    # signs credit-file indexes (empty: made on first start in data_dir), the upload limit.
+    archive_url: str = ""
+    archive_key: str = field(default="", repr=False)
+    archive_upload_max_bytes: int = 200 * 1024 * 1024
 
     @property
     def tls(self) -> bool:
@@ -58,6 +63,10 @@ class Config:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'loans.sqlite3').resolve()}"
+
+    @property
+    def effective_archive_url(self) -> str:
+        return self.archive_url or f"local:{(self.data_dir / 'archive').resolve()}"
 
     def replace(self, **changes) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -90,11 +99,17 @@ class Config:
             workflow_path=Path(env["LOANCTL_WORKFLOW"]) if env.get("LOANCTL_WORKFLOW") else None,
             rules_path=Path(env["LOANCTL_RULES"]) if env.get("LOANCTL_RULES") else None,
             demo_password=env.get("LOANCTL_DEMO_PASSWORD", ""),
+            # LOANCTL_ARCHIVE_STORE is the name `loanctl archive verify` reads; both are accepted.
+            archive_url=env.get("LOANCTL_ARCHIVE") or env.get("LOANCTL_ARCHIVE_STORE", ""),
+            archive_key=env.get("LOANCTL_ARCHIVE_KEY", ""),
+            archive_upload_max_bytes=_env_int(env, "LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
         if config.session_idle_seconds <= 0 or config.session_absolute_seconds < config.session_idle_seconds:
             raise ConfigError("session timeouts must be positive and absolute >= idle")
+        if config.archive_upload_max_bytes <= 0:
+            raise ConfigError("LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES must be positive")
         if config.password_min_length < 8:
             raise ConfigError("LOANCTL_PASSWORD_MIN_LENGTH may not be below 8")
         return config

@@ -324,3 +324,4 @@ class Feedback(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 from .postloan import tables as _postloan_tables  # noqa: E402,F401  (post-loan tables join the metadata)
+from recordings import tables as _archive_tables  # noqa: E402,F401  (archive tables join the metadata)

@@ -113,14 +113,43 @@ async def start_suite(config: Config, *, load_demo: bool = True, app: web.Applic
     return Suite(server, services)
 
 
+def scanned_page(label: str) -> bytes:
+    """A small real PNG scan, different for every label (so every page has its own digest)."""
+    import hashlib
+    import io
+
+    from PIL import Image, ImageDraw
+
+    shade = hashlib.sha256(label.encode()).digest()
+    image = Image.new("RGB", (120, 60), tuple(shade[:3]))
+    ImageDraw.Draw(image).text((4, 20), label[:18], fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "PNG", dpi=(200, 200))
+    return out.getvalue()
+
+
 async def file_documents(suite: "Suite", loan_id: int, *codes: str) -> None:
-    """Record document codes as filed for a loan (the archive's upload path files real pages)."""
+    """File one real scanned page per document code through the archive's service layer
+    (content check, blob store, signed index, audit), as the scanning desk would."""
+    from core import audit
+    from core.api.archive import ARCHIVE
+    from recordings import service as archive_service
+    from recordings.contentcheck import check_bytes
+
     from core.orm import LoanDocument
 
-    from sqlalchemy import select
-
-    async with suite.services.db.unit_of_work() as session:
+    archive = suite.server.app[ARCHIVE]
+    async with suite.services.db.unit_of_work(write=False) as session:
         filed = set((await session.execute(select(LoanDocument.code).where(LoanDocument.loan_id == loan_id))).scalars())
-        for code in set(codes) - filed:
-            session.add(LoanDocument(loan_id=loan_id, code=code, page=1, digest="0" * 64, size=0,
-                                     media_type="application/pdf"))
+    for code in dict.fromkeys(codes):
+        if code in filed:
+            continue
+        data = scanned_page(f"{loan_id}-{code}")
+        verdict = check_bytes(data)
+        stored = await archive.store.put_bytes(data)
+        async with suite.services.db.unit_of_work() as session:
+            loan = (await session.execute(select(Loan).where(Loan.id == loan_id).with_for_update())).scalar_one()
+            await archive_service.file_page(
+                session, archive, suite.services.workflow, loan, code,
+                archive_service.StoredFile(stored.digest, stored.size, verdict.mime_type, f"{code}.png"),
+                actor=audit.Actor.system("scanning-desk"), filed_by_id=None)

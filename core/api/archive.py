@@ -1,0 +1,225 @@
+"""The credit archive over HTTP: credit files, page and record bytes (with Range), exports,
+search, filing by other services; and the tus upload sub-application at /api/uploads/."""
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from recordings import service as archive_service
+from recordings.creditfile import KNOWN_KINDS
+from recordings.pdfexport import PdfExportError, export_pages_pdf
+from recordings.ranges import serve_blob
+from recordings.service import Archive, StoredFile
+from recordings.tus import METADATA_KEY, Upload, UploadError, UploadStaging, create_upload_app
+from recordings.zipexport import ExportIntegrityError, send_credit_file_zip
+
+from ..apispec import Body, Field
+from ..config import Config
+from ..context import PRINCIPAL, SERVICES, scope, services
+from ..errors import Conflict, ServiceError
+from ..servicetoken import ServiceTokens, bearer
+from . import routes
+
+ARCHIVE = web.AppKey("archive", Archive)
+ARCHIVE_AUDIENCE = "archive"
+ARCHIVE_FILE_SCOPE = "archive.file"
+# Abandoned uploads (a closed laptop, a lost link never resumed) are swept at start.
+STAGING_MAX_AGE_SECONDS = 7 * 86400
+
+
+def archive(request: web.Request) -> Archive:
+    return request.config_dict[ARCHIVE]
+
+
+# --- mounting ------------------------------------------------------------------------------
+
+def mount(app: web.Application, config: Config) -> None:
+    """Open the blob store, mount the tus uploads at /api/uploads/ and load the signing key at
+    start; close the store on cleanup. Call before /api/ is mounted (longest prefix first)."""
+    running = Archive.open(config)
+    app[ARCHIVE] = running
+
+    async def lifetime(_app: web.Application) -> AsyncIterator[None]:
+        running.start(config)
+        await asyncio.to_thread(UploadStaging(running.staging_dir).purge_older_than, STAGING_MAX_AGE_SECONDS)
+        yield
+        await running.close()
+
+    async def authorize(request: web.Request) -> str:
+        who = request.get(PRINCIPAL)
+        if who is None:
+            raise UploadError(401, "unauthenticated", "sign in first")
+        if request.method == "POST":
+            metadata = request[METADATA_KEY]
+            loan_id = _loan_id(metadata.get("loan", ""))
+            svc = request.config_dict[SERVICES]
+            try:
+                async with svc.db.unit_of_work(write=False) as session:
+                    await archive_service.check_may_file(session, svc.scope(who), svc.workflow, loan_id,
+                                                         metadata.get("code", ""))
+            except ServiceError as error:
+                raise UploadError(error.status, error.code, error.message) from None
+        return str(who.user_id)
+
+    async def on_complete(upload: Upload) -> dict:
+        svc = app[SERVICES]
+        stored = StoredFile(upload.digest or "", upload.length, upload.mime_type or "application/octet-stream",
+                            upload.metadata.get("filename", "")[:200])
+        try:
+            async with svc.db.unit_of_work() as session:
+                who = await archive_service.principal_of(session, int(upload.owner))
+                return await archive_service.file_upload(
+                    session, running, svc.workflow, svc.scope(who), _loan_id(upload.metadata.get("loan", "")),
+                    upload.metadata.get("code", ""), stored)
+        except ServiceError as error:
+            raise UploadError(error.status, error.code, error.message) from None
+
+    app.cleanup_ctx.append(lifetime)
+    app.add_subapp("/api/uploads/", create_upload_app(
+        running.store, authorize=authorize, on_complete=on_complete, max_size=config.archive_upload_max_bytes,
+        staging_dir=running.staging_dir, required_metadata=("loan", "code")))
+
+
+def _loan_id(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise UploadError(400, "bad_metadata", "Upload-Metadata 'loan' must be a loan id")
+    return int(raw)
+
+
+# --- credit files ----------------------------------------------------------------------------
+
+@routes.route("GET", "/archive/loans/{loan_id}", summary="A loan's credit file: entries, signed index, verification",
+              tag="archive")
+async def get_credit_file(request: web.Request, loan_id: int) -> web.Response:
+    svc = services(request)
+    async with svc.db.unit_of_work() as session:
+        view = await archive_service.credit_file(session, archive(request), svc.workflow, scope(request), loan_id)
+    return web.json_response(view)
+
+
+_FILE_QUERY = {"download": Field("boolean", required=False, description="send as an attachment")}
+
+
+@routes.route("GET", "/archive/loans/{loan_id}/pages/{document_id}", query=_FILE_QUERY, tag="archive",
+              summary="A scanned page's bytes (Range supported)",
+              responses={200: "The file", 206: "Part of the file", 304: "Not modified", 416: "Range not satisfiable"})
+async def get_page(request: web.Request, loan_id: int, document_id: int, query: dict) -> web.StreamResponse:
+    async with services(request).db.unit_of_work() as session:
+        ref = await archive_service.open_page(session, scope(request), loan_id, document_id,
+                                              byte_range=request.headers.get("Range"))
+    # The transaction is over before the bytes flow: a slow reader holds no database lock.
+    return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
+                            filename=ref.filename, attachment=query.get("download", False))
+
+
+@routes.route("GET", "/archive/loans/{loan_id}/entries/{entry_id}", query=_FILE_QUERY, tag="archive",
+              summary="A filed record's bytes, e.g. a recording (Range supported, for seeking)",
+              responses={200: "The file", 206: "Part of the file", 304: "Not modified", 416: "Range not satisfiable"})
+async def get_entry(request: web.Request, loan_id: int, entry_id: int, query: dict) -> web.StreamResponse:
+    async with services(request).db.unit_of_work() as session:
+        ref = await archive_service.open_entry(session, scope(request), loan_id, entry_id,
+                                               byte_range=request.headers.get("Range"))
+    return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
+                            filename=ref.filename, attachment=query.get("download", False))
+
+
+@routes.route("GET", "/archive/loans/{loan_id}/recordings/{entry_id}", tag="archive",
+              summary="A recording with its meeting's manifest and the meeting's other recordings")
+async def get_recording(request: web.Request, loan_id: int, entry_id: int) -> web.Response:
+    async with services(request).db.unit_of_work() as session:
+        return web.json_response(await archive_service.recording(session, scope(request), loan_id, entry_id))
+
+
+@routes.route("GET", "/archive/loans/{loan_id}/export.zip", tag="archive",
+              summary="The whole credit file as one ZIP: index, signature, public key, files")
+async def export_zip(request: web.Request, loan_id: int) -> web.StreamResponse:
+    running = archive(request)
+    async with services(request).db.unit_of_work() as session:
+        loan, index, signature = await archive_service.export_index(session, running, scope(request), loan_id, "zip")
+    return await send_credit_file_zip(request, index, signature, running.store,
+                                      filename=f"credit-file-{loan.tracking_code}-v{index.version}.zip",
+                                      public_key_pem=running.signing.public_key_pem())
+
+
+@routes.route("GET", "/archive/loans/{loan_id}/export.pdf", tag="archive",
+              summary="The scanned pages as one printable PDF, in document-code order")
+async def export_pdf(request: web.Request, loan_id: int) -> web.StreamResponse:
+    running = archive(request)
+    async with services(request).db.unit_of_work() as session:
+        loan, index, _ = await archive_service.export_index(session, running, scope(request), loan_id, "pdf")
+    # Spooled: small credit files stay in memory, big ones go to a temporary file.
+    with tempfile.SpooledTemporaryFile(max_size=16 * 2**20) as out:
+        try:
+            await export_pages_pdf(index.scanned_pages(), running.store, out)
+        except (PdfExportError, ExportIntegrityError) as error:
+            raise Conflict(str(error), code="export_failed") from None
+        size = out.tell()
+        out.seek(0)
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/pdf", "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="credit-file-{loan.tracking_code}-v{index.version}.pdf"'})
+        response.content_length = size
+        await response.prepare(request)
+        while chunk := out.read(1 << 20):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+@routes.route("GET", "/archive/search", tag="archive", summary="Credit files in scope by customer, ID, loan, date, meeting",
+              query={"name": Field("string", required=False, max_length=100),
+                     "id_number": Field("string", required=False, max_length=32),
+                     "tracking_code": Field("string", required=False, max_length=32),
+                     "date_from": Field("string", required=False, max_length=10, description="YYYY-MM-DD"),
+                     "date_to": Field("string", required=False, max_length=10, description="YYYY-MM-DD, inclusive"),
+                     "meeting_id": Field("string", required=False, max_length=64),
+                     "limit": Field("integer", required=False, minimum=1, maximum=200),
+                     "before_id": Field("integer", required=False, minimum=1)})
+async def search(request: web.Request, query: dict) -> web.Response:
+    async with services(request).db.unit_of_work() as session:
+        return web.json_response(await archive_service.search(session, scope(request), **query))
+
+
+@routes.route("DELETE", "/archive/loans/{loan_id}/entries/{entry_id}", tag="archive",
+              summary="Remove a record whose retention period is over (archivists)",
+              responses={200: "Removed", 409: "Retention not over"})
+async def delete_entry(request: web.Request, loan_id: int, entry_id: int) -> web.Response:
+    svc = services(request)
+    async with svc.db.unit_of_work() as session:
+        return web.json_response(await archive_service.delete_entry(
+            session, archive(request), svc.workflow, scope(request), loan_id, entry_id))
+
+
+RECORD = Body("ArchiveRecord", {
+    "loan_id": Field("integer", minimum=1),
+    "kind": Field("string", max_length=64, pattern=r"[a-z][a-z0-9_]{0,63}",
+                  description=f"e.g. {', '.join(k for k in KNOWN_KINDS if k != 'document_page')}"),
+    "digest": Field("string", pattern=r"[0-9a-f]{64}", description="SHA-256 of a blob already in the store"),
+    "size": Field("integer", minimum=0),
+    "title": Field("string", max_length=200),
+    "media_type": Field("string", required=False, max_length=100),
+    "code": Field("string", required=False, max_length=64),
+    "meeting_id": Field("string", required=False, max_length=64),
+    "retention_kind": Field("string", required=False, max_length=64),
+})
+
+
+@routes.route("POST", "/archive/records", body=RECORD, public=True, tag="archive",
+              summary="File a record stored by another service (archive service token only)",
+              responses={201: "Filed", 401: "No valid archive service token"})
+async def file_record(request: web.Request, body: dict) -> web.Response:
+    svc = services(request)
+    claims = ServiceTokens(svc.config.secret_key).verify(
+        bearer(request.headers.get("Authorization")), audience=ARCHIVE_AUDIENCE, scope=ARCHIVE_FILE_SCOPE)
+    from ..audit import Actor
+
+    actor = Actor(None, claims["sub"][:64], "service", None)
+    async with svc.db.unit_of_work() as session:
+        record = await archive_service.file_record(
+            session, archive(request), body["loan_id"], body["kind"], body["digest"], body["size"], body["title"],
+            actor=actor, media_type=body.get("media_type", "application/octet-stream"), code=body.get("code"),
+            meeting_id=body.get("meeting_id"), retention_kind=body.get("retention_kind"))
+    return web.json_response(record, status=201)
