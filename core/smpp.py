@@ -29,6 +29,7 @@ import smpplib.client
 import smpplib.consts
 import smpplib.exceptions
 import smpplib.gsm
+import smpplib.smpp
 from sqlalchemy import update
 
 from .db import Database
@@ -194,9 +195,9 @@ class SmppGateway:
     # -- the SMPP session (blocking; run in a worker thread) --------------------------------
 
     def _connect(self) -> smpplib.client.Client:
-        if self._client is not None and self._client.state in (
-                smpplib.consts.SMPP_CLIENT_STATE_BOUND_TRX,):
-            return self._client
+        if self._client is not None and self._client.state == smpplib.consts.SMPP_CLIENT_STATE_BOUND_TRX:
+            if self._alive(self._client):
+                return self._client
         self._disconnect_locked()
         delay = self.settings.backoff_seconds
         last: Exception | None = None
@@ -221,6 +222,22 @@ class SmppGateway:
                     time.sleep(delay)
                     delay *= 2
         raise _Unsent(f"cannot bind to the SMSC at {self.settings.host}:{self.settings.port}: {last!r}")
+
+    def _alive(self, client: smpplib.client.Client) -> bool:
+        """enquire_link before reusing a session: a dead one is found before a submit is written to
+        it, so a message is never left `uncertain` merely because the SMSC restarted while idle."""
+        try:
+            ping = smpplib.smpp.make_pdu("enquire_link", client=client)
+            client.send_pdu(ping)
+            while True:
+                pdu = client.read_pdu()
+                if pdu.command == "enquire_link_resp" and pdu.sequence == ping.sequence:
+                    return True
+                if pdu.command == "deliver_sm":
+                    client._message_received(pdu)  # a receipt that was waiting; answered as usual
+        except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
+            self._disconnect_locked()
+            return False
 
     def _disconnect_locked(self) -> None:
         client, self._client = self._client, None

@@ -27,6 +27,16 @@ def upgrade() -> None:
     with op.batch_alter_table('sms_parts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sms_parts_outbox_id'), ['outbox_id'], unique=False)
 
+    op.create_table('sms_submissions',
+    sa.Column('outbox_id', sa.Integer(), nullable=False),
+    sa.Column('phone', sa.String(length=32), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=400), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.Column('updated_at', core.orm.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('outbox_id')
+    )
     op.create_table('postloan_loans',
     sa.Column('loan_id', sa.Integer(), nullable=False),
     sa.Column('manager_id', sa.Integer(), nullable=True),
@@ -163,4 +173,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_postloan_loans_status'))
         batch_op.drop_index(batch_op.f('ix_postloan_loans_manager_id'))
 
+    op.drop_table('sms_submissions')
     op.drop_table('sms_parts')
