@@ -358,6 +358,18 @@ async def credit_history(session: AsyncSession, customer_id: int, *, excluding: 
     }
 
 
+async def history(session: AsyncSession, workflow: Workflow, loan: Loan) -> list[dict]:
+    """The loan's command record, oldest first, with the makers' names."""
+    definition = workflow.registry.get(loan.workflow_version)
+    rows = (await session.execute(
+        select(LoanEvent, User.display_name).outerjoin(User, User.id == LoanEvent.maker_id)
+        .where(LoanEvent.loan_id == loan.id).order_by(LoanEvent.id))).all()
+    return [{"id": e.id, "action": e.action, "kind": e.kind, "from": e.from_stage, "to": e.to_stage,
+             "action_zh": definition.actions[e.action].name_zh if e.action in definition.actions else e.action,
+             "maker": name or ("committee" if e.kind == "system" else "—"), "maker_role": e.maker_role,
+             "reason": e.reason, "at": e.at.isoformat()} for e, name in rows]
+
+
 async def options(session: AsyncSession, workflow: Workflow, scope: Scope, loan: Loan, caller: Caller) -> list[dict]:
     """The actions of the loan's stage open to the caller, with the fields their forms need."""
     definition = workflow.registry.get(loan.workflow_version)

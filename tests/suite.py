@@ -94,6 +94,7 @@ class Suite:
             await session.flush()
             loan = Loan(tracking_code=f"T{n:08d}", customer_id=person.id, product=product, amount_fen=amount_fen,
                         term_months=12, stage=stage, office_id=offices[office],
+                        workflow_version=self.services.workflow.current.version,
                         officer_a_id=users[officer_a] if officer_a else None,
                         officer_b_id=users[officer_b] if officer_b else None,
                         applicant_user_id=users[applicant] if applicant else None)

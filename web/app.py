@@ -10,6 +10,7 @@ from core.app import create_root
 from core.config import Config
 from core.context import RENDER_ERROR
 
+from . import portal
 from .pages import JINJA, render_error, routes
 
 HERE = Path(__file__).parent
@@ -22,5 +23,6 @@ def create_app(config: Config) -> web.Application:
                              autoescape=select_autoescape(["html"]), auto_reload=False)
     app[RENDER_ERROR] = render_error
     app.router.add_routes(routes)
+    app.router.add_routes(portal.routes)
     app.router.add_static("/static/", HERE / "static", append_version=False)
     return app

@@ -53,16 +53,85 @@ LABELS: dict[str, dict[str, str]] = {
     "channel": {"zh": "申请渠道", "en": "Channel"},
     "signed_in_as": {"zh": "当前用户", "en": "Signed in as"},
     "back": {"zh": "返回", "en": "Back"},
+    "actions": {"zh": "办理", "en": "Actions"},
+    "important": {"zh": "重要操作，需指纹确认", "en": "Important: needs a fingerprint step-up"},
+    "history": {"zh": "办理记录", "en": "History"},
+    "action": {"zh": "操作", "en": "Action"},
+    "by": {"zh": "办理人", "en": "By"},
+    "reason": {"zh": "原因/意见", "en": "Reason"},
+    "credit_view": {"zh": "早期信用视图", "en": "Earlier record"},
+    "earlier_loans": {"zh": "历史贷款", "en": "Earlier loans"},
+    "rejections": {"zh": "被否决", "en": "Rejected"},
+    "repaid": {"zh": "已结清", "en": "Repaid"},
+    "returns": {"zh": "退回次数", "en": "Returns"},
+    "overdue": {"zh": "逾期", "en": "Overdue"},
+    "no_earlier_record": {"zh": "无历史记录（新客户）", "en": "No earlier record (new customer)"},
+    "flag_reapplication": {"zh": "再次申请：有被退回、否决或结清记录", "en": "Re-application: returned, rejected or repaid before"},
+    "flag_existing_customer": {"zh": "存量客户", "en": "Existing customer"},
+    "flag_fingerprints_matched": {"zh": "指纹已比对", "en": "Prints matched"},
+    "dispatch_rule": {"zh": "派单规则建议", "en": "Dispatch rules suggest"},
+    "object_hint": {"zh": "每行一项，如：收入: 稳定", "en": "One item per line, e.g. income: stable"},
+    "portal": {"zh": "网上申请", "en": "Apply online"},
+    "progress": {"zh": "进度查询", "en": "Progress"},
+    "feedback": {"zh": "意见建议", "en": "Feedback"},
+    "apply": {"zh": "提交申请", "en": "Apply"},
+    "id_number": {"zh": "身份证号", "en": "ID number"},
+    "purpose": {"zh": "用途", "en": "Purpose"},
+    "query": {"zh": "查询", "en": "Look up"},
+    "received": {"zh": "申请已收到，请牢记受理编号", "en": "Application received; keep your tracking code"},
+    "topic": {"zh": "类别", "en": "Topic"},
+    "contact": {"zh": "联系方式（选填）", "en": "Contact (optional)"},
+    "send": {"zh": "提交", "en": "Send"},
+    "thanks": {"zh": "感谢您的意见", "en": "Thank you"},
+    "staff_login": {"zh": "员工登录", "en": "Staff sign-in"},
+    "messages": {"zh": "消息", "en": "Messages"},
 }
 
-STAGES: dict[str, dict[str, str]] = {}
+FIELDS: dict[str, dict[str, str]] = {
+    "opinion": {"zh": "意见", "en": "Opinion"}, "reason": {"zh": "原因", "en": "Reason"},
+    "risk_level": {"zh": "风险等级", "en": "Risk level"}, "route": {"zh": "派单路径", "en": "Route"},
+    "office": {"zh": "调查机构", "en": "Investigating office"}, "officer_a": {"zh": "客户经理A角", "en": "Officer A"},
+    "officer_b": {"zh": "客户经理B角", "en": "Officer B"}, "note": {"zh": "备注", "en": "Note"},
+    "items": {"zh": "调查/审查要素", "en": "Items"}, "conclusion": {"zh": "结论", "en": "Conclusion"},
+    "return_to": {"zh": "退回至", "en": "Return to"}, "meeting_id": {"zh": "会议编号", "en": "Meeting"},
+    "meeting_at": {"zh": "会议时间", "en": "Meeting time"}, "committee_kind": {"zh": "贷审会类型", "en": "Committee"},
+    "disbursing_office": {"zh": "放款社", "en": "Disbursing office"},
+    "post_loan_manager": {"zh": "贷后管理人", "en": "Post-loan manager"}, "conditions": {"zh": "附加条件", "en": "Conditions"},
+    "mode": {"zh": "签约方式", "en": "Signing mode"}, "contract_no": {"zh": "合同编号", "en": "Contract number"},
+    "signed_on": {"zh": "签约日期", "en": "Signed on"}, "payment_mode": {"zh": "支付方式", "en": "Payment mode"},
+    "amount": {"zh": "金额（元）", "en": "Amount (CNY)"}, "purpose": {"zh": "用途", "en": "Purpose"},
+    "payee_known": {"zh": "收款人明确", "en": "Payee known"}, "payee": {"zh": "收款人", "en": "Payee"},
+    "payee_account": {"zh": "收款账号", "en": "Payee account"}, "account": {"zh": "放款账号", "en": "Account"},
+    "voucher_no": {"zh": "凭证号", "en": "Voucher"}, "disbursed_on": {"zh": "放款日期", "en": "Disbursed on"},
+    "settlement": {"zh": "结清方式", "en": "Settlement"}, "closed_on": {"zh": "结清日期", "en": "Closed on"},
+    "justification": {"zh": "超期限说明", "en": "Justification"},
+}
 
+CHOICES: dict[str, dict[str, str]] = {
+    "low": {"zh": "低", "en": "low"}, "medium": {"zh": "中", "en": "medium"}, "high": {"zh": "高", "en": "high"},
+    "credit_union": {"zh": "存量客户：所属信用社", "en": "Existing customer: their credit union"},
+    "sub_center": {"zh": "新客户：分中心A/B角", "en": "New customer: sub-center A/B pair"},
+    "recommend": {"zh": "建议通过", "en": "Recommend"}, "not_recommend": {"zh": "不建议", "en": "Do not recommend"},
+    "small": {"zh": "小贷审会", "en": "Small committee"}, "large": {"zh": "大贷审会", "en": "Large committee"},
+    "face_to_face": {"zh": "面签", "en": "Face to face"}, "video": {"zh": "视频面签", "en": "Video"},
+    "entrusted": {"zh": "受托支付", "en": "Entrusted payment"}, "own": {"zh": "自主支付", "en": "Own payment"},
+    "consumption": {"zh": "消费", "en": "Consumption"}, "business": {"zh": "经营", "en": "Business"},
+    "repaid": {"zh": "正常结清", "en": "Repaid"}, "written_off": {"zh": "核销", "en": "Written off"},
+    "transferred": {"zh": "转让", "en": "Transferred"},
+}
 
 def translator(language: str):
     def label(key: str) -> str:
-        entry = LABELS.get(key) or STAGES.get(key)
-        return entry.get(language, entry["zh"]) if entry else key
+        entry = LABELS.get(key) or (FIELDS.get(key[6:]) if key.startswith("field_") else None)
+        return entry.get(language, entry["zh"]) if entry else key.removeprefix("field_")
     return label
+
+
+def choice_namer(language: str):
+    def name(code: str) -> str:
+        entry = CHOICES.get(code)
+        return entry.get(language, entry["zh"]) if entry else code
+    return name
 
 
 def pick_language(cookie: str | None, accept: str) -> str:

@@ -1,17 +1,23 @@
 """Server-rendered pages of the staff front: login, work queue, loan file, administration."""
 from __future__ import annotations
 
+import datetime
+import json
+
 from aiohttp import web
 from jinja2 import Environment
+from sqlalchemy import select
 
+from core import loanflow
 from core.api.session import set_session_cookie, sign_in, sign_out
-from core.context import PRINCIPAL, scope, services
+from core.context import PRINCIPAL, principal, scope, services
 from core.errors import ServiceError, TooManyRequests
 from core.middleware import session_cookie_name
+from core.orm import Loan, Office, User, UserRole
 from core.roles import OFFICE_KINDS, ROLES
-from core.services import loans, organisation
+from core.services import intake, loans, organisation
 
-from .i18n import LANGUAGES, pick_language, translator
+from .i18n import LANGUAGES, choice_namer, pick_language, translator
 
 JINJA = web.AppKey("jinja", Environment)
 routes = web.RouteTableDef()
@@ -24,8 +30,13 @@ def language(request: web.Request) -> str:
 def render(request: web.Request, template: str, status: int = 200, **context) -> web.Response:
     lang = language(request)
     t = translator(lang)
+    workflow = services(request).workflow
+    stages = workflow.current.stages
+    products = workflow.rules.at(datetime.date.today()).products
     html = request.config_dict[JINJA].get_template(template).render(
-        t=t, lang=lang, me=request.get(PRINCIPAL),
+        t=t, lang=lang, me=request.get(PRINCIPAL), choice_name=choice_namer(lang),
+        stage_name=lambda code: (getattr(stages[code], f"name_{lang}") if code in stages else code),
+        product_name=lambda code: (getattr(products[code], f"name_{lang}") if code in products else code),
         role_name=lambda code: (ROLES[code].name_zh if lang == "zh" else ROLES[code].name_en) if code in ROLES else code,
         kind_name=lambda code: (OFFICE_KINDS[code].name_zh if lang == "zh" else OFFICE_KINDS[code].name_en),
         yuan=lambda fen: f"{fen / 100:,.2f}",
@@ -100,9 +111,31 @@ async def queue_page(request: web.Request) -> web.Response:
 @routes.get(r"/loans/{loan_id:\d{1,18}}")
 async def loan_page(request: web.Request) -> web.Response:
     signed_in(request)
-    async with services(request).db.unit_of_work(write=False) as session:
-        loan = await loans.get_loan(session, scope(request), int(request.match_info["loan_id"]))
-    return render(request, "loan.html", loan=loan)
+    svc, who = services(request), principal(request)
+    loan_id = int(request.match_info["loan_id"])
+    async with svc.db.unit_of_work(write=False) as session:
+        view = await loans.get_loan(session, scope(request), loan_id)
+        row = await session.get(Loan, loan_id)
+        actions = await loanflow.options(session, svc.workflow, scope(request), row, loanflow.Caller.of(who))
+        history = await loanflow.history(session, svc.workflow, row)
+        staff = bool(who.roles - {"applicant"})
+        credit = await loanflow.credit_history(session, row.customer_id, excluding=row.id) if staff else None
+        suggestion = None
+        if any(a["code"] == "dispatch_officers" and a["open"] for a in actions):
+            suggestion = await intake.dispatch_suggestion(session, svc.workflow, scope(request), loan_id)
+        needs = {f["type"] for a in actions for f in a["fields"]}
+        offices = list((await session.execute(select(Office).where(Office.active).order_by(Office.path))).scalars()) \
+            if "office" in needs else []
+        candidates = {}
+        for action in actions:
+            for field in action["fields"]:
+                role = loanflow.SLOT_ROLES.get(field["name"])
+                if field["type"] == "user" and role and field["name"] not in candidates:
+                    candidates[field["name"]] = list((await session.execute(
+                        select(User).join(UserRole, UserRole.user_id == User.id)
+                        .where(UserRole.role == role, User.active).order_by(User.office_id, User.id))).scalars())
+    return render(request, "loan.html", loan=view, actions=actions, history=history, credit=credit,
+                  suggestion=suggestion, offices=offices, candidates=candidates, flags=json.loads(row.flags))
 
 
 @routes.get("/admin/offices")

@@ -9,7 +9,7 @@ from ..apispec import Body, Field
 from ..context import PRINCIPAL, principal, scope, services
 from ..errors import Forbidden
 from ..idempotency import IdempotencyKey, run_once
-from ..orm import LoanEvent, Office, User
+from ..orm import Office
 from ..servicetoken import ServiceTokens, bearer
 from ..services import intake
 from ..smsgateway import inbox
@@ -96,14 +96,7 @@ async def history(request: web.Request, loan_id: int) -> web.Response:
     svc = services(request)
     async with svc.db.unit_of_work(write=False) as session:
         loan = await scope(request).loan(session, loan_id)
-        definition = svc.workflow.registry.get(loan.workflow_version)
-        rows = (await session.execute(
-            select(LoanEvent, User.display_name).outerjoin(User, User.id == LoanEvent.maker_id)
-            .where(LoanEvent.loan_id == loan.id).order_by(LoanEvent.id))).all()
-    return web.json_response({"items": [
-        {"id": e.id, "action": e.action, "action_zh": definition.actions[e.action].name_zh if e.action in definition.actions else e.action,
-         "kind": e.kind, "from": e.from_stage, "to": e.to_stage, "maker": name or "—", "maker_role": e.maker_role,
-         "reason": e.reason, "at": e.at.isoformat()} for e, name in rows]})
+        return web.json_response({"items": await loanflow.history(session, svc.workflow, loan)})
 
 
 @routes.route("GET", "/loans/{loan_id}/credit-history", summary="The customer's earlier record (early credit view)",

@@ -56,3 +56,44 @@ document.addEventListener('submit', async (event) => {
     if (button) button.disabled = false;
   }
 });
+
+// Workflow action forms: typed fields become the command's payload.
+function fieldValue(element) {
+  const type = element.dataset.type;
+  if (type === 'boolean') return element.checked;
+  if (element.value === '') return undefined;
+  if (type === 'integer') return Number(element.value);
+  if (type === 'money') return Math.round(Number(element.value) * 100);  // yuan on screen, fen in the API
+  if (type === 'datetime') return new Date(element.value).toISOString();
+  if (type === 'object') {
+    const items = {};
+    for (const line of element.value.split('\n')) {
+      const at = line.search(/[:：]/);
+      if (at > 0) items[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+      else if (line.trim()) items[line.trim()] = '';
+    }
+    return items;
+  }
+  return element.value;
+}
+
+document.addEventListener('submit', async (event) => {
+  const form = event.target;
+  if (!form.dataset.command) return;
+  event.preventDefault();
+  const payload = {};
+  for (const element of form.elements) {
+    if (!element.name) continue;
+    const value = fieldValue(element);
+    if (value !== undefined) payload[element.name] = value;
+  }
+  const button = form.querySelector('button[type="submit"]');
+  if (button) button.disabled = true;
+  try {
+    await api('POST', form.dataset.command, { action: form.dataset.action, payload });
+    window.location.reload();
+  } catch (error) {
+    toast(error.message, true);
+    if (button) button.disabled = false;
+  }
+});
