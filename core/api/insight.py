@@ -1,2 +1,70 @@
-"""Statistics and supervision over HTTP (filled below)."""
-from . import routes  # noqa: F401
+"""Statistics and supervision over HTTP: the dashboard, its charts (SVG) and exports."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..apispec import Field
+from ..context import principal, scope, services
+from ..errors import Forbidden, InvalidInput
+from ..insight import charts, export, figures
+from ..orm import utcnow
+from . import routes
+
+READERS = ("manager", "chairman")
+TABLES = {"by_stage": ("key", "applications", "approved", "rejected", "amount_fen"),
+          "by_product": ("key", "applications", "approved", "rejected", "amount_fen"),
+          "by_office": ("key", "applications", "approved", "rejected", "amount_fen"),
+          "by_month": ("key", "applications", "approved", "rejected", "amount_fen"),
+          "stage_times": ("stage", "count", "average_hours"),
+          "officers": ("officer", "cases", "amount_fen", "overdue_rate", "average_days", "ratings", "attitude", "skill"),
+          "supervision": ("stage", "office", "person", "cases", "late")}
+_DAYS = {"days": Field("integer", required=False, minimum=1, maximum=3660)}
+
+
+def _reader(request: web.Request):
+    who = principal(request)
+    if not who.has(*READERS):
+        raise Forbidden("statistics are for managers and the chairman")
+    return who
+
+
+async def load(request: web.Request, days: int) -> dict:
+    _reader(request)
+    async with services(request).db.unit_of_work(write=False) as session:
+        return await figures.dashboard(session, scope(request), utcnow(), days)
+
+
+def chart_of(data: dict) -> str:
+    rows = data["by_office"]
+    return charts.bar_chart("各机构申请与审批 Applications and approvals by office", [r["key"] for r in rows],
+                            [("申请 applications", [r["applications"] for r in rows]),
+                             ("批准 approved", [r["approved"] for r in rows]),
+                             ("拒绝 rejected", [r["rejected"] for r in rows])])
+
+
+@routes.route("GET", "/insight/dashboard", summary="Live figures within the caller's subtree", query=_DAYS, tag="insight")
+async def dashboard(request: web.Request, query: dict) -> web.Response:
+    return web.json_response(await load(request, query.get("days", 365)))
+
+
+@routes.route("GET", "/insight/chart.svg", summary="The dashboard's bar chart as SVG", query=_DAYS, tag="insight")
+async def chart(request: web.Request, query: dict) -> web.Response:
+    data = await load(request, query.get("days", 365))
+    return web.Response(text=chart_of(data), content_type="image/svg+xml")
+
+
+@routes.route("GET", "/insight/export", summary="A dashboard table as CSV, or all tables as Excel",
+              query={**_DAYS, "format": Field("string", enum=("csv", "xlsx")),
+                     "table": Field("string", required=False, enum=tuple(TABLES))}, tag="insight")
+async def export_tables(request: web.Request, query: dict) -> web.Response:
+    data = await load(request, query.get("days", 365))
+    if query["format"] == "csv":
+        table = query.get("table")
+        if not table:
+            raise InvalidInput("table is required for CSV", details={"table": "required"})
+        body = export.to_csv(data[table], TABLES[table])
+        return web.Response(body=body, content_type="text/csv", charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{table}.csv"'})
+    body = export.to_xlsx((name, data[name], columns) for name, columns in TABLES.items())
+    return web.Response(body=body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="insight.xlsx"'})

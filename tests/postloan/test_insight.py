@@ -1,0 +1,39 @@
+"""Dashboards: each role sees only its scope; the chairman sees everything; exports and chart."""
+import io
+
+from openpyxl import load_workbook
+
+
+async def test_each_role_sees_only_its_subtree(suite):
+    cg = [await suite.add_loan(office="CU-CG", stage="review", officer_a="officer.cg", amount_fen=1_000_000)
+          for _ in range(3)]
+    hk = [await suite.add_loan(office="CU-HK", stage="rejected", officer_a="officer.hk", amount_fen=2_000_000)
+          for _ in range(2)]
+    chairman = await (await suite.login("chairman")).json("GET", "/api/insight/dashboard")
+    cg_view = await (await suite.login("manager.cg")).json("GET", "/api/insight/dashboard")
+    hk_view = await (await suite.login("manager.hk")).json("GET", "/api/insight/dashboard")
+
+    def total(view, key="applications"):
+        return sum(r[key] for r in view["by_office"])
+    assert total(chairman) == 5 and total(chairman, "rejected") == 2
+    assert total(cg_view) == 3 and [r["key"] for r in cg_view["by_office"]] == ["城关信用社"]
+    assert total(hk_view) == 2 and total(hk_view, "rejected") == 2 and total(hk_view, "amount_fen") == 4_000_000
+    assert {o["officer"] for o in cg_view["officers"]} == {"客户经理 何勇 (城关社)"}
+    assert all(r["office"] == "河口信用社" for r in hk_view["supervision"]) and hk_view["supervision"] == []
+    assert sum(r["cases"] for r in cg_view["supervision"]) == 3
+    assert len(cg) == 3 and len(hk) == 2
+    await (await suite.login("officer.cg")).json("GET", "/api/insight/dashboard", expect=403)
+
+
+async def test_chart_and_exports(suite):
+    await suite.add_loan(office="CU-CG", stage="review", officer_a="officer.cg")
+    client = await suite.login("chairman")
+    svg = await client.request("GET", "/api/insight/chart.svg")
+    text = await svg.text()
+    assert svg.content_type == "image/svg+xml" and text.startswith("<svg") and 'class="bar"' in text
+    csv = await client.request("GET", "/api/insight/export?format=csv&table=by_office")
+    assert (await csv.read()).decode("utf-8-sig").splitlines()[1].startswith("城关信用社,1,")
+    xlsx = await client.request("GET", "/api/insight/export?format=xlsx")
+    book = load_workbook(io.BytesIO(await xlsx.read()))
+    assert "supervision" in book.sheetnames and book["by_office"]["A2"].value == "城关信用社"
+    await client.json("GET", "/api/insight/export?format=csv", expect=422)
