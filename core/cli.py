@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from .config import Config, ConfigError
+from .rules.rulebook import RuleTableError
+from .workflow import WorkflowDefinitionError
 
 # Command groups of the other packages, added when the package provides them.
 EXTENSIONS = ("biometrics.cli", "committee.cli", "recordings.cli")
@@ -222,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
-    except (CommandError, ConfigError) as error:
+    except (CommandError, ConfigError, WorkflowDefinitionError, RuleTableError) as error:
         print(f"loanctl: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
