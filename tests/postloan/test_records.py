@@ -1,0 +1,84 @@
+"""Post-loan records: a new loan's inspection needs the customer's matching print; repayment
+in full closes the loan through the workflow and opens the customer's rating."""
+import datetime as dt
+
+from sqlalchemy import select
+
+from core.orm import Customer, Feedback, Loan, LoanDocument
+from core.postloan.tables import ManagedLoan, OfficerRating, PrintVerification
+from tests.postloan.helpers import disbursed, page
+from tests.loans.walk import PRODUCTS
+
+
+async def test_inspection_of_a_new_loan_without_a_matching_print_is_refused(suite):
+    walk = await disbursed(suite, dt.date.today() - dt.timedelta(days=20))
+    manager = await suite.login("postloan.cg")
+    body = {"kind": "inspection", "summary": "实地检查，经营正常", "pages": [page()]}
+    refused = await manager.json("POST", f"/api/postloan/loans/{walk.loan_id}/records", body, expect=403)
+    assert refused["error"] == "print_match_required"
+    async with suite.services.db.unit_of_work() as session:
+        loan = await session.get(Loan, walk.loan_id)
+        # a print that did not match does not count either
+        session.add(PrintVerification(loan_id=loan.id, customer_id=loan.customer_id, matched=False, score=3))
+    await manager.json("POST", f"/api/postloan/loans/{walk.loan_id}/records", body, expect=403)
+    async with suite.services.db.unit_of_work() as session:
+        session.add(PrintVerification(loan_id=loan.id, customer_id=loan.customer_id, matched=True, score=80))
+    filed = await manager.json("POST", f"/api/postloan/loans/{walk.loan_id}/records", body, expect=201)
+    assert filed["record"]["pages"][0]["size"] > 0
+    # the match was used up by that report
+    await manager.json("POST", f"/api/postloan/loans/{walk.loan_id}/records", body, expect=403)
+    # someone else's loan: another post-loan manager may not file on it
+    other = await suite.login("postloan.hk")
+    await other.json("POST", f"/api/postloan/loans/{walk.loan_id}/records", body, expect=404)
+    async with suite.services.db.unit_of_work(write=False) as session:
+        docs = (await session.execute(select(LoanDocument.code).where(LoanDocument.loan_id == walk.loan_id,
+                                                                      LoanDocument.code == "INSPECTION-REPORT"))).all()
+    assert len(docs) == 1
+
+
+async def test_repayment_in_full_closes_the_loan_and_opens_the_rating(suite):
+    walk = await disbursed(suite, dt.date.today() - dt.timedelta(days=40))
+    manager = await suite.login("postloan.cg")
+    url = f"/api/postloan/loans/{walk.loan_id}/records"
+    amount = PRODUCTS["personal_consumer"][0]
+    await manager.json("POST", url, {"kind": "repayment_proof", "amount_fen": amount + 1, "pages": [page()]}, expect=422)
+    part = await manager.json("POST", url, {"kind": "repayment_proof", "amount_fen": 5_000_000, "pages": [page()]},
+                              expect=201)
+    assert part["outstanding_fen"] == amount - 5_000_000 and part["closed"] is None
+    portal = await suite.client()
+    async with suite.services.db.unit_of_work(write=False) as session:
+        loan = await session.get(Loan, walk.loan_id)
+        customer = await session.get(Customer, loan.customer_id)
+    rating = {"tracking_code": loan.tracking_code, "id_number": customer.id_number, "attitude": 5, "skill": 4,
+              "suggestions": "服务热情"}
+    assert (await portal.json("POST", "/api/ratings", rating, expect=409))["error"] == "conflict"
+    done = await manager.json("POST", url, {"kind": "repayment_proof", "amount_fen": amount - 5_000_000,
+                                            "pages": [page()]}, expect=201)
+    assert done["closed"]["loan"]["stage"] == "closed" and done["outstanding_fen"] == 0
+    await portal.json("POST", "/api/ratings", {**rating, "id_number": "110101199001019999"}, expect=404)
+    await portal.json("POST", "/api/ratings", rating, expect=201)
+    await portal.json("POST", "/api/ratings", rating, expect=409)
+    async with suite.services.db.unit_of_work(write=False) as session:
+        managed = await session.get(ManagedLoan, walk.loan_id)
+        stored = (await session.execute(select(OfficerRating))).scalar_one()
+    assert managed.status == "closed" and stored.officer_id == walk.users["officer.e.a"] and stored.skill == 4
+    await manager.json("POST", url, {"kind": "interest_list", "pages": [page()]}, expect=409)
+    # the rating shows in the officer's performance, seen by the chairman
+    view = await (await suite.login("chairman")).json("GET", "/api/insight/dashboard")
+    officer = next(o for o in view["officers"] if o["officer_id"] == walk.users["officer.e.a"])
+    assert officer["ratings"] == 1 and officer["attitude"] == 5.0
+
+
+async def test_feedback_reaches_the_manager_of_the_handling_office(suite):
+    walk = await disbursed(suite, dt.date.today() - dt.timedelta(days=5))
+    async with suite.services.db.unit_of_work(write=False) as session:
+        loan = await session.get(Loan, walk.loan_id)
+        customer = await session.get(Customer, loan.customer_id)
+    portal = await suite.client()
+    await portal.json("POST", "/api/feedback", {"topic": "officer", "text": "希望放款更快", "tracking_code": loan.tracking_code,
+                                               "id_number": customer.id_number}, expect=201)
+    cg = await suite.login("manager.cg")
+    hk = await suite.login("manager.hk")
+    cg_page = await (await cg.request("GET", "/insight")).text()
+    hk_page = await (await hk.request("GET", "/insight")).text()
+    assert "希望放款更快" in cg_page and "希望放款更快" not in hk_page
