@@ -200,6 +200,11 @@ async def _apply(session: AsyncSession, workflow: Workflow, loan: Loan, caller: 
     for slot in ("investigating_office", "disbursing_office"):
         if slot in plan_.assignments:
             loan.office_id = int(plan_.assignments[slot])
+    if "disbursing_office" in plan_.assignments:
+        # A borrower belongs to the branch that lends to them: the next application of an
+        # existing customer is dispatched to its officers.
+        customer = await session.get(Customer, loan.customer_id)
+        customer.office_id = loan.office_id
     if plan_.ends_case:
         loan.closed_reason = plan_.reason or plan_.action
     payload = _jsonable(plan_.payload)
