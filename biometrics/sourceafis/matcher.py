@@ -18,7 +18,7 @@ from numba import njit
 from .edgehash import EdgeHash
 from .edges import SearchTemplate
 from .gallery import Gallery
-from .pairing import PROPOSALS_PER_STEP, crawl
+from .pairing import PAIR_FIELDS, PROPOSALS_PER_STEP, crawl
 from .parameters import MAX_TRIED_ROOTS
 from .roots import enumerate_roots
 from .scoring import PART_COUNT, PART_NAMES, compute
@@ -127,7 +127,7 @@ class Matcher:
         self._roots_probe = np.zeros(MAX_TRIED_ROOTS, dtype=np.int32)
         self._roots_candidate = np.zeros(MAX_TRIED_ROOTS, dtype=np.int32)
         capacity = 1 + pcount * PROPOSALS_PER_STEP
-        self._pairs = np.zeros((6, capacity), dtype=np.int32)
+        self._pairs = np.zeros((capacity, PAIR_FIELDS), dtype=np.int32)
         self._heap = np.zeros(capacity, dtype=np.int32)
         self._tree = np.zeros(pcount, dtype=np.int32)
         self._by_probe = np.full(pcount, -1, dtype=np.int32)
@@ -188,7 +188,7 @@ class Matcher:
             c.count, *c.root_arrays(), self._roots_probe, self._roots_candidate, seen,
         )
         explanation = MatchExplanation(roots=[(int(a), int(b)) for a, b in zip(self._roots_probe[:count], self._roots_candidate[:count])])
-        support_log = np.zeros((self._pairs.shape[1], 4), dtype=np.int32)
+        support_log = np.zeros((self._pairs.shape[0], 4), dtype=np.int32)
         for index, (root_probe, root_candidate) in enumerate(explanation.roots):
             size, logged = crawl(
                 root_probe, root_candidate, *p.star_arrays(), *c.star_arrays(),
@@ -200,7 +200,7 @@ class Matcher:
                 self._parts,
             )
             tree = [
-                (int(self._pairs[2, t]), int(self._pairs[0, t]), int(self._pairs[3, t]), int(self._pairs[1, t]))
+                (int(self._pairs[t, 2]), int(self._pairs[t, 0]), int(self._pairs[t, 3]), int(self._pairs[t, 1]))
                 for t in self._tree[1:size]
             ]
             explanation.pairings.append(

@@ -21,40 +21,20 @@ from . import angles
 PROPOSALS_PER_STEP = EDGE_TABLE_NEIGHBORS * EDGE_TABLE_NEIGHBORS
 
 
-class PairingScratch:
-    """Reusable buffers for crawling one probe against candidates (one per thread)."""
-
-    def __init__(self, probe_count: int, candidate_count: int = 0) -> None:
-        self.probe_count = probe_count
-        self.candidate_capacity = -1
-        capacity = 1 + max(probe_count, 1) * PROPOSALS_PER_STEP
-        # Pair records (a pool of structs as parallel arrays): probe, candidate, probe ref, candidate ref, distance, support.
-        self.pairs = np.zeros((6, capacity), dtype=np.int32)
-        self.heap = np.zeros(capacity, dtype=np.int32)
-        self.tree = np.zeros(max(probe_count, 1), dtype=np.int32)
-        self.by_probe = np.full(max(probe_count, 1), -1, dtype=np.int32)
-        self.by_candidate = np.full(1, -1, dtype=np.int32)
-        self.support_log = np.zeros((0, 4), dtype=np.int32)
-        self.reserve_candidate(candidate_count)
-
-    def reserve_candidate(self, candidate_count: int) -> None:
-        if candidate_count > self.candidate_capacity:
-            self.candidate_capacity = max(candidate_count, 64)
-            self.by_candidate = np.full(self.candidate_capacity, -1, dtype=np.int32)
-
-
 _PROBE, _CANDIDATE, _PROBE_REF, _CANDIDATE_REF, _DISTANCE, _SUPPORT = 0, 1, 2, 3, 4, 5
+# A pair record is one row of this many int32 (32 bytes), so it sits in a single cache line.
+PAIR_FIELDS = 8
 
 
 @njit(cache=True, inline="always")
-def _heap_push(heap, size, pair, distances):
+def _heap_push(heap, size, pair, pairs):
     # PriorityQueue.siftUp with a comparator on distance.
     k = size
-    key = distances[pair]
+    key = pairs[pair, _DISTANCE]
     while k > 0:
         parent = (k - 1) >> 1
         above = heap[parent]
-        if key >= distances[above]:
+        if key >= pairs[above, _DISTANCE]:
             break
         heap[k] = above
         k = parent
@@ -63,23 +43,23 @@ def _heap_push(heap, size, pair, distances):
 
 
 @njit(cache=True, inline="always")
-def _heap_pop(heap, size, distances):
+def _heap_pop(heap, size, pairs):
     # PriorityQueue.poll: take the head, sift the last element down from the top.
     result = heap[0]
     size -= 1
     if size > 0:
         last = heap[size]
-        key = distances[last]
+        key = pairs[last, _DISTANCE]
         half = size >> 1
         k = 0
         while k < half:
             child = 2 * k + 1
             smallest = heap[child]
             right = child + 1
-            if right < size and distances[smallest] > distances[heap[right]]:
+            if right < size and pairs[smallest, _DISTANCE] > pairs[heap[right], _DISTANCE]:
                 child = right
                 smallest = heap[child]
-            if key <= distances[smallest]:
+            if key <= pairs[smallest, _DISTANCE]:
                 break
             heap[k] = smallest
             k = child
@@ -90,16 +70,16 @@ def _heap_pop(heap, size, distances):
 @njit(cache=True, inline="always")
 def _support(pairs, pair, by_probe, support_log, logged):
     """A proposal that repeats an existing pair supports it and the pair it came from."""
-    probe = pairs[_PROBE, pair]
+    probe = pairs[pair, _PROBE]
     existing = by_probe[probe]
-    if existing >= 0 and pairs[_CANDIDATE, existing] == pairs[_CANDIDATE, pair]:
-        pairs[_SUPPORT, existing] += 1
-        pairs[_SUPPORT, by_probe[pairs[_PROBE_REF, pair]]] += 1
+    if existing >= 0 and pairs[existing, _CANDIDATE] == pairs[pair, _CANDIDATE]:
+        pairs[existing, _SUPPORT] += 1
+        pairs[by_probe[pairs[pair, _PROBE_REF]], _SUPPORT] += 1
         if logged < support_log.shape[0]:
-            support_log[logged, 0] = pairs[_PROBE_REF, pair]
+            support_log[logged, 0] = pairs[pair, _PROBE_REF]
             support_log[logged, 1] = probe
-            support_log[logged, 2] = pairs[_CANDIDATE_REF, pair]
-            support_log[logged, 3] = pairs[_CANDIDATE, pair]
+            support_log[logged, 2] = pairs[pair, _CANDIDATE_REF]
+            support_log[logged, 3] = pairs[pair, _CANDIDATE]
         return logged + 1
     return logged
 
@@ -116,26 +96,25 @@ def crawl(
     tree[i] are pair records in the order pairs joined (tree[0] is the root);
     by_probe/by_candidate must be all -1 on entry and are reset on return.
     """
-    distances = pairs[_DISTANCE]
-    pairs[_PROBE, 0] = root_probe
-    pairs[_CANDIDATE, 0] = root_candidate
-    pairs[_PROBE_REF, 0] = 0
-    pairs[_CANDIDATE_REF, 0] = 0
-    pairs[_DISTANCE, 0] = 0
-    pairs[_SUPPORT, 0] = 0
+    pairs[0, _PROBE] = root_probe
+    pairs[0, _CANDIDATE] = root_candidate
+    pairs[0, _PROBE_REF] = 0
+    pairs[0, _CANDIDATE_REF] = 0
+    pairs[0, _DISTANCE] = 0
+    pairs[0, _SUPPORT] = 0
     allocated = 1
-    heap_size = _heap_push(heap, 0, 0, distances)
+    heap_size = _heap_push(heap, 0, 0, pairs)
     count = 0
     logged = 0
     while True:
-        pair, heap_size = _heap_pop(heap, heap_size, distances)
+        pair, heap_size = _heap_pop(heap, heap_size, pairs)
         tree[count] = pair
-        by_probe[pairs[_PROBE, pair]] = pair
-        by_candidate[pairs[_CANDIDATE, pair]] = pair
+        by_probe[pairs[pair, _PROBE]] = pair
+        by_candidate[pairs[pair, _CANDIDATE]] = pair
         count += 1
         # Proposals from the stars of the newly paired minutiae, as EdgeSpider.matchPairs walks them.
-        probe_ref = pairs[_PROBE, pair]
-        candidate_ref = pairs[_CANDIDATE, pair]
+        probe_ref = pairs[pair, _PROBE]
+        candidate_ref = pairs[pair, _CANDIDATE]
         pfirst = pstar_offsets[probe_ref]
         plast = pstar_offsets[probe_ref + 1]
         start = pfirst
@@ -161,23 +140,23 @@ def crawl(
                         cneighbor = cstar_neighbors[cslot]
                         proposal = allocated
                         allocated += 1
-                        pairs[_PROBE, proposal] = pneighbor
-                        pairs[_CANDIDATE, proposal] = cneighbor
-                        pairs[_PROBE_REF, proposal] = probe_ref
-                        pairs[_CANDIDATE_REF, proposal] = candidate_ref
-                        pairs[_DISTANCE, proposal] = clength
-                        pairs[_SUPPORT, proposal] = 0
+                        pairs[proposal, _PROBE] = pneighbor
+                        pairs[proposal, _CANDIDATE] = cneighbor
+                        pairs[proposal, _PROBE_REF] = probe_ref
+                        pairs[proposal, _CANDIDATE_REF] = candidate_ref
+                        pairs[proposal, _DISTANCE] = clength
+                        pairs[proposal, _SUPPORT] = 0
                         if by_candidate[cneighbor] < 0 and by_probe[pneighbor] < 0:
-                            heap_size = _heap_push(heap, heap_size, proposal, distances)
+                            heap_size = _heap_push(heap, heap_size, proposal, pairs)
                         else:
                             logged = _support(pairs, proposal, by_probe, support_log, logged)
         # Drop queued proposals whose minutiae got paired meanwhile; they may still support.
-        while heap_size > 0 and (by_probe[pairs[_PROBE, heap[0]]] >= 0 or by_candidate[pairs[_CANDIDATE, heap[0]]] >= 0):
-            stale, heap_size = _heap_pop(heap, heap_size, distances)
+        while heap_size > 0 and (by_probe[pairs[heap[0], _PROBE]] >= 0 or by_candidate[pairs[heap[0], _CANDIDATE]] >= 0):
+            stale, heap_size = _heap_pop(heap, heap_size, pairs)
             logged = _support(pairs, stale, by_probe, support_log, logged)
         if heap_size == 0:
             break
     for i in range(count):
-        by_probe[pairs[_PROBE, tree[i]]] = -1
-        by_candidate[pairs[_CANDIDATE, tree[i]]] = -1
+        by_probe[pairs[tree[i], _PROBE]] = -1
+        by_candidate[pairs[tree[i], _CANDIDATE]] = -1
     return count, logged

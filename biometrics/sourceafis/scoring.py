@@ -71,11 +71,11 @@ def compute(
     type_hits = 0
     for i in range(count):
         pair = tree[i]
-        support = pairs[5, pair]
+        support = pairs[pair, 5]
         supporting_edge_sum += support
         if support >= MIN_SUPPORTING_EDGES:
             supported_count += 1
-        if ptypes[pairs[0, pair]] == ctypes[pairs[1, pair]]:
+        if ptypes[pairs[pair, 0]] == ctypes[pairs[pair, 1]]:
             type_hits += 1
     edge_count = count + supporting_edge_sum
     edge_score = EDGE_SCORE * edge_count
@@ -85,8 +85,8 @@ def compute(
     angle_error_sum = np.float32(0)
     for i in range(1, count):
         pair = tree[i]
-        probe, candidate = pairs[0, pair], pairs[1, pair]
-        probe_ref, candidate_ref = pairs[2, pair], pairs[3, pair]
+        probe, candidate = pairs[pair, 0], pairs[pair, 1]
+        probe_ref, candidate_ref = pairs[pair, 2], pairs[pair, 3]
         distance_error_sum += max(INNER_DISTANCE_RADIUS, abs(plengths[probe_ref, probe] - clengths[candidate_ref, candidate]))
         reference_error = angles.distance(preference_angles[probe_ref, probe], creference_angles[candidate_ref, candidate])
         angle_error_sum = np.float32(angle_error_sum + max(INNER_ANGLE_RADIUS, reference_error))
