@@ -439,6 +439,7 @@ async def recording(session: AsyncSession, scope: Scope, loan_id: int, entry_id:
                        {"loan_id": loan.id, "digest": row.digest, "view": "player"})
     return {"loan": {"id": loan.id, "tracking_code": loan.tracking_code},
             "recording": {"id": row.id, "title": row.title, "meeting_id": row.meeting_id, "url": f"{base}/{row.id}",
+                          "digest": row.digest,
                           "media_type": row.media_type, "size": row.size},
             "manifest_url": f"{base}/{manifests[-1].id}" if manifests else None,
             "others": [{"id": r.id, "title": r.title, "url": f"/archive/loans/{loan.id}/recordings/{r.id}"}
@@ -555,3 +556,20 @@ async def referenced_digests(session: AsyncSession) -> list[str]:
     pages = (await session.execute(select(LoanDocument.digest).distinct())).scalars().all()
     records = (await session.execute(select(ArchiveEntry.digest).distinct())).scalars().all()
     return sorted(set(pages) | set(records))
+
+
+async def filing_panel(session: AsyncSession, scope: Scope, workflow: Workflow, loan_id: int) -> dict[str, Any]:
+    """What the upload panel of a loan page needs: the document codes (the current stage's
+    required ones first) and the pages filed so far. Names and page numbers only, no bytes."""
+    loan = await scope.loan(session, loan_id)
+    definition = _definition(workflow, loan)
+    stage = definition.stages.get(loan.stage)
+    required = list(stage.documents) if stage else []
+    filed = (await session.execute(select(LoanDocument).where(LoanDocument.loan_id == loan.id)
+                                   .order_by(LoanDocument.code, LoanDocument.page))).scalars().all()
+    codes = sorted(definition.documents.values(), key=lambda d: (d.code not in required, d.line))
+    return {"loan_id": loan.id, "open": not (stage is not None and stage.is_end),
+            "codes": [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en, "required_now": d.code in required}
+                      for d in codes],
+            "filed": [{"id": d.id, "code": d.code, "page": d.page, "size": d.size, "media_type": d.media_type,
+                       "filename": d.filename, "filed_at": d.filed_at.isoformat()} for d in filed]}

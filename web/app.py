@@ -10,7 +10,7 @@ from core.app import create_root
 from core.config import Config
 from core.context import RENDER_ERROR
 
-from . import portal
+from . import archive_pages, portal
 from . import postloan_pages
 from .pages import JINJA, render_error, routes
 
@@ -25,6 +25,7 @@ def create_app(config: Config) -> web.Application:
     app[RENDER_ERROR] = render_error
     app.router.add_routes(routes)
     app.router.add_routes(portal.routes)
+    app.router.add_routes(archive_pages.routes)
     app.router.add_routes(postloan_pages.routes)
     app.router.add_static("/static/", HERE / "static", append_version=False)
     return app

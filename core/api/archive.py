@@ -100,6 +100,14 @@ async def get_credit_file(request: web.Request, loan_id: int) -> web.Response:
     return web.json_response(view)
 
 
+@routes.route("GET", "/archive/loans/{loan_id}/documents", tag="archive",
+              summary="Document codes to file for a loan (this stage's first) and the pages filed so far")
+async def filing_panel(request: web.Request, loan_id: int) -> web.Response:
+    svc = services(request)
+    async with svc.db.unit_of_work(write=False) as session:
+        return web.json_response(await archive_service.filing_panel(session, scope(request), svc.workflow, loan_id))
+
+
 _FILE_QUERY = {"download": Field("boolean", required=False, description="send as an attachment")}
 
 
