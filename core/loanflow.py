@@ -363,6 +363,9 @@ async def credit_history(session: AsyncSession, customer_id: int, *, excluding: 
     }
 
 
+_FORM_ORDER = {"return": 1, "reject": 2, "withdraw": 3}
+
+
 async def history(session: AsyncSession, workflow: Workflow, loan: Loan) -> list[dict]:
     """The loan's command record, oldest first, with the makers' names."""
     definition = workflow.registry.get(loan.workflow_version)
@@ -371,6 +374,7 @@ async def history(session: AsyncSession, workflow: Workflow, loan: Loan) -> list
         .where(LoanEvent.loan_id == loan.id).order_by(LoanEvent.id))).all()
     return [{"id": e.id, "action": e.action, "kind": e.kind, "from": e.from_stage, "to": e.to_stage,
              "action_zh": definition.actions[e.action].name_zh if e.action in definition.actions else e.action,
+             "action_en": definition.actions[e.action].name_en if e.action in definition.actions else e.action,
              "maker": name or ("committee" if e.kind == "system" else "—"), "maker_role": e.maker_role,
              "reason": e.reason, "at": e.at.isoformat()} for e, name in rows]
 
@@ -380,7 +384,10 @@ async def options(session: AsyncSession, workflow: Workflow, scope: Scope, loan:
     definition = workflow.registry.get(loan.workflow_version)
     view = await loan_view(session, loan)
     result = []
-    for option in action_options(definition, view, caller.view, utcnow(), rules=workflow.rules):
+    found = action_options(definition, view, caller.view, utcnow(), rules=workflow.rules)
+    # The way forward first, then sending back, refusing, and pulling back or cancelling.
+    found.sort(key=lambda option: (_FORM_ORDER.get(option.action.kind, 0), not option.open))
+    for option in found:
         action = option.action
         result.append({
             "code": action.code, "name_zh": action.name_zh, "name_en": action.name_en, "kind": action.kind,
