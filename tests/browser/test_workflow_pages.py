@@ -47,6 +47,7 @@ async def test_portal_to_review_queue(suite, browser):
     await applicant.fill("input[name=term_months]", "24")
     await applicant.fill("textarea[name=purpose]", "购买饲料")
     await applicant.click("form[data-portal=apply] button[type=submit]")
+    await applicant.wait_for_selector("[data-testid=apply-result]:not([hidden])")
     code = (await applicant.locator("[data-testid=tracking-code]").inner_text()).strip()
     assert len(code) == 12
 
