@@ -11,8 +11,16 @@ its sender encodes again). Participants are aiortc peers in this process on
 127.0.0.1, sending 640x480 15 fps VP8 video (about 500 kbit/s, a key frame
 every second) and 48 kHz Opus audio, looped from clips encoded once so that the
 participants' process stays light; they receive without decoding (encoded
-receivers), so their frame counts are the frames the server delivered. "core" is the server process's CPU seconds per
-second of wall time over the measurement window (all its threads).
+receivers), so their frame counts are the frames the server delivered. Media
+starts once every connection is up. "core" is the server process's CPU seconds
+per second of wall time over the measurement window (all its threads). "UDP
+buffer drops" counts datagrams the kernel dropped machine-wide for full socket
+buffers during the window: when it is not 0, the processes were starved of CPU
+(e.g. by other work on the machine) and the delivered frame rate shows that, not
+the server's limit.
+
+Environment: ``BENCH_PROFILE=file`` writes a cProfile of each server process
+(the last one wins); ``BENCH_DEBUG=1`` prints the server's counters.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -147,6 +156,10 @@ class LoopedClipTrack(MediaStreamTrack):
         delay = self._start + self.frames_sent / self.rate - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        elif delay < -2 / self.rate:
+            # Late (this process was descheduled): carry on from now like a
+            # camera would, instead of sending the missed frames in one burst.
+            self._start -= delay
         payload = self.clip.payloads[self.frames_sent % len(self.clip.payloads)]
         packet = av.Packet(payload)
         packet.pts = self.frames_sent * self.clip.ticks_per_frame
@@ -255,9 +268,21 @@ def serve(port: int, mode: str, record: Optional[str]) -> None:
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         print("ready", flush=True)
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
 
-    asyncio.run(main())
+    profile_path = os.environ.get("BENCH_PROFILE")
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        asyncio.run(main())
+        profiler.disable()
+        profiler.dump_stats(profile_path)
+    else:
+        asyncio.run(main())
 
 
 # -- client side --------------------------------------------------------------
