@@ -95,6 +95,16 @@ async def test_officer_uploads_scanned_pages_from_the_loan_page(suite, browser, 
     panel = page.locator("[data-testid=upload-panel]")
     await panel.locator("select[name=code] option[value=INV-REPORT]").wait_for(state="attached")
     await panel.locator("select[name=code]").select_option("INV-REPORT")
+    # The link drops on the first PATCH: upload.js waits, asks the server's offset and goes on.
+    dropped = []
+
+    async def drop_first_patch(route):
+        if route.request.method == "PATCH" and not dropped:
+            dropped.append(route.request.url)
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+    await page.route("**/api/uploads/**", drop_first_patch)
     await panel.locator("input[name=files]").set_input_files([str(p) for p in scans])
     await panel.locator("button[type=submit]").click()
     await page.wait_for_selector("[data-testid=filed-pages] li[data-page='2']")
@@ -104,6 +114,7 @@ async def test_officer_uploads_scanned_pages_from_the_loan_page(suite, browser, 
     filed = await page.eval_on_selector_all("[data-testid=filed-pages] li",
                                             "items => items.map(i => [i.dataset.code, i.dataset.page])")
     assert filed == [["INV-REPORT", "1"], ["INV-REPORT", "2"]]
+    assert len(dropped) == 1
     # A file that is not a scan is refused with its reason and nothing is filed.
     bogus = tmp_path / "virus.pdf"
     bogus.write_bytes(b"MZ" + bytes(300))
