@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.api.insight import chart_of
+from core.api.insight import chart_of, load
 from core.context import PRINCIPAL, principal, scope, services
 from core.errors import Forbidden
-from core.insight import figures
-from core.orm import utcnow
 from core.postloan import service
 from core.postloan.service import RECORD_KINDS
 from core.services import intake
@@ -43,8 +41,8 @@ async def insight_page(request: web.Request) -> web.Response:
     who = principal(request)
     if not who.has("manager", "chairman"):
         raise Forbidden("statistics are for managers and the chairman")
+    data = await load(request, 365)
     async with services(request).db.unit_of_work(write=False) as session:
-        data = await figures.dashboard(session, scope(request), utcnow())
         feedback = await intake.list_feedback(session, scope(request))
     return render(request, "insight_dashboard.html", data=data, chart=chart_of(data), feedback=feedback)
 

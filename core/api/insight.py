@@ -6,7 +6,7 @@ from aiohttp import web
 from ..apispec import Field
 from ..context import principal, scope, services
 from ..errors import Forbidden, InvalidInput
-from ..insight import charts, export, figures
+from ..insight import charts, export, figures, spans
 from ..orm import utcnow
 from . import routes
 
@@ -15,7 +15,7 @@ TABLES = {"by_stage": ("key", "applications", "approved", "rejected", "amount_fe
           "by_product": ("key", "applications", "approved", "rejected", "amount_fen"),
           "by_office": ("key", "applications", "approved", "rejected", "amount_fen"),
           "by_month": ("key", "applications", "approved", "rejected", "amount_fen"),
-          "stage_times": ("stage", "count", "average_hours"),
+          "stage_times": ("stage", "count", "average_hours", "deadline", "late", "late_rate"),
           "officers": ("officer", "cases", "amount_fen", "overdue_rate", "average_days", "ratings", "attitude", "skill"),
           "supervision": ("stage", "office", "person", "cases", "late")}
 _DAYS = {"days": Field("integer", required=False, minimum=1, maximum=3660)}
@@ -30,8 +30,11 @@ def _reader(request: web.Request):
 
 async def load(request: web.Request, days: int) -> dict:
     _reader(request)
-    async with services(request).db.unit_of_work(write=False) as session:
-        return await figures.dashboard(session, scope(request), utcnow(), days)
+    svc = services(request)
+    async with svc.db.unit_of_work() as session:  # fold in history recorded since the last pass
+        await spans.refresh(session, svc.workflow.current)
+    async with svc.db.unit_of_work(write=False) as session:
+        return await figures.dashboard(session, scope(request), utcnow(), days, svc.workflow.current)
 
 
 def chart_of(data: dict) -> str:

@@ -37,6 +37,19 @@ async def _poll_receipts(gateway, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+async def _fold_history(db, definition, interval: float) -> None:
+    from ..insight import spans
+
+    while True:
+        try:
+            await spans.refresh_all(db, definition)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("folding history into the dashboard tables failed; will retry")
+        await asyncio.sleep(interval)
+
+
 def background_context():
     """Cleanup context for `create_root`: runs after the services context has opened the database.
 
@@ -53,6 +66,7 @@ def background_context():
         worker = OutboxWorker(svc.db, gateway)
         tasks = [asyncio.create_task(run_forever(Scheduler(svc.db), interval), name="postloan-scheduler"),
                  asyncio.create_task(worker.run(_seconds("LOANCTL_OUTBOX_INTERVAL", 2.0)), name="outbox-worker")]
+        tasks.append(asyncio.create_task(_fold_history(svc.db, svc.workflow.current, interval), name="insight-history"))
         if hasattr(gateway, "poll_receipts"):
             tasks.append(asyncio.create_task(_poll_receipts(gateway, 5.0), name="sms-receipts"))
         yield

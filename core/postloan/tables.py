@@ -105,13 +105,8 @@ class OfficerRating(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-# Dashboards group loans by period, office, product and stage, and read history by loan and
-# action; these indexes (migration 0003) keep them within a second at 100,000 loans.
-Index("ix_loans_office_created", Loan.office_id, Loan.created_at)
-Index("ix_loans_created_at", Loan.created_at)
-Index("ix_loans_stage_due", Loan.stage, Loan.due_at)
+# Pairing a history record with the one before it (time in stage) reads history by loan.
 Index("ix_loan_events_loan_at", LoanEvent.loan_id, LoanEvent.at)
-Index("ix_loan_events_action_at", LoanEvent.action, LoanEvent.at)
 
 
 class SmsSubmission(Base):
@@ -139,3 +134,6 @@ class SmsPart(Base):
     part_no: Mapped[int] = mapped_column(Integer)
     receipt_state: Mapped[str] = mapped_column(String(16), default="")
     receipt_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+from ..insight import tables as _insight_tables  # noqa: E402,F401  (dashboard tables, same migration)

@@ -67,6 +67,10 @@ async def test_repayment_in_full_closes_the_loan_and_opens_the_rating(suite):
     view = await (await suite.login("chairman")).json("GET", "/api/insight/dashboard")
     officer = next(o for o in view["officers"] if o["officer_id"] == walk.users["officer.e.a"])
     assert officer["ratings"] == 1 and officer["attitude"] == 5.0
+    # the walk's history is folded into time in stage; the committee met once
+    stages = {r["stage"]: r for r in view["stage_times"]}
+    assert stages["review"]["count"] == 1 and stages["review"]["deadline"] == "2 working days"
+    assert view["committee"]["decisions"] == 1
 
 
 async def test_feedback_reaches_the_manager_of_the_handling_office(suite):

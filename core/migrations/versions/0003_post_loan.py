@@ -132,26 +132,38 @@ def upgrade() -> None:
     with op.batch_alter_table('postloan_tasks', schema=None) as batch_op:
         batch_op.create_index('ix_postloan_tasks_due', ['status', 'run_at'], unique=False)
 
+    op.create_table('insight_stage_days',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('stage', sa.String(length=40), nullable=False),
+    sa.Column('office_id', sa.Integer(), nullable=False),
+    sa.Column('spans', sa.Integer(), nullable=False),
+    sa.Column('seconds', sa.BigInteger(), nullable=False),
+    sa.Column('late', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'stage', 'office_id')
+    )
+    op.create_table('insight_watermarks',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
     with op.batch_alter_table('loan_events', schema=None) as batch_op:
-        batch_op.create_index('ix_loan_events_action_at', ['action', 'at'], unique=False)
         batch_op.create_index('ix_loan_events_loan_at', ['loan_id', 'at'], unique=False)
 
     with op.batch_alter_table('loans', schema=None) as batch_op:
-        batch_op.create_index('ix_loans_created_at', ['created_at'], unique=False)
-        batch_op.create_index('ix_loans_office_created', ['office_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_loans_stage_due', ['stage', 'due_at'], unique=False)
+        batch_op.create_index('ix_loans_insight', ['office_id', 'created_at', 'stage', 'product', 'amount_fen',
+                                                   'officer_a_id', 'due_at', 'updated_at'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('loans', schema=None) as batch_op:
-        batch_op.drop_index('ix_loans_stage_due')
-        batch_op.drop_index('ix_loans_office_created')
-        batch_op.drop_index('ix_loans_created_at')
+        batch_op.drop_index('ix_loans_insight')
 
     with op.batch_alter_table('loan_events', schema=None) as batch_op:
         batch_op.drop_index('ix_loan_events_loan_at')
-        batch_op.drop_index('ix_loan_events_action_at')
+
+    op.drop_table('insight_watermarks')
+    op.drop_table('insight_stage_days')
 
     with op.batch_alter_table('postloan_tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_postloan_tasks_due')
