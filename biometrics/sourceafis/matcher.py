@@ -215,3 +215,18 @@ class Matcher:
                 explanation.best = index
                 explanation.score = float(score)
         return explanation
+
+
+def _refresh_kernel_cache() -> None:
+    from . import angles, edgehash, edges, jitcache, pairing, parameters, roots, scoring
+    from . import matcher as this
+
+    kernels = [
+        _match_one, _match_gallery, roots.enumerate_roots, pairing.crawl, scoring.compute, scoring.shape,
+        edgehash.build_table, edgehash.angle_cells, edges.edge_shape, edges.all_edge_shapes,
+        edges.neighbor_table, edges.root_edge_order,
+    ]
+    jitcache.refresh(kernels, [angles, edgehash, edges, pairing, parameters, roots, scoring, this])
+
+
+_refresh_kernel_cache()
