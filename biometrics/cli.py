@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import Callable, TextIO
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".wsq")
 TEMPLATE_SUFFIX = ".cbor"

@@ -4,12 +4,14 @@ Templates (:mod:`.template`) read and write the Java original's CBOR format; the
 matcher (:mod:`.matcher`) gives the original's scores bit for bit.
 """
 
+from .accuracy import ErrorRates
 from .gallery import Gallery
 from .edges import SearchTemplate
 from .matcher import MatchExplanation, Matcher
 from .template import Minutia, MinutiaType, Template, TemplateError
 
 __all__ = [
+    "ErrorRates",
     "Gallery",
     "MatchExplanation",
     "Matcher",

@@ -41,8 +41,17 @@ class MinutiaType(enum.IntEnum):
     BIFURCATION = 1
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _float32(value: float) -> float:
-    return struct.unpack("<f", struct.pack("<f", value))[0]
+    """Rounds to the nearest float32, as Java's (float) cast does (beyond its range: infinity)."""
+    if math.isnan(value):
+        return value
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,7 @@ def _refused(data: bytes, fragment: str) -> None:
         (lambda d: d.update(directions=[-0.5, 0.5]), "outside [0, 2π)"),
         (lambda d: d.update(directions=[0.5, 2 * math.pi]), "outside [0, 2π)"),
         (lambda d: d.update(directions=[0.5, 1]), "not a float"),
+        (lambda d: d.update(directions=[0.5, 1e300]), "directions[1] = inf is outside"),
         (lambda d: d.update(types="EX"), "expected 'E' or 'B'"),
         (lambda d: d.update(types=["E", "B"]), "types must be a text string"),
         (lambda d: d.update(width=-1), "width must be an integer"),
