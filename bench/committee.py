@@ -3,6 +3,7 @@
     python bench/committee.py                 # full run, about 3 minutes
     python bench/committee.py --quick         # shorter windows, fewer scenarios
     python bench/committee.py --json out.json
+    python bench/committee.py --only "room of 9"
 
 Every scenario starts a fresh server process (``--serve``) holding one
 :class:`committee.sfu.MediaRoom` (encoded forwarding), or, as the baseline, a
@@ -505,7 +506,7 @@ def ratios(results: list[Result]) -> list[str]:
     return notes
 
 
-async def bench(quick: bool, json_path: Optional[str]) -> None:
+async def bench(quick: bool, json_path: Optional[str], only: Optional[str] = None) -> None:
     warmup, window = (3.0, 5.0) if quick else (4.0, 8.0)
     results = []
     started = time.monotonic()
@@ -514,6 +515,8 @@ async def bench(quick: bool, json_path: Optional[str]) -> None:
     print(f"clip: {len(clips[0].payloads)} VP8 frames, {clips[0].keyframes} key frames, "
           f"{video_kbps:.0f} kbit/s", flush=True)
     for name, mode, publishers, extra, record in scenarios(quick):
+        if only and only not in f"{name} [{mode}]":
+            continue
         result = await run_scenario(clips, name, mode, publishers, extra, warmup, window, record)
         print(f"  {name} [{mode}]: server {result.server_core:.3f} core, "
               f"{result.delivered_fps_mean:.1f} fps (min {result.delivered_fps_min:.1f})", flush=True)
@@ -534,6 +537,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json")
+    parser.add_argument("--only", help="run the scenarios whose 'name [mode]' contains this text")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="forward", choices=["forward", "relay"], help=argparse.SUPPRESS)
     parser.add_argument("--record", help=argparse.SUPPRESS)
@@ -541,7 +545,7 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.mode, args.record)
     else:
-        asyncio.run(bench(args.quick, args.json))
+        asyncio.run(bench(args.quick, args.json, args.only))
 
 
 if __name__ == "__main__":
