@@ -11,7 +11,6 @@ decides which pair wins.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from .parameters import COMPLEMENTARY_MAX_ANGLE_ERROR, EDGE_TABLE_NEIGHBORS, MAX_ANGLE_ERROR, MAX_DISTANCE_ERROR
