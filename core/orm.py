@@ -180,7 +180,12 @@ class Loan(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     stage_entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __mapper_args__ = {"version_id_col": version}
-    __table_args__ = (Index("ix_loans_stage_office", "stage", "office_id"),)
+    __table_args__ = (Index("ix_loans_stage_office", "stage", "office_id"),
+                      # One index per branch of a scope (core/scope.py), each in id order.
+                      Index("ix_loans_stage_id", "stage", "id"),
+                      Index("ix_loans_officer_a_stage", "officer_a_id", "stage", "id"),
+                      Index("ix_loans_officer_b_stage", "officer_b_id", "stage", "id"),
+                      Index("ix_loans_created_by", "created_by_id", "id"),)
 
 
 class LoanParticipant(Base):

@@ -36,45 +36,50 @@ class Scope:
     def whole_bank(self) -> bool:
         return self.principal.has(*WHOLE_BANK_ROLES)
 
-    def _queue(self) -> list[ColumnElement[bool]]:
-        """Per role: the cases waiting at the stages where that role acts."""
+    def _assigned(self, stage: str | None = None) -> list[ColumnElement[bool]]:
+        """Cases bound to the principal as an officer or a participant (one branch each)."""
         me = self.principal.user_id
-        assigned = or_(Loan.officer_a_id == me, Loan.officer_b_id == me,
-                       exists().where(LoanParticipant.loan_id == Loan.id, LoanParticipant.user_id == me))
-        clauses = []
+        mine = select(LoanParticipant.loan_id).where(LoanParticipant.user_id == me)
+        branches = [Loan.officer_a_id == me, Loan.officer_b_id == me, Loan.id.in_(mine)]
+        return [and_(Loan.stage == stage, b) for b in branches] if stage else branches
+
+    def queue_branches(self) -> list[ColumnElement[bool]]:
+        """The work queue as a union of conditions that each follow one index.
+
+        A role works the cases waiting at each of its stages: in its office subtree, or only
+        those assigned to it. One branch per stage keeps each one an ordered index scan.
+        """
+        branches: list[ColumnElement[bool]] = []
         for role in sorted(self.principal.roles):
-            stages = [stage for stage, roles in self.stage_roles.items() if role in roles]
-            if not stages:
-                continue
-            where = assigned if role in ASSIGNED_ONLY_ROLES else or_(self._in_subtree(Loan.office_id), assigned)
-            clauses.append(and_(Loan.stage.in_(sorted(stages)), where))
-        return clauses
+            for stage in sorted(s for s, roles in self.stage_roles.items() if role in roles):
+                branches += self._assigned(stage)
+                if role not in ASSIGNED_ONLY_ROLES:
+                    branches.append(and_(Loan.stage == stage, self._in_subtree(Loan.office_id)))
+        return branches
 
     def _in_subtree(self, office_column) -> ColumnElement[bool]:
         subtree = select(Office.id).where(Office.path.startswith(self.principal.office_path))
         return office_column.in_(subtree)
 
+    def loan_branches(self) -> list[ColumnElement[bool]]:
+        """What the principal may see, as a union of index-friendly conditions."""
+        if self.whole_bank:
+            return [true()]
+        me = self.principal.user_id
+        branches = [*self._assigned(), Loan.created_by_id == me, Loan.applicant_user_id == me,
+                    *self.queue_branches()]
+        if self.principal.has(*SUBTREE_READERS):
+            branches.append(self._in_subtree(Loan.office_id))
+        return branches
+
     def loans(self) -> ColumnElement[bool]:
         """The condition a loan row must meet to be visible to the principal."""
-        if self.whole_bank:
-            return true()
-        me = self.principal.user_id
-        clauses: list[ColumnElement[bool]] = [
-            Loan.officer_a_id == me,
-            Loan.officer_b_id == me,
-            Loan.created_by_id == me,
-            Loan.applicant_user_id == me,
-            exists().where(LoanParticipant.loan_id == Loan.id, LoanParticipant.user_id == me),
-            *self._queue(),
-        ]
-        if self.principal.has(*SUBTREE_READERS):
-            clauses.append(self._in_subtree(Loan.office_id))
-        return or_(*clauses)
+        return or_(*self.loan_branches())
 
     def work_queue(self) -> ColumnElement[bool]:
         """Cases waiting for the principal to act."""
-        clauses = self._queue()
-        return or_(*clauses) if clauses else false()
+        branches = self.queue_branches()
+        return or_(*branches) if branches else false()
 
     def customers(self) -> ColumnElement[bool]:
         if self.whole_bank:

@@ -1,7 +1,7 @@
 """Reading loan cases within scope, the work queue, and notes on a case file."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import audit
@@ -23,14 +23,26 @@ def loan_view(loan: Loan, customer: Customer | None = None) -> dict:
 
 async def list_loans(session: AsyncSession, scope: Scope, *, queue: bool = False, stage: str | None = None,
                      limit: int = 50, before_id: int | None = None) -> dict:
-    """A page of loans, newest first; keyset pagination keeps deep pages as fast as the first."""
-    condition = scope.work_queue() if queue else scope.loans()
-    query = select(Loan, Customer).join(Customer, Customer.id == Loan.customer_id).where(condition)
-    if stage is not None:
-        query = query.where(Loan.stage == stage)
+    """A page of loans, newest first, with keyset pagination.
+
+    The scope is a union of conditions; each is asked for its newest `limit + 1` ids along one
+    index and the pages are merged, so the cost follows the page size, not the table size.
+    """
+    branches = scope.queue_branches() if queue else scope.loan_branches()
+    extra = [Loan.stage == stage] if stage is not None else []
     if before_id is not None:
-        query = query.where(Loan.id < before_id)
-    rows = (await session.execute(query.order_by(Loan.id.desc()).limit(limit + 1))).all()
+        extra.append(Loan.id < before_id)
+    pages = [select(Loan.id).where(branch, *extra).order_by(Loan.id.desc()).limit(limit + 1).subquery()
+             for branch in branches]
+    if not pages:
+        return {"items": [], "next_before_id": None}
+    # The merged ids are few (at most limit + 1 per branch): pick the page here, then load it
+    # by primary key, which no planner gets wrong.
+    found = (await session.execute(union_all(*(select(page.c.id) for page in pages)))).scalars()
+    page_ids = sorted(set(found), reverse=True)[:limit + 1]
+    query = (select(Loan, Customer).join(Customer, Customer.id == Loan.customer_id)
+             .where(Loan.id.in_(page_ids)).order_by(Loan.id.desc()))
+    rows = (await session.execute(query)).all()
     items = [loan_view(loan, customer) for loan, customer in rows[:limit]]
     return {"items": items, "next_before_id": items[-1]["id"] if len(rows) > limit else None}
 
