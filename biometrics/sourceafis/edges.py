@@ -184,7 +184,12 @@ class SearchTemplate:
         lengths, reference_angles, neighbor_angles = all_edge_shapes(
             xs, ys, directions, POLAR_LENGTHS, POLAR_DIRECTIONS
         )
+        # Narrow integer types keep a candidate small in cache during 1:N matching (lengths stay below
+        # 2^15: coordinates are within ±10,000; indices below 256; star offsets below 256 * 9).
+        lengths = lengths.astype(np.int16)
         offsets, neighbors = neighbor_table(xs, ys, lengths)
+        offsets = offsets.astype(np.int16)
+        neighbors = neighbors.astype(np.int16)
         count = int(xs.shape[0])
         star_references = np.repeat(np.arange(count, dtype=np.int32), np.diff(offsets))
         order = root_edge_order(lengths, MIN_ROOT_EDGE_LENGTH)
@@ -195,9 +200,9 @@ class SearchTemplate:
             lengths, reference_angles, neighbor_angles, offsets, neighbors,
             lengths[star_references, neighbors], reference_angles[star_references, neighbors],
             neighbor_angles[star_references, neighbors],
-            order, (order // max(count, 1)).astype(np.int32), lengths.ravel()[order],
+            order, (order // max(count, 1)).astype(np.int16), lengths.ravel()[order],
             root_reference_angles, root_neighbor_angles,
-            angle_cells(root_reference_angles, root_neighbor_angles),
+            angle_cells(root_reference_angles, root_neighbor_angles).astype(np.int16),
         )
 
     def star_arrays(self) -> tuple:

@@ -25,18 +25,18 @@ class Gallery:
         self.star_entry_offsets = _offsets(np.array([t.star_neighbors.shape[0] for t in searchable], dtype=np.int64))
         self.root_offsets = _offsets(np.array([t.root_lengths.shape[0] for t in searchable], dtype=np.int64))
         self.types = _concat([t.types for t in searchable], np.int8)
-        self.lengths = _concat([t.lengths.ravel() for t in searchable], np.int32)
+        self.lengths = _concat([t.lengths.ravel() for t in searchable], np.int16)
         self.reference_angles = _concat([t.reference_angles.ravel() for t in searchable], np.float32)
         self.neighbor_angles = _concat([t.neighbor_angles.ravel() for t in searchable], np.float32)
         star_fields = list(zip(*(t.star_arrays() for t in searchable))) or [()] * 5
         root_fields = list(zip(*(t.root_arrays() for t in searchable))) or [()] * 5
         self.star_arrays = tuple(
             _concat(list(field), dtype)
-            for field, dtype in zip(star_fields, (np.int32, np.int32, np.int32, np.float32, np.float32))
+            for field, dtype in zip(star_fields, (np.int16, np.int16, np.int16, np.float32, np.float32))
         )
         self.root_arrays = tuple(
             _concat(list(field), dtype)
-            for field, dtype in zip(root_fields, (np.int32, np.int32, np.float32, np.float32, np.int32))
+            for field, dtype in zip(root_fields, (np.int16, np.int16, np.float32, np.float32, np.int16))
         )
 
     def __len__(self) -> int:
