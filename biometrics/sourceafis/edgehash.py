@@ -107,7 +107,17 @@ def build_table(lengths, reference_angles, neighbor_angles):
                                 cursor[cell] += 1
                             nbin = (nbin + 1) % ANGLE_BINS
                         rbin = (rbin + 1) % ANGLE_BINS
-    return length_bins, counts, edges
+    # Copies of the filed edges' shapes, so that a lookup reads them contiguously.
+    filed_lengths = np.empty(edges.shape[0], dtype=lengths.dtype)
+    filed_reference_angles = np.empty(edges.shape[0], dtype=np.float32)
+    filed_neighbor_angles = np.empty(edges.shape[0], dtype=np.float32)
+    for slot in range(edges.shape[0]):
+        reference = edges[slot] // count
+        neighbor = edges[slot] - reference * count
+        filed_lengths[slot] = lengths[reference, neighbor]
+        filed_reference_angles[slot] = reference_angles[reference, neighbor]
+        filed_neighbor_angles[slot] = neighbor_angles[reference, neighbor]
+    return length_bins, counts, edges, filed_lengths, filed_reference_angles, filed_neighbor_angles
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,11 +132,10 @@ class EdgeHash:
 
     @classmethod
     def build(cls, lengths: np.ndarray, reference_angles: np.ndarray, neighbor_angles: np.ndarray) -> "EdgeHash":
-        length_bins, offsets, edges = build_table(lengths, reference_angles, neighbor_angles)
-        return cls(
-            int(length_bins), offsets, edges,
-            lengths.ravel()[edges], reference_angles.ravel()[edges], neighbor_angles.ravel()[edges],
+        length_bins, offsets, edges, filed_lengths, filed_reference_angles, filed_neighbor_angles = build_table(
+            lengths, reference_angles, neighbor_angles
         )
+        return cls(int(length_bins), offsets, edges, filed_lengths, filed_reference_angles, filed_neighbor_angles)
 
     def cell_key(self, cell: int) -> int:
         """The original's int key of a cell: reference bin << 24 | neighbour bin << 16 | length bin."""
