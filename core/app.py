@@ -47,6 +47,8 @@ def create_root(config: Config, service_name: str) -> web.Application:
     app.on_response_prepare.append(middleware.security_headers)
     app.router.add_get("/healthz", healthz)
     archive.mount(app, config)  # the credit archive: blob store, tus uploads at /api/uploads/
+    from biometrics.wiring import attach
+    attach(app, config)  # the fingerprint service at /biometrics/, its loan operations in /api/
     app.add_subapp("/api/", create_api(config))
     return app
 

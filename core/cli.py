@@ -17,7 +17,7 @@ from .rules.rulebook import RuleTableError
 from .workflow import WorkflowDefinitionError
 
 # Command groups of the other packages, added when the package provides them.
-EXTENSIONS = ("biometrics.cli", "committee.cli", "recordings.cli", "core.postloan.cli")
+EXTENSIONS = ("biometrics.cli", "biometrics.servicecli", "committee.cli", "recordings.cli", "core.postloan.cli")
 
 
 class CommandError(Exception):

@@ -25,6 +25,16 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
 @dataclass(frozen=True)
 class Config:
     data_dir: Path = Path("var")
@@ -55,6 +65,18 @@ class Config:
     archive_url: str = ""
     archive_key: str = field(default="", repr=False)
     archive_upload_max_bytes: int = 200 * 1024 * 1024
+    # The fingerprint service: its URL when run apart (empty: in this process), the master key
+    # wrapping the templates' data keys (empty: made on first start in data_dir), whether raw
+    # images are kept, the match threshold, fingers to enroll, and operator step-up.
+    biometrics_url: str = ""
+    biometric_key: str = field(default="", repr=False)
+    keep_fingerprint_images: bool = False
+    fingerprint_threshold: float = 40.0
+    fingerprint_min_fingers: int = 2
+    fingerprint_min_minutiae: int = 12
+    fingerprint_min_area_mm2: float = 40.0
+    step_up: str = "required"
+    step_up_seconds: int = 180
 
     @property
     def tls(self) -> bool:
@@ -103,6 +125,15 @@ class Config:
             archive_url=env.get("LOANCTL_ARCHIVE") or env.get("LOANCTL_ARCHIVE_STORE", ""),
             archive_key=env.get("LOANCTL_ARCHIVE_KEY", ""),
             archive_upload_max_bytes=_env_int(env, "LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024),
+            biometrics_url=env.get("LOANCTL_BIOMETRICS_URL", "").rstrip("/"),
+            biometric_key=env.get("LOANCTL_BIOMETRIC_KEY", ""),
+            keep_fingerprint_images=env.get("LOANCTL_KEEP_FINGERPRINT_IMAGES", "0") == "1",
+            fingerprint_threshold=_env_float(env, "LOANCTL_FINGERPRINT_THRESHOLD", 40.0),
+            fingerprint_min_fingers=_env_int(env, "LOANCTL_FINGERPRINT_MIN_FINGERS", 2),
+            fingerprint_min_minutiae=_env_int(env, "LOANCTL_FINGERPRINT_MIN_MINUTIAE", 12),
+            fingerprint_min_area_mm2=_env_float(env, "LOANCTL_FINGERPRINT_MIN_AREA_MM2", 40.0),
+            step_up=env.get("LOANCTL_STEP_UP", "required"),
+            step_up_seconds=_env_int(env, "LOANCTL_STEP_UP_SECONDS", 180),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
@@ -110,6 +141,13 @@ class Config:
             raise ConfigError("session timeouts must be positive and absolute >= idle")
         if config.archive_upload_max_bytes <= 0:
             raise ConfigError("LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES must be positive")
+        if config.step_up not in ("required", "off"):
+            raise ConfigError(f"LOANCTL_STEP_UP must be 'required' or 'off', got {config.step_up!r}")
+        if not 10 <= config.step_up_seconds <= 900:
+            raise ConfigError("LOANCTL_STEP_UP_SECONDS must be 10..900 (a step-up expires within minutes)")
+        if config.fingerprint_threshold <= 0 or not 1 <= config.fingerprint_min_fingers <= 10:
+            raise ConfigError("LOANCTL_FINGERPRINT_THRESHOLD must be positive and "
+                              "LOANCTL_FINGERPRINT_MIN_FINGERS 1..10")
         if config.password_min_length < 8:
             raise ConfigError("LOANCTL_PASSWORD_MIN_LENGTH may not be below 8")
         return config

@@ -261,9 +261,21 @@ async def role_holders(session: AsyncSession, role: str, loan: Loan) -> list[Use
     return list((await session.execute(query)).scalars())
 
 
+async def _check_step_up(session: AsyncSession, definition: Definition, caller: Caller, loan_id: int,
+                         action: str, payload: Mapping[str, Any], token: str | None, now: dt.datetime) -> None:
+    """An important action by staff needs a fingerprint step-up token for exactly this command."""
+    from biometrics.stepup import is_staff, redeem
+
+    if definition.actions[action].important and is_staff(caller.principal):
+        await redeem(session, token, user_id=caller.user_id, loan_id=loan_id, action=action, payload=payload, now=now)
+
+
 async def execute(session: AsyncSession, workflow: Workflow, scope: Scope | None, caller: Caller,
-                  loan_id: int, action: str, payload: Mapping[str, Any], *, now: dt.datetime | None = None) -> dict:
-    """Run one command on an existing loan in the caller's unit of work."""
+                  loan_id: int, action: str, payload: Mapping[str, Any], *, now: dt.datetime | None = None,
+                  step_up: str | None = None, require_step_up: bool = False) -> dict:
+    """Run one command on an existing loan in the caller's unit of work. With
+    `require_step_up` (LOANCTL_STEP_UP=required on the HTTP path) an important action by staff
+    must carry a step-up token (`step_up`) bound to this loan, action and payload."""
     now = now or utcnow()
     if scope is not None:
         loan = await scope.loan(session, loan_id, for_update=True)
@@ -278,6 +290,8 @@ async def execute(session: AsyncSession, workflow: Workflow, scope: Scope | None
     except DomainError as error:
         raise refusal(error) from None
     await _check_named_people(session, plan_, plan_.payload, definition)
+    if require_step_up:
+        await _check_step_up(session, definition, caller, loan.id, plan_.action, payload, step_up, now)
     event = await _apply(session, workflow, loan, caller, plan_, definition, now)
     return {"loan": {"id": loan.id, "stage": loan.stage, "version": loan.version},
             "event": {"id": event.id, "action": event.action, "from": event.from_stage, "to": event.to_stage}}
@@ -291,8 +305,10 @@ def _tracking_code() -> str:
 
 
 async def apply(session: AsyncSession, workflow: Workflow, caller: Caller, action: str,
-                payload: Mapping[str, Any], *, intake_office_id: int, now: dt.datetime | None = None) -> dict:
-    """A new application: online by the applicant, or typed by an officer (代申请)."""
+                payload: Mapping[str, Any], *, intake_office_id: int, now: dt.datetime | None = None,
+                step_up: str | None = None, require_step_up: bool = False) -> dict:
+    """A new application: online by the applicant, or typed by an officer (代申请; an important
+    action, so with `require_step_up` it needs a step-up token for loan 0)."""
     now = now or utcnow()
     definition = workflow.current
     starts = {a.code for a in definition.actions_from(definition.start)}
@@ -314,6 +330,8 @@ async def apply(session: AsyncSession, workflow: Workflow, caller: Caller, actio
         plan_ = plan(definition, view, action, caller.view, payload, now, rules=workflow.rules)
     except DomainError as error:
         raise refusal(error) from None
+    if require_step_up:
+        await _check_step_up(session, definition, caller, 0, action, payload, step_up, now)
     clean = plan_.payload
     if customer is None:
         customer = Customer(name=clean["customer_name"], id_number=id_number, phone=clean["phone"],

@@ -330,3 +330,5 @@ class Feedback(Base):
 
 from .postloan import tables as _postloan_tables  # noqa: E402,F401  (post-loan tables join the metadata)
 from recordings import tables as _archive_tables  # noqa: E402,F401  (archive tables join the metadata)
+from biometrics import tables as _biometric_tables  # noqa: E402,F401  (fingerprint tables join the metadata)
+from committee import tables as _committee_tables  # noqa: E402,F401  (committee tables join the metadata)

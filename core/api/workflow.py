@@ -19,10 +19,14 @@ APPLICATION = Body("Application", {
     "action": Field("string", enum=("apply", "apply_on_behalf"),
                     description="apply: self-service; apply_on_behalf: an officer types it (代申请)"),
     "payload": Field("object", description="the fields the workflow definition gives for the action"),
+    "step_up": Field("string", required=False, max_length=200,
+                     description="fingerprint step-up token (POST /api/step-up) for apply_on_behalf"),
 })
 COMMAND = Body("Command", {
     "action": Field("string", min_length=1, max_length=64, pattern=r"[a-z_]+"),
     "payload": Field("object"),
+    "step_up": Field("string", required=False, max_length=200,
+                     description="fingerprint step-up token (POST /api/step-up), needed for important actions"),
 })
 DECISION = Body("CommitteeDecision", {
     "loan_id": Field("integer", minimum=1),
@@ -64,7 +68,8 @@ async def apply(request: web.Request, body: dict) -> web.Response:
     async def work(session):
         office = await _intake_office(session)
         return 201, await loanflow.apply(session, svc.workflow, caller, body["action"], body["payload"],
-                                         intake_office_id=office)
+                                         intake_office_id=office, step_up=body.get("step_up"),
+                                         require_step_up=svc.config.step_up == "required")
     return await run_once(svc.db, IdempotencyKey.of(request, _owner(request), body), work)
 
 
@@ -77,7 +82,8 @@ async def command(request: web.Request, loan_id: int, body: dict) -> web.Respons
 
     async def work(session):
         return 200, await loanflow.execute(session, svc.workflow, svc.scope(who), loanflow.Caller.of(who),
-                                           loan_id, body["action"], body["payload"])
+                                           loan_id, body["action"], body["payload"], step_up=body.get("step_up"),
+                                           require_step_up=svc.config.step_up == "required")
     return await run_once(svc.db, IdempotencyKey.of(request, _owner(request), body), work)
 
 

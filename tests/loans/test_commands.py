@@ -6,7 +6,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from core.orm import AuditRecord, LoanEvent, OutboxMessage
-from tests.loans.walk import Walk, application
+from tests.loans.walk import Walk, application, step_up
 
 
 async def _events(suite, loan_id: int) -> int:
@@ -23,10 +23,12 @@ async def test_concurrent_conflicting_commands_one_wins(suite):
     await file_documents(suite, walk.loan_id, "APP-FORM", "ID-CARD")
     first, second = await suite.login("intake.head"), await suite.login("intake.head")
     path = f"/api/loans/{walk.loan_id}/commands"
+    passing = {"action": "preliminary_pass", "payload": {"opinion": "通过"}}
+    rejecting = {"action": "preliminary_reject", "payload": {"reason": "不符合"}}
+    for client, body in ((first, passing), (second, rejecting)):
+        body["step_up"] = await step_up(suite, client, walk.loan_id, body["action"], body["payload"])
     before = await _events(suite, walk.loan_id)
-    responses = await asyncio.gather(
-        first.request("POST", path, {"action": "preliminary_pass", "payload": {"opinion": "通过"}}),
-        second.request("POST", path, {"action": "preliminary_reject", "payload": {"reason": "不符合"}}))
+    responses = await asyncio.gather(first.request("POST", path, passing), second.request("POST", path, rejecting))
     statuses = sorted(r.status for r in responses)
     assert statuses == [200, 409], statuses
     loser = next(r for r in responses if r.status == 409)
@@ -41,7 +43,9 @@ async def test_many_concurrent_identical_commands(suite):
     clients = [await suite.login("intake.head") for _ in range(4)]
     path = f"/api/loans/{walk.loan_id}/commands"
     body = {"action": "main_review_pass", "payload": {"opinion": "符合", "risk_level": "low"}}
-    responses = await asyncio.gather(*(c.request("POST", path, body) for c in clients))
+    bodies = [{**body, "step_up": await step_up(suite, c, walk.loan_id, body["action"], body["payload"])}
+              for c in clients]
+    responses = await asyncio.gather(*(c.request("POST", path, b) for c, b in zip(clients, bodies)))
     assert sorted(r.status for r in responses) == [200, 409, 409, 409]
     assert await walk.stage() == "dispatch"
 
@@ -69,6 +73,7 @@ async def test_concurrent_retries_with_one_key_act_once(suite):
     clients = [await suite.login("intake.head") for _ in range(3)]
     path = f"/api/loans/{walk.loan_id}/commands"
     body = {"action": "main_review_pass", "payload": {"opinion": "符合", "risk_level": "low"}}
+    body["step_up"] = await step_up(suite, clients[0], walk.loan_id, body["action"], body["payload"])
     before = await _events(suite, walk.loan_id)
     # One person's retries (same owner, same key) from three connections at once.
     same_person = [clients[0]] * 3

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from core.orm import Loan, OutboxMessage
-from tests.loans.walk import Walk
+from tests.loans.walk import Walk, step_up
 
 # withdraw action -> (stage the case is in, who sent it there, stage it goes back to)
 WITHDRAWALS = {
@@ -107,10 +107,11 @@ async def test_each_return_needs_a_reason_and_notifies(suite, action):
 
 async def test_application_typed_by_an_officer_returns_to_that_officer(suite):
     officer = await suite.login("officer.cg")
-    created = await officer.json("POST", "/api/applications", {"action": "apply_on_behalf", "payload": {
-        "channel": "counter", "product": "personal_business", "amount": 30_000_000, "term_months": 24,
-        "purpose": "购买农机", "customer_name": "李四", "id_number": "110101198505050011", "phone": "13900000000"}},
-        expect=201)
+    payload = {"channel": "counter", "product": "personal_business", "amount": 30_000_000, "term_months": 24,
+               "purpose": "购买农机", "customer_name": "李四", "id_number": "110101198505050011", "phone": "13900000000"}
+    created = await officer.json("POST", "/api/applications", {
+        "action": "apply_on_behalf", "payload": payload,
+        "step_up": await step_up(suite, officer, 0, "apply_on_behalf", payload)}, expect=201)
     loan_id = created["loan"]["id"]
     assert created["loan"]["stage"] == "draft"
     await officer.json("POST", f"/api/loans/{loan_id}/commands", {"action": "submit_application", "payload": {}})

@@ -1,9 +1,14 @@
 """Walking real loans through the workflow over the HTTP API, as the demo's people."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
+import itertools
 import json
+import secrets
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import update
@@ -11,6 +16,8 @@ from sqlalchemy import update
 from core.api.workflow import COMMITTEE_AUDIENCE, COMMITTEE_SCOPE
 from core.orm import Loan
 from core.servicetoken import ServiceTokens
+from biometrics.stepup import payload_digest
+from tests.conftest import SHARED
 from tests.suite import ApiClient, Suite, file_documents
 
 # product -> amount (fen), term (months), purpose, payment mode
@@ -22,6 +29,62 @@ PRODUCTS = {
     "project_finance": (5_000_000_000, 120, "business", "entrusted"),
 }
 MEMBERS = [f"member{n:02d}" for n in range(1, 13)]
+# Every acting staff member enrolls two impressions of the same FVC finger and confirms with a
+# third: reusing one real finger for all staff is fine here (each user is matched only against
+# their own enrollment), and it keeps the prints the test needs to three files.
+STAFF_FINGER = ("107_1", "107_2")
+STAFF_PROBE = "107_3"
+_captures = itertools.count(1)
+
+
+@lru_cache(maxsize=None)
+def _print_pixels(name: str):
+    from PIL import Image
+
+    return Image.open(SHARED / "fingerprints" / "fvc2002-db1b" / f"{name}.tif").copy()
+
+
+def fresh_capture(name: str) -> str:
+    """A real FVC print as a new scanner file (base64 PNG): same pixels, bytes never seen before,
+    as every real capture is — identical bytes would be refused as a replay."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("capture", f"{next(_captures)}-{secrets.token_hex(8)}")
+    out = io.BytesIO()
+    _print_pixels(name).save(out, "PNG", pnginfo=info, compress_level=1)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+async def enroll_staff(suite: Suite, client: ApiClient) -> None:
+    """Enroll the signed-in staff member's finger once per suite (each suite is a fresh database)."""
+    enrolled = suite.__dict__.setdefault("_enrolled_staff", set())
+    if client.me["user_id"] in enrolled:
+        return
+    for name in STAFF_FINGER:
+        await client.json("POST", "/api/me/fingerprints", {"finger": 2, "image_base64": fresh_capture(name)},
+                          expect=201)
+    enrolled.add(client.me["user_id"])
+
+
+async def step_up(suite: Suite, client: ApiClient, loan_id: int, action: str, payload: dict) -> str:
+    """A real step-up: the operator's fresh print for exactly this command."""
+    await enroll_staff(suite, client)
+    granted = await client.json("POST", "/api/step-up", {
+        "loan_id": loan_id, "action": action, "payload_sha256": payload_digest(payload),
+        "image_base64": fresh_capture(STAFF_PROBE), "device": "test-scanner"})
+    return granted["step_up"]
+
+
+async def needs_step_up(suite: Suite, username: str, loan_id: int, action: str) -> bool:
+    """Staff confirm important actions (as the loan's own workflow version marks them)."""
+    if username == "applicant" or suite.services.config.step_up != "required":
+        return False
+    definition = suite.services.workflow.current
+    if loan_id:
+        async with suite.services.db.unit_of_work(write=False) as session:
+            definition = suite.services.workflow.registry.get((await session.get(Loan, loan_id)).workflow_version)
+    return action in definition.actions and definition.actions[action].important
 
 
 def application(product: str, *, name: str = "张三", id_number: str = "110101199001011234") -> dict:
@@ -51,8 +114,12 @@ class Walk:
 
     async def do(self, username: str, action: str, payload: dict | None = None, *, expect: int = 200) -> Any:
         client = await self.as_(username)
-        return await client.json("POST", f"/api/loans/{self.loan_id}/commands",
-                                 {"action": action, "payload": payload or {}}, expect=expect)
+        body = {"action": action, "payload": payload or {}}
+        # A command expected to be refused is refused before its step-up is looked at (scope,
+        # stage, guards come first), so it needs no print.
+        if expect == 200 and await needs_step_up(self.suite, username, self.loan_id, action):
+            body["step_up"] = await step_up(self.suite, client, self.loan_id, action, body["payload"])
+        return await client.json("POST", f"/api/loans/{self.loan_id}/commands", body, expect=expect)
 
     async def stage(self) -> str:
         async with self.suite.services.db.unit_of_work(write=False) as session:
@@ -106,6 +173,7 @@ class Walk:
         elif stage == "investigation":
             await file_documents(self.suite, self.loan_id, "INCOME-PROOF", "CREDIT-REPORT", "INV-REPORT",
                                  "INV-PHOTOS", "FP-CAPTURE")
+            await self.flag("prints_enrolled")  # real enrollment is tested in tests/biometrics_service
             await self.do("officer.e.a", "record_investigation", {
                 "items": {"income": "稳定"}, "conclusion": "recommend", "opinion": "实地走访"})
         elif stage == "investigation_check":

@@ -118,6 +118,7 @@ def step(journey: Journey) -> Plan:
                                                          "officer_a": OFFICER_A.user_id, "officer_b": OFFICER_B.user_id})
     if stage == "investigation":
         journey.file("INCOME-PROOF", "CREDIT-REPORT", "INV-REPORT", "INV-PHOTOS", "FP-CAPTURE")
+        journey.flag("prints_enrolled")
         return journey.do("record_investigation", OFFICER_A, {"items": {"income": "stable"}, "conclusion": "recommend",
                                                               "opinion": "visited the shop"})
     if stage == "investigation_check":

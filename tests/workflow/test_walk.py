@@ -297,6 +297,7 @@ def test_required_documents_must_be_filed(definition, rules):
 def test_only_the_assigned_officers_investigate(definition, rules):
     journey = walk_to(Journey.begin(definition, rules), "investigation")
     journey.file("INCOME-PROOF", "CREDIT-REPORT", "INV-REPORT", "INV-PHOTOS", "FP-CAPTURE")
+    journey.flag("prints_enrolled")
     payload = {"items": {}, "conclusion": "recommend", "opinion": "x"}
     with pytest.raises(GuardFailed, match="officer_a"):
         journey.plan("record_investigation", OFFICER_B, payload)
@@ -369,6 +370,8 @@ def test_open_actions_per_actor(definition, rules):
     codes = lambda actor: sorted(a.code for a in open_actions(definition, journey.loan, actor, journey.now, rules=rules))
     assert codes(OFFICER_A) == ["cancel_for_customer", "investigation_return"]  # documents not filed yet
     journey.file("INCOME-PROOF", "CREDIT-REPORT", "INV-REPORT", "INV-PHOTOS", "FP-CAPTURE")
+    assert codes(OFFICER_A) == ["cancel_for_customer", "investigation_return"]  # prints not enrolled yet
+    journey.flag("prints_enrolled")
     assert codes(OFFICER_A) == ["cancel_for_customer", "investigation_return", "record_investigation"]
     assert codes(OFFICER_B) == ["cancel_for_customer"]
     assert codes(INTAKE) == ["cancel_for_customer", "withdraw_dispatch"]

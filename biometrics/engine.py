@@ -1,0 +1,133 @@
+"""The fingerprint work that runs in the process pool: extraction, 1:1 scores, 1:N search.
+
+Functions here are top-level and take and return plain bytes and numbers, so they cross the
+process boundary cheaply; templates travel as the SourceAFIS CBOR the storage keeps.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Sequence
+
+from .sourceafis.extractor import extract
+from .sourceafis.gallery import Gallery
+from .sourceafis.image import ImageError, decode_image
+from .sourceafis.matcher import Matcher
+from .sourceafis.template import Template
+
+
+class CaptureError(Exception):
+    """The capture cannot be read as a fingerprint image."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    template: bytes  # SourceAFIS CBOR
+    positions: tuple[tuple[int, int], ...]
+    width: int
+    height: int
+
+
+def analyse(image: bytes, dpi: float) -> Analysis:
+    """Decode the scanner's file and extract its minutiae template."""
+    try:
+        pixels = decode_image(image)
+    except ImageError as error:
+        raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
+    template = extract(pixels, dpi=dpi)
+    return Analysis(template.to_cbor(), tuple((m.x, m.y) for m in template.minutiae),
+                    template.width, template.height)
+
+
+def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
+    """Score the probe against each candidate (1:1, as the Java original scores)."""
+    matcher = Matcher(Template.from_cbor(probe))
+    return [float(matcher.match(Template.from_cbor(c))) for c in candidates]
+
+
+# The last gallery a worker built, kept so repeated searches over the same enrolled set skip
+# rebuilding it (a worker serves many requests).
+_gallery_cache: tuple[str, Gallery] | None = None
+
+
+def gallery_key(candidates: Sequence[bytes]) -> str:
+    digest = hashlib.sha256()
+    for c in candidates:
+        digest.update(hashlib.sha256(c).digest())
+    return digest.hexdigest()
+
+
+def search(probe: bytes, candidates: Sequence[bytes], key: str = "") -> list[float]:
+    """1:N: the probe's score against every candidate, in one compiled loop over the gallery."""
+    global _gallery_cache
+    if not candidates:
+        return []
+    if key and _gallery_cache is not None and _gallery_cache[0] == key:
+        gallery = _gallery_cache[1]
+    else:
+        gallery = Gallery(Template.from_cbor(c) for c in candidates)
+        if key:
+            _gallery_cache = (key, gallery)
+    return [float(s) for s in Matcher(Template.from_cbor(probe)).match_gallery(gallery)]
+
+
+class MatchingPool:
+    """A process pool sized to the cores, so matching never blocks the event loop.
+
+    Workers are forked from a fork server that has imported and compiled the engine once
+    (biometrics.warmup), so a new pool's first request does not pay numba's start-up.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._executor: Executor | None = None
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["biometrics.warmup"])
+        self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+
+    async def run(self, function, *args):
+        if self._executor is None:
+            raise RuntimeError("the matching pool is not started")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def analyse(self, image: bytes, dpi: float) -> Analysis:
+        return await self.run(analyse, image, dpi)
+
+    async def scores(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
+        return await self.run(scores, probe, list(candidates))
+
+    async def search(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
+        return await self.run(search, probe, list(candidates), gallery_key(candidates))
+
+    async def render(self, template: bytes, image: bytes | None = None) -> bytes:
+        return await self.run(render, template, image)
+
+
+def render(template: bytes, image: bytes | None = None) -> bytes:
+    """A PNG of the print with its minutiae drawn (the engine's drawing); without the image
+    (not kept), the minutiae on a blank card of the print's size."""
+    import io
+
+    import numpy as np
+
+    from .sourceafis.drawing import draw_minutiae
+
+    parsed = Template.from_cbor(template)
+    if image is not None:
+        pixels = decode_image(image)
+    else:
+        pixels = np.zeros((max(parsed.height, 1), max(parsed.width, 1)), dtype=np.float64)
+    out = io.BytesIO()
+    draw_minutiae(pixels, parsed).save(out, "PNG")
+    return out.getvalue()

@@ -1,0 +1,366 @@
+"""The fingerprint service's use cases: enroll, verify (1:1), identify (1:N).
+
+Each call decodes and extracts the capture in the process pool, with no database
+transaction open (SQLite writers hold the lock for the whole transaction), then writes the
+capture and the verification record in one short unit of work. A capture is refused before
+anything else is done if its bytes were seen before (a replay) and after extraction if it is
+too poor to use; refused verifications are recorded too, with their reason.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Config
+from core.db import Database
+from core.errors import Conflict, InvalidInput, NotFound
+from core.orm import utcnow
+
+from .engine import Analysis, CaptureError, MatchingPool
+from .keys import MasterKey, new_data_key, open_sealed, seal
+from .keyring import Keyring
+from .quality import QualityPolicy, assess
+from .tables import Capture, SubjectKey, Verification
+
+SUBJECT_KINDS = ("customer", "user")
+PURPOSES = ("enrollment", "disbursement", "post_loan", "step_up", "verification")
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_IMPRESSIONS = 3
+_SUBJECT = re.compile(r"^(customer|user):([1-9][0-9]{0,9})$")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whose print: an opaque reference, never a name."""
+
+    kind: str
+    id: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Subject":
+        found = _SUBJECT.match(str(text))
+        if not found:
+            raise InvalidInput(f"subject must be customer:<id> or user:<id>, got {text!r}", details={"subject": "pattern"})
+        return cls(found.group(1), int(found.group(2)))
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    threshold: float = 40.0
+    keep_images: bool = False
+    quality: QualityPolicy = field(default_factory=QualityPolicy)
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Settings":
+        return cls(config.fingerprint_threshold, config.keep_fingerprint_images,
+                   QualityPolicy(config.fingerprint_min_minutiae, config.fingerprint_min_area_mm2))
+
+
+@dataclass(frozen=True)
+class CaptureInput:
+    """A file from the bank's scanner software (PNG, BMP, TIFF, WSQ…) and its resolution."""
+
+    image: bytes
+    dpi: float = 500.0
+    device: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.image:
+            raise InvalidInput("the capture is empty", details={"image": "required"})
+        if len(self.image) > MAX_IMAGE_BYTES:
+            raise InvalidInput(f"the capture is larger than {MAX_IMAGE_BYTES} bytes", details={"image": "size"})
+        if not 50 <= self.dpi <= 5000:
+            raise InvalidInput(f"dpi must be 50..5000, got {self.dpi}", details={"dpi": "range"})
+
+    @classmethod
+    def from_json(cls, body: dict) -> "CaptureInput":
+        try:
+            image = base64.b64decode(str(body.get("image_base64", "")), validate=True)
+        except ValueError:
+            raise InvalidInput("image_base64 is not base64", details={"image_base64": "base64"}) from None
+        return cls(image, float(body.get("dpi") or 500.0), str(body.get("device") or "")[:100])
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.image).hexdigest()
+
+
+def _check_finger(finger: int | None, *, required: bool) -> int:
+    if finger is None or finger == 0:
+        if required:
+            raise InvalidInput("finger (1..10, ISO position: 1 right thumb … 10 left little) is required",
+                               details={"finger": "required"})
+        return 0
+    if not 1 <= int(finger) <= 10:
+        raise InvalidInput(f"finger must be 1..10, got {finger}", details={"finger": "range"})
+    return int(finger)
+
+
+class BiometricService:
+    """The running service: database, keys, process pool and settings."""
+
+    def __init__(self, db: Database, keyring: Keyring, pool: MatchingPool, settings: Settings) -> None:
+        self.db = db
+        self.keyring = keyring
+        self.pool = pool
+        self.settings = settings
+
+    # --- keys and sealing ---------------------------------------------------------------
+
+    async def _data_key(self, session: AsyncSession, subject: Subject, *, create: bool) -> bytes | None:
+        row = await session.get(SubjectKey, (subject.kind, subject.id))
+        if row is None:
+            if not create:
+                return None
+            data_key = new_data_key()
+            master = self.keyring.current
+            session.add(SubjectKey(subject_kind=subject.kind, subject_id=subject.id,
+                                   master_key_id=master.key_id, wrapped_key=master.wrap(data_key, str(subject))))
+            await session.flush()
+            return data_key
+        return self.keyring.get(row.master_key_id).unwrap(row.wrapped_key, str(subject))
+
+    @staticmethod
+    def _context(what: str, subject: Subject, sha256: str) -> str:
+        return f"{what}:{subject}:{sha256}"
+
+    async def templates_of(self, session: AsyncSession, captures: Iterable[Capture]) -> dict[int, bytes]:
+        """Decrypted templates by capture id."""
+        keys: dict[tuple[str, int], bytes | None] = {}
+        result = {}
+        for capture in captures:
+            subject = Subject(capture.subject_kind, capture.subject_id)
+            if (subject.kind, subject.id) not in keys:
+                keys[(subject.kind, subject.id)] = await self._data_key(session, subject, create=False)
+            key = keys[(subject.kind, subject.id)]
+            if key is None:
+                continue
+            result[capture.id] = open_sealed(key, capture.template_sealed,
+                                             self._context("template", subject, capture.sha256))
+        return result
+
+    async def image_of(self, session: AsyncSession, capture: Capture) -> bytes | None:
+        if capture.image_sealed is None:
+            return None
+        subject = Subject(capture.subject_kind, capture.subject_id)
+        key = await self._data_key(session, subject, create=False)
+        return open_sealed(key, capture.image_sealed, self._context("image", subject, capture.sha256))
+
+    # --- captures -----------------------------------------------------------------------
+
+    async def _is_replay(self, sha256: str) -> bool:
+        async with self.db.unit_of_work(write=False) as session:
+            return (await session.execute(select(Capture.id).where(Capture.sha256 == sha256))).first() is not None
+
+    async def _analyse(self, capture: CaptureInput) -> Analysis:
+        try:
+            analysis = await self.pool.analyse(capture.image, capture.dpi)
+        except CaptureError as error:
+            raise InvalidInput(str(error), code="capture_unreadable") from None
+        return analysis
+
+    def _quality_refusal(self, analysis: Analysis) -> tuple[Any, str | None]:
+        report = assess(analysis.positions, self.settings.quality)
+        return report, report.refusal
+
+    async def _store_capture(self, session: AsyncSession, subject: Subject, capture: CaptureInput,
+                             analysis: Analysis, report, *, purpose: str, finger: int, loan_id: int | None,
+                             enrolled: bool, requested_by: str) -> Capture:
+        key = await self._data_key(session, subject, create=True)
+        sha = capture.sha256
+        row = Capture(
+            sha256=sha, subject_kind=subject.kind, subject_id=subject.id, finger=finger, purpose=purpose,
+            loan_id=loan_id, enrolled=enrolled, minutiae=report.minutiae, area_mm2=report.area_mm2,
+            dpi=capture.dpi, size=len(capture.image),
+            template_sealed=seal(key, analysis.template, self._context("template", subject, sha)),
+            image_sealed=(seal(key, capture.image, self._context("image", subject, sha))
+                          if self.settings.keep_images else None),
+            device=capture.device, captured_by=requested_by[:64], captured_at=utcnow())
+        session.add(row)
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise Conflict("this capture's bytes were already submitted: refused as a replay; capture again",
+                           code="capture_replay") from None
+        return row
+
+    async def _refuse_replay(self, capture: CaptureInput) -> None:
+        if await self._is_replay(capture.sha256):
+            raise Conflict("this capture's bytes were already submitted: refused as a replay; capture again",
+                           code="capture_replay", details={"sha256": capture.sha256})
+
+    # --- use cases ------------------------------------------------------------------------
+
+    async def enroll(self, subject: Subject, finger: int, capture: CaptureInput, *, requested_by: str,
+                     loan_id: int | None = None, search_duplicates: bool = False) -> dict[str, Any]:
+        """Keep the finger's template as one of the subject's references (for the loan, when
+        given); up to MAX_IMPRESSIONS impressions per finger are kept, the newest."""
+        finger = _check_finger(finger, required=True)
+        await self._refuse_replay(capture)
+        analysis = await self._analyse(capture)
+        report, refusal = self._quality_refusal(analysis)
+        if refusal:
+            raise InvalidInput(refusal, code="capture_quality",
+                               details={"minutiae": report.minutiae, "area_mm2": report.area_mm2})
+        async with self.db.unit_of_work() as session:
+            same_finger = (await session.execute(select(Capture.id).where(
+                Capture.subject_kind == subject.kind, Capture.subject_id == subject.id, Capture.finger == finger,
+                Capture.enrolled, (Capture.loan_id == loan_id) if loan_id else Capture.loan_id.is_(None))
+                .order_by(Capture.id.desc()))).scalars().all()
+            # Several impressions of a finger match better than one; the oldest retire.
+            retired = same_finger[MAX_IMPRESSIONS - 1:]
+            if retired:
+                await session.execute(update(Capture).where(Capture.id.in_(retired)).values(enrolled=False))
+            row = await self._store_capture(session, subject, capture, analysis, report, purpose="enrollment",
+                                            finger=finger, loan_id=loan_id, enrolled=True, requested_by=requested_by)
+        result = {"capture_id": row.id, "subject": str(subject), "finger": finger, "sha256": row.sha256,
+                  "minutiae": report.minutiae, "area_mm2": report.area_mm2, "loan_id": loan_id}
+        if search_duplicates:
+            result["duplicates"] = await self.identify_template(
+                analysis.template, kind=subject.kind, exclude=subject)
+        return result
+
+    async def verify(self, subject: Subject, capture: CaptureInput, *, requested_by: str, purpose: str,
+                     finger: int | None = None, loan_id: int | None = None,
+                     enrollment_loan_id: int | None = None, render: bool = False) -> dict[str, Any]:
+        """Match a fresh capture against the subject's enrollment (of the given loan, and finger
+        if given; the best-scoring enrolled finger otherwise). Recorded whatever the outcome."""
+        if purpose not in PURPOSES or purpose == "enrollment":
+            raise InvalidInput(f"purpose must be one of {', '.join(p for p in PURPOSES if p != 'enrollment')}",
+                               details={"purpose": "enum"})
+        finger = _check_finger(finger, required=False)
+        threshold = self.settings.threshold
+
+        async def refuse(error: Exception, reason: str) -> None:
+            async with self.db.unit_of_work() as session:
+                session.add(Verification(requested_by=requested_by[:64], subject_kind=subject.kind,
+                                         subject_id=subject.id, finger=finger, purpose=purpose, loan_id=loan_id,
+                                         threshold=threshold, matched=False, reason=reason[:400],
+                                         device=capture.device, verified_at=utcnow()))
+            raise error
+
+        try:
+            await self._refuse_replay(capture)
+            analysis = await self._analyse(capture)
+        except (Conflict, InvalidInput) as error:
+            await refuse(error, error.message)
+        report, refusal = self._quality_refusal(analysis)
+        if refusal:
+            await refuse(InvalidInput(refusal, code="capture_quality",
+                                      details={"minutiae": report.minutiae, "area_mm2": report.area_mm2}), refusal)
+        async with self.db.unit_of_work(write=False) as session:
+            query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
+                                          Capture.enrolled)
+            if enrollment_loan_id is not None:
+                query = query.where(Capture.loan_id == enrollment_loan_id)
+            if finger:
+                query = query.where(Capture.finger == finger)
+            enrolled = list((await session.execute(query.order_by(Capture.id))).scalars())
+            templates = await self.templates_of(session, enrolled)
+        if not enrolled:
+            where = f" for loan {enrollment_loan_id}" if enrollment_loan_id else ""
+            await refuse(Conflict(f"{subject} has no enrolled print{' of finger %d' % finger if finger else ''}{where}",
+                                  code="not_enrolled"), "not enrolled")
+        scores = await self.pool.scores(analysis.template, [templates[c.id] for c in enrolled])
+        best = max(range(len(enrolled)), key=lambda i: scores[i])
+        score, reference = round(scores[best], 3), enrolled[best]
+        matched = score >= threshold
+        reason = "" if matched else f"score {score:.1f} is below the threshold {threshold:g}"
+        async with self.db.unit_of_work() as session:
+            row = await self._store_capture(session, subject, capture, analysis, report, purpose=purpose,
+                                            finger=finger or reference.finger, loan_id=loan_id, enrolled=False,
+                                            requested_by=requested_by)
+            record = Verification(requested_by=requested_by[:64], subject_kind=subject.kind, subject_id=subject.id,
+                                  finger=finger or reference.finger, purpose=purpose, loan_id=loan_id,
+                                  capture_id=row.id, enrollment_id=reference.id, score=score, threshold=threshold,
+                                  matched=matched, reason=reason, device=capture.device, verified_at=utcnow())
+            session.add(record)
+            await session.flush()
+        result = {"verification_id": record.id, "capture_id": row.id, "enrollment_id": reference.id,
+                  "subject": str(subject), "finger": record.finger, "score": score, "threshold": threshold,
+                  "matched": matched, "reason": reason, "sha256": row.sha256, "minutiae": report.minutiae,
+                  "enrolled_minutiae": reference.minutiae}
+        if render:
+            result["capture_png"] = base64.b64encode(
+                await self.pool.render(analysis.template, capture.image)).decode()
+            async with self.db.unit_of_work(write=False) as session:
+                image = await self.image_of(session, reference)
+            result["enrollment_png"] = base64.b64encode(
+                await self.pool.render(templates[reference.id], image)).decode()
+        return result
+
+    async def identify_template(self, template: bytes, *, kind: str = "customer",
+                                exclude: Subject | None = None) -> list[dict[str, Any]]:
+        """1:N over every enrolled print of the kind: the ones at or above the threshold, best first."""
+        async with self.db.unit_of_work(write=False) as session:
+            query = select(Capture).where(Capture.subject_kind == kind, Capture.enrolled)
+            if exclude is not None:
+                query = query.where(Capture.subject_id != exclude.id)
+            gallery = list((await session.execute(query.order_by(Capture.id))).scalars())
+            templates = await self.templates_of(session, gallery)
+        gallery = [c for c in gallery if c.id in templates]
+        if not gallery:
+            return []
+        scores = await self.pool.search(template, [templates[c.id] for c in gallery])
+        hits = [{"subject": f"{c.subject_kind}:{c.subject_id}", "capture_id": c.id, "finger": c.finger,
+                 "loan_id": c.loan_id, "score": round(s, 3)}
+                for c, s in zip(gallery, scores) if s >= self.settings.threshold]
+        return sorted(hits, key=lambda h: -h["score"])
+
+    async def identify(self, capture: CaptureInput, *, kind: str = "customer") -> dict[str, Any]:
+        if kind not in SUBJECT_KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(SUBJECT_KINDS)}", details={"kind": "enum"})
+        analysis = await self._analyse(capture)
+        report, refusal = self._quality_refusal(analysis)
+        if refusal:
+            raise InvalidInput(refusal, code="capture_quality")
+        return {"threshold": self.settings.threshold,
+                "candidates": await self.identify_template(analysis.template, kind=kind)}
+
+    async def enrolled(self, subject: Subject, *, loan_id: int | None = None) -> list[dict[str, Any]]:
+        """The subject's current enrollments (no template): finger, minutiae, when."""
+        async with self.db.unit_of_work(write=False) as session:
+            query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
+                                          Capture.enrolled)
+            query = query.where(Capture.loan_id == loan_id) if loan_id else query.where(Capture.loan_id.is_(None))
+            rows = (await session.execute(query.order_by(Capture.finger))).scalars()
+            return [{"capture_id": c.id, "finger": c.finger, "minutiae": c.minutiae, "area_mm2": c.area_mm2,
+                     "captured_at": c.captured_at.isoformat(), "sha256": c.sha256} for c in rows]
+
+    async def verification(self, verification_id: int) -> Verification | None:
+        async with self.db.unit_of_work(write=False) as session:
+            return await session.get(Verification, verification_id)
+
+
+async def rotate_keys(session: AsyncSession, keyring: Keyring, new_master: MasterKey) -> int:
+    """Re-encrypt every subject's data under a fresh data key wrapped by the new master key.
+    Returns the number of subjects. Runs in one transaction: all or nothing."""
+    subjects = list((await session.execute(select(SubjectKey))).scalars())
+    for row in subjects:
+        subject = Subject(row.subject_kind, row.subject_id)
+        old_key = keyring.get(row.master_key_id).unwrap(row.wrapped_key, str(subject))
+        fresh = new_data_key()
+        captures = (await session.execute(select(Capture).where(
+            Capture.subject_kind == subject.kind, Capture.subject_id == subject.id))).scalars()
+        for capture in captures:
+            for column, what in (("template_sealed", "template"), ("image_sealed", "image")):
+                sealed = getattr(capture, column)
+                if sealed is None:
+                    continue
+                context = BiometricService._context(what, subject, capture.sha256)
+                setattr(capture, column, seal(fresh, open_sealed(old_key, sealed, context), context))
+        row.master_key_id = new_master.key_id
+        row.wrapped_key = new_master.wrap(fresh, str(subject))
+    await session.flush()
+    return len(subjects)

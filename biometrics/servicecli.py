@@ -1,0 +1,83 @@
+"""`loanctl biometrics …`: looking after the fingerprint service's keys.
+
+`rotate-key` re-encrypts every subject's templates (and kept images) under fresh data keys
+wrapped by a new master key, in one transaction. With the key in the data folder the new key
+replaces it there; with LOANCTL_BIOMETRIC_KEY the new key is read from --new-key-file and the
+operator then puts it in the configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subparsers.add_parser("biometrics", help="the fingerprint service's data and keys")
+    commands = group.add_subparsers(dest="biometrics_command", metavar="ACTION")
+    commands.required = True
+    rotate = commands.add_parser("rotate-key", help="re-encrypt all biometric data under a new master key")
+    rotate.add_argument("--data", metavar="DIR", help="data folder (default ./var or $LOANCTL_DATA)")
+    rotate.add_argument("--new-key-file", type=Path, metavar="FILE",
+                        help="the new master key (64 hex characters); required when LOANCTL_BIOMETRIC_KEY is set")
+    rotate.set_defaults(run=cmd_rotate_key)
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    from core.cli import CommandError
+    from core.config import Config
+    from core.db import Database
+
+    from .keyring import Keyring
+    from .keys import BiometricKeyError, MasterKey, master_key_path, write_key_file
+    from .service import rotate_keys
+
+    config = Config.from_env(data_dir=Path(args.data) if args.data else None)
+    try:
+        keyring = Keyring.load(config.biometric_key, config.data_dir, os.environ.get("LOANCTL_BIOMETRIC_KEY_OLD", ""))
+        if config.biometric_key:
+            if args.new_key_file is None:
+                raise CommandError("LOANCTL_BIOMETRIC_KEY is set: give the new key with --new-key-file")
+            new_key = MasterKey.from_hex(args.new_key_file.read_text())
+        elif args.new_key_file is not None:
+            new_key = MasterKey.from_hex(args.new_key_file.read_text())
+        else:
+            new_key = MasterKey.generate()
+    except (BiometricKeyError, OSError) as error:
+        raise CommandError(str(error)) from None
+    if new_key.key_id == keyring.current.key_id:
+        raise CommandError("the new key is the current key")
+    path = master_key_path(config.data_dir)
+    staged = path.with_suffix(".next")
+    if not config.biometric_key:
+        # The new key is on disk before any row depends on it: a crash at any point leaves a
+        # key that opens every row (the service also reads .next and .previous).
+        write_key_file(staged, new_key, replace=True)
+
+    async def run() -> int:
+        db = Database(config.effective_database_url)
+        try:
+            await db.migrate()
+            async with db.unit_of_work() as session:
+                return await rotate_keys(session, keyring, new_key)
+        finally:
+            await db.close()
+
+    try:
+        count = asyncio.run(run())
+    except BiometricKeyError as error:
+        raise CommandError(str(error)) from None
+    if config.biometric_key:
+        print(f"re-encrypted the data of {count} subjects under key {new_key.key_id}; "
+              f"now set LOANCTL_BIOMETRIC_KEY to the contents of {args.new_key_file} and restart the services")
+        return 0
+    previous = path.with_suffix(".previous")
+    os.replace(path, previous)
+    os.replace(staged, path)
+    previous.unlink()
+    print(f"re-encrypted the data of {count} subjects under key {new_key.key_id} ({path})")
+    return 0
+
+

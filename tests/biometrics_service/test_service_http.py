@@ -1,0 +1,129 @@
+"""The fingerprint service alone over HTTP (as `loanctl serve biometrics` runs it): service
+tokens, enroll / verify / identify with real prints, quality and replay refusals, and what
+a copy of the database holds."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from biometrics.app import AUDIENCE, create_app
+from biometrics.engine import analyse
+from core.servicetoken import ServiceTokens
+from tests.suite import suite_config
+
+from .prints import b64, fvc_bytes
+
+
+@pytest.fixture
+async def service(tmp_path):
+    config = suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bio.sqlite3'}")
+    app = create_app(config)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    tokens = ServiceTokens(config.secret_key)
+
+    async def call(method: str, path: str, body: dict | None = None, *, scope: str, expect: int = 200):
+        token = tokens.issue(subject="core", audience=AUDIENCE, scope=scope)
+        response = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
+        answer = await response.json()
+        assert response.status == expect, (response.status, answer)
+        return answer
+
+    client.call = call
+    client.config = config
+    yield client
+    await client.close()
+
+
+async def test_a_request_without_a_valid_service_token_gets_401(service):
+    body = {"subject": "customer:1", "finger": 1, "image_base64": b64(fvc_bytes("104_1"))}
+    for headers in ({}, {"Authorization": "Bearer nonsense"},
+                    {"Authorization": "Bearer " + ServiceTokens(service.config.secret_key).issue(
+                        subject="core", audience="committee", scope="enroll")},
+                    {"Authorization": "Bearer " + ServiceTokens(b"another secret key of 32 bytes!!").issue(
+                        subject="core", audience=AUDIENCE, scope="enroll")},
+                    {"Authorization": "Bearer " + ServiceTokens(service.config.secret_key).issue(
+                        subject="core", audience=AUDIENCE, scope="identify")}):
+        response = await service.post("/enroll", json=body, headers=headers)
+        assert response.status == 401
+        assert (await response.json())["error"] == "invalid_token"
+    assert (await service.get("/healthz")).status == 401
+    assert (await service.call("GET", "/healthz", scope="health"))["status"] == "ok"
+
+
+async def test_enroll_verify_identify_with_real_prints(service):
+    enrolled = await service.call("POST", "/enroll", {"subject": "customer:7", "finger": 2,
+                                                      "image_base64": b64(fvc_bytes("104_1"))}, scope="enroll",
+                                  expect=201)
+    assert enrolled["minutiae"] >= 12
+    genuine = await service.call("POST", "/verify", {"subject": "customer:7", "purpose": "verification",
+                                                     "image_base64": b64(fvc_bytes("104_3")), "device": "U.are.U 4500"},
+                                 scope="verify")
+    assert genuine["matched"] and genuine["score"] >= 40 and genuine["threshold"] == 40
+    impostor = await service.call("POST", "/verify", {"subject": "customer:7", "purpose": "verification",
+                                                      "image_base64": b64(fvc_bytes("110_1"))}, scope="verify")
+    assert not impostor["matched"] and impostor["score"] < 40 and "below the threshold" in impostor["reason"]
+    found = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("104_5"))}, scope="identify")
+    assert [c["subject"] for c in found["candidates"]] == ["customer:7"]
+    nobody = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("107_1"))}, scope="identify")
+    assert nobody["candidates"] == []
+
+
+async def test_replay_and_poor_captures_are_refused_with_a_reason(service):
+    await service.call("POST", "/enroll", {"subject": "user:3", "finger": 1, "image_base64": b64(fvc_bytes("108_1"))},
+                       scope="enroll", expect=201)
+    replay = await service.call("POST", "/verify", {"subject": "user:3", "purpose": "step_up",
+                                                    "image_base64": b64(fvc_bytes("108_1"))}, scope="verify", expect=409)
+    assert replay["error"] == "capture_replay" and "replay" in replay["message"]
+    poor = await service.call("POST", "/enroll", {"subject": "user:3", "finger": 3,
+                                                  "image_base64": b64(fvc_bytes("103_4"))}, scope="enroll", expect=422)
+    assert poor["error"] == "capture_quality" and "too few minutiae" in poor["message"]
+    unreadable = await service.call("POST", "/enroll", {"subject": "user:3", "finger": 4,
+                                                        "image_base64": b64(b"not an image at all")},
+                                    scope="enroll", expect=422)
+    assert unreadable["error"] == "capture_unreadable"
+    unknown = await service.call("POST", "/verify", {"subject": "customer:99", "purpose": "verification",
+                                                     "image_base64": b64(fvc_bytes("108_2"))}, scope="verify", expect=409)
+    assert unknown["error"] == "not_enrolled"
+
+
+@pytest.mark.parametrize("keep_images", [False, True])
+async def test_the_database_holds_no_raw_image_and_no_plaintext_template(tmp_path, keep_images):
+    config = suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bio.sqlite3'}",
+                          keep_fingerprint_images=keep_images)
+    app = create_app(config)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    tokens = ServiceTokens(config.secret_key)
+    images = [fvc_bytes(name) for name in ("105_1", "105_2", "105_3")]
+    try:
+        for finger, image in enumerate(images[:2], start=1):
+            token = tokens.issue(subject="core", audience=AUDIENCE, scope="enroll")
+            response = await client.post("/enroll", json={"subject": "customer:5", "finger": finger,
+                                                          "image_base64": b64(image)},
+                                         headers={"Authorization": f"Bearer {token}"})
+            assert response.status == 201
+        token = tokens.issue(subject="core", audience=AUDIENCE, scope="verify")
+        response = await client.post("/verify", json={"subject": "customer:5", "purpose": "disbursement",
+                                                      "image_base64": b64(images[2])},
+                                     headers={"Authorization": f"Bearer {token}"})
+        assert (await response.json())["matched"]
+    finally:
+        await client.close()  # closes the database: the WAL is checkpointed into the file
+    dump = b"".join(p.read_bytes() for p in tmp_path.glob("bio.sqlite3*"))
+    rows = sqlite3.connect(tmp_path / "bio.sqlite3").execute(
+        "SELECT sha256, template_sealed, image_sealed FROM bio_captures").fetchall()
+    assert len(rows) == 3
+    assert all((image is not None) == keep_images for _, _, image in rows)
+    for image in images:
+        template = analyse(image, 500.0).template
+        assert len(template) > 100
+        assert template not in dump, "a plaintext template is in the database file"
+        assert template[:48] not in dump and template[-48:] not in dump
+        for offset in range(0, len(image) - 256, len(image) // 8):
+            assert image[offset:offset + 256] not in dump, "raw image bytes are in the database file"
+    import hashlib
+
+    assert {hashlib.sha256(i).hexdigest() for i in images} == {sha for sha, _, _ in rows}
