@@ -33,6 +33,7 @@ RECORD_KINDS = {
     "repayment_proof": ("REPAYMENT-PROOF", "还款凭证"),
 }
 MAX_PAGE_BYTES = 512 * 1024
+ARCHIVE_KIND = "post_loan_record"  # the archive's retention rule for these records
 PRINT_VALID_FOR = dt.timedelta(hours=24)
 
 
@@ -193,10 +194,22 @@ def keep_page(pages_dir: Path, page: Page) -> dict:
             "archive": "pending"}
 
 
+async def _keep(archive, pages_dir: Path, page: Page) -> dict:
+    if archive is None:
+        return keep_page(pages_dir, page)
+    blob = await archive.store.put_bytes(page.content)
+    return {"sha256": blob.digest, "size": blob.size, "media_type": page.media_type, "filename": page.filename,
+            "archive": "stored"}
+
+
 async def record(session: AsyncSession, workflow, scope: Scope, who: Principal, loan_id: int, kind: str,
-                 body: Mapping[str, Any], *, pages_dir: Path, now: dt.datetime | None = None) -> dict:
+                 body: Mapping[str, Any], *, pages_dir: Path, archive=None, now: dt.datetime | None = None) -> dict:
     """File a post-loan record with its scanned pages. A repayment that clears what is owed
-    closes the loan through the workflow (close_loan) and opens the customer's rating."""
+    closes the loan through the workflow (close_loan) and opens the customer's rating.
+
+    With the credit archive (`recordings.service.Archive`) each page goes into its blob store
+    and is filed with `file_record`; without it (a core-only service) the page is kept
+    content-addressed under `pages_dir` and listed as a `LoanDocument` by its digest."""
     now = now or utcnow()
     if kind not in RECORD_KINDS:
         raise InvalidInput(f"unknown record kind {kind!r}; known: {', '.join(RECORD_KINDS)}", details={"kind": "enum"})
@@ -230,20 +243,30 @@ async def record(session: AsyncSession, workflow, scope: Scope, who: Principal, 
     match = None
     if kind == "inspection":
         match = await biometrics_match_required(session, loan, managed, now=now)
-    kept = [keep_page(pages_dir, page) for page in pages]
+    kept = [await _keep(archive, pages_dir, page) for page in pages]
     entry = PostLoanRecord(loan_id=loan.id, kind=kind, on_day=on_day, covers_due_on=covers, amount_fen=amount,
                            summary=str(body.get("summary", ""))[:4000],
                            details=json.dumps(body.get("details") or {}, ensure_ascii=False, sort_keys=True),
                            pages=json.dumps(kept), recorded_by_id=who.user_id, created_at=now)
     session.add(entry)
     await session.flush()
-    code = RECORD_KINDS[kind][0]
-    first_page = 1 + len((await session.execute(select(LoanDocument.id).where(
-        LoanDocument.loan_id == loan.id, LoanDocument.code == code))).all())
-    for n, page in enumerate(kept):
-        session.add(LoanDocument(loan_id=loan.id, code=code, page=first_page + n, digest=page["sha256"],
-                                 size=page["size"], media_type=page["media_type"], filename=page["filename"],
-                                 filed_by_id=who.user_id, filed_at=now))
+    code, name_zh = RECORD_KINDS[kind]
+    if archive is not None:
+        # Filed into the credit archive: an archive entry per page, a new signed index version.
+        from recordings.service import file_record
+        for page in kept:
+            filed = await file_record(session, archive, loan.id, ARCHIVE_KIND, page["sha256"], page["size"],
+                                      f"{name_zh} {on_day.isoformat()}", actor=who.actor("post_loan_manager"),
+                                      media_type=page["media_type"], code=code, filed_by_id=who.user_id)
+            page["archive"] = f"entry:{filed['entry_id']}"
+        entry.pages = json.dumps(kept)
+    else:
+        first_page = 1 + len((await session.execute(select(LoanDocument.id).where(
+            LoanDocument.loan_id == loan.id, LoanDocument.code == code))).all())
+        for n, page in enumerate(kept):
+            session.add(LoanDocument(loan_id=loan.id, code=code, page=first_page + n, digest=page["sha256"],
+                                     size=page["size"], media_type=page["media_type"], filename=page["filename"],
+                                     filed_by_id=who.user_id, filed_at=now))
     if match is not None:
         match.used_by_record_id = entry.id
     if kind == "inspection":

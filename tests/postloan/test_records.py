@@ -4,7 +4,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.orm import Customer, Feedback, Loan, LoanDocument
+from core.orm import Customer, Loan
+from recordings.tables import ArchiveEntry
 from core.postloan.tables import ManagedLoan, OfficerRating, PrintVerification
 from tests.postloan.helpers import disbursed, page
 from tests.loans.walk import PRODUCTS
@@ -30,10 +31,13 @@ async def test_inspection_of_a_new_loan_without_a_matching_print_is_refused(suit
     # someone else's loan: another post-loan manager may not file on it
     other = await suite.login("postloan.hk")
     await other.json("POST", f"/api/postloan/loans/{walk.loan_id}/records", body, expect=404)
+    # filed into the credit archive, its blob in the archive's store
     async with suite.services.db.unit_of_work(write=False) as session:
-        docs = (await session.execute(select(LoanDocument.code).where(LoanDocument.loan_id == walk.loan_id,
-                                                                      LoanDocument.code == "INSPECTION-REPORT"))).all()
-    assert len(docs) == 1
+        entries = (await session.execute(select(ArchiveEntry).where(ArchiveEntry.loan_id == walk.loan_id,
+                                                                    ArchiveEntry.code == "INSPECTION-REPORT"))).scalars().all()
+    assert len(entries) == 1 and entries[0].kind == "post_loan_record"
+    assert entries[0].digest == filed["record"]["pages"][0]["sha256"]
+    assert filed["record"]["pages"][0]["archive"] == f"entry:{entries[0].id}"
 
 
 async def test_repayment_in_full_closes_the_loan_and_opens_the_rating(suite):
