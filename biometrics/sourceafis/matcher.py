@@ -10,6 +10,7 @@ wins ties for the best score.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +26,7 @@ from .scoring import PART_COUNT, PART_NAMES, compute
 from .template import Template
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, nogil=True)
 def _match_one(
     ptypes, plengths, preference_angles, pneighbor_angles,
     pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
@@ -62,7 +63,7 @@ def _match_one(
     return high
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, nogil=True)
 def _match_gallery(
     ptypes, plengths, preference_angles, pneighbor_angles,
     pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
@@ -117,34 +118,45 @@ class MatchExplanation:
     score: float = 0.0
 
 
+class _Scratch:
+    """Working memory of one matching thread: root list, pair records, queue, pairing indexes."""
+
+    def __init__(self, probe_count: int, candidate_count: int) -> None:
+        probe_count = max(probe_count, 1)
+        capacity = 1 + probe_count * PROPOSALS_PER_STEP
+        self.probe_count = probe_count
+        self.candidate_capacity = max(candidate_count, 64)
+        self.buffers = (
+            np.zeros(MAX_TRIED_ROOTS, dtype=np.int32),
+            np.zeros(MAX_TRIED_ROOTS, dtype=np.int32),
+            np.zeros(probe_count * self.candidate_capacity, dtype=np.uint8),
+            np.zeros((capacity, PAIR_FIELDS), dtype=np.int32),
+            np.zeros(capacity, dtype=np.int32),
+            np.zeros(probe_count, dtype=np.int32),
+            np.full(probe_count, -1, dtype=np.int32),
+            np.full(self.candidate_capacity, -1, dtype=np.int32),
+            np.zeros((0, 4), dtype=np.int32),
+            np.zeros(PART_COUNT, dtype=np.float64),
+        )
+
+
 class Matcher:
-    """A probe prepared for matching against many candidates (not thread-safe: one per thread)."""
+    """A probe prepared for matching against many candidates.
+
+    Safe to share between threads: each thread gets its own working memory, and
+    the compiled loops release the GIL, so threads can match in parallel.
+    """
 
     def __init__(self, probe: Template | SearchTemplate) -> None:
         self.template = probe if isinstance(probe, SearchTemplate) else SearchTemplate.build(probe)
         self.edge_hash = EdgeHash.build(self.template.lengths, self.template.reference_angles, self.template.neighbor_angles)
-        pcount = max(self.template.count, 1)
-        self._roots_probe = np.zeros(MAX_TRIED_ROOTS, dtype=np.int32)
-        self._roots_candidate = np.zeros(MAX_TRIED_ROOTS, dtype=np.int32)
-        capacity = 1 + pcount * PROPOSALS_PER_STEP
-        self._pairs = np.zeros((capacity, PAIR_FIELDS), dtype=np.int32)
-        self._heap = np.zeros(capacity, dtype=np.int32)
-        self._tree = np.zeros(pcount, dtype=np.int32)
-        self._by_probe = np.full(pcount, -1, dtype=np.int32)
-        self._parts = np.zeros(PART_COUNT, dtype=np.float64)
-        self._no_log = np.zeros((0, 4), dtype=np.int32)
-        self._reserve(64)
+        self._local = threading.local()
 
-    def _reserve(self, candidate_count: int) -> None:
-        self._candidate_capacity = candidate_count
-        self._seen = np.zeros(max(self.template.count, 1) * candidate_count, dtype=np.uint8)
-        self._by_candidate = np.full(candidate_count, -1, dtype=np.int32)
-
-    def _scratch(self) -> tuple:
-        return (
-            self._roots_probe, self._roots_candidate, self._seen, self._pairs, self._heap, self._tree,
-            self._by_probe, self._by_candidate, self._no_log, self._parts,
-        )
+    def _scratch(self, candidate_count: int = 0) -> tuple:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None or candidate_count > scratch.candidate_capacity:
+            scratch = self._local.scratch = _Scratch(self.template.count, candidate_count)
+        return scratch.buffers
 
     def _probe_args(self) -> tuple:
         p, h = self.template, self.edge_hash
@@ -156,13 +168,11 @@ class Matcher:
     def match(self, candidate: Template | SearchTemplate) -> float:
         """Similarity score of the candidate to the probe (0 = nothing in common, 40 ≈ FMR 0.01%)."""
         c = candidate if isinstance(candidate, SearchTemplate) else SearchTemplate.build(candidate)
-        if c.count > self._candidate_capacity:
-            self._reserve(c.count)
         return float(
             _match_one(
                 *self._probe_args(),
                 c.types, c.lengths, c.reference_angles, c.neighbor_angles, *c.star_arrays(), *c.root_arrays(),
-                *self._scratch(),
+                *self._scratch(c.count),
             )
         )
 
@@ -172,43 +182,40 @@ class Matcher:
         if not 0 <= first <= last <= len(gallery):
             raise IndexError(f"candidate range {first}..{last} is outside the gallery of {len(gallery)}")
         scores = np.zeros(last - first, dtype=np.float64)
-        if gallery.max_count > self._candidate_capacity:
-            self._reserve(gallery.max_count)
-        _match_gallery(*self._probe_args(), *gallery.arrays(), first, last, scores, *self._scratch())
+        _match_gallery(*self._probe_args(), *gallery.arrays(), first, last, scores, *self._scratch(gallery.max_count))
         return scores
 
     def explain(self, candidate: Template | SearchTemplate) -> MatchExplanation:
         """Runs the match step by step and reports roots, each root's pairing and score parts."""
         c = candidate if isinstance(candidate, SearchTemplate) else SearchTemplate.build(candidate)
         p, h = self.template, self.edge_hash
-        seen = np.zeros(max(p.count, 1) * max(c.count, 1), dtype=np.uint8)
-        by_candidate = np.full(max(c.count, 1), -1, dtype=np.int32)
+        roots_probe, roots_candidate, seen, pairs, heap, tree, by_probe, by_candidate, _, parts = self._scratch(c.count)
         count = enumerate_roots(
             p.count, h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
-            c.count, *c.root_arrays(), self._roots_probe, self._roots_candidate, seen,
+            c.count, *c.root_arrays(), roots_probe, roots_candidate, seen,
         )
-        explanation = MatchExplanation(roots=[(int(a), int(b)) for a, b in zip(self._roots_probe[:count], self._roots_candidate[:count])])
-        support_log = np.zeros((self._pairs.shape[0], 4), dtype=np.int32)
+        explanation = MatchExplanation(roots=[(int(a), int(b)) for a, b in zip(roots_probe[:count], roots_candidate[:count])])
+        support_log = np.zeros((pairs.shape[0], 4), dtype=np.int32)
         for index, (root_probe, root_candidate) in enumerate(explanation.roots):
             size, logged = crawl(
                 root_probe, root_candidate, *p.star_arrays(), *c.star_arrays(),
-                self._pairs, self._heap, self._tree, self._by_probe, by_candidate, support_log,
+                pairs, heap, tree, by_probe, by_candidate, support_log,
             )
             score = compute(
-                self._pairs, self._tree, size, p.count, c.count, p.types, c.types,
+                pairs, tree, size, p.count, c.count, p.types, c.types,
                 p.lengths, p.reference_angles, p.neighbor_angles, c.lengths, c.reference_angles, c.neighbor_angles,
-                self._parts,
+                parts,
             )
-            tree = [
-                (int(self._pairs[t, 2]), int(self._pairs[t, 0]), int(self._pairs[t, 3]), int(self._pairs[t, 1]))
-                for t in self._tree[1:size]
+            edges = [
+                (int(pairs[t, 2]), int(pairs[t, 0]), int(pairs[t, 3]), int(pairs[t, 1]))
+                for t in tree[1:size]
             ]
             explanation.pairings.append(
                 RootPairing(
                     root=(root_probe, root_candidate),
-                    tree=tree,
+                    tree=edges,
                     support=[tuple(int(v) for v in row) for row in support_log[:logged]],
-                    parts=dict(zip(PART_NAMES, (float(v) for v in self._parts))),
+                    parts=dict(zip(PART_NAMES, (float(v) for v in parts))),
                 )
             )
             if explanation.best < 0 or score > explanation.score:

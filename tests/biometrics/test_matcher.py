@@ -217,3 +217,19 @@ def test_scores_are_not_symmetric_as_in_the_original():
     backward = Matcher(b).match(a)
     assert forward != backward
     assert np.isclose(forward, 224.4279, atol=1e-4) and np.isclose(backward, 224.3923, atol=1e-4)
+
+
+@needs_data
+def test_one_matcher_shared_by_threads_gives_the_same_scores():
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = sorted(p.name[: -len(".cbor")] for p in (GOLDEN / "templates").glob("1*.tif.cbor"))
+    templates = [SearchTemplate.build(_template(GOLDEN / "templates", n)) for n in names]
+    gallery = Gallery(templates)
+    matcher = Matcher(templates[0])
+    expected = matcher.match_gallery(gallery).tolist()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        slices = list(pool.map(lambda start: matcher.match_gallery(gallery, start, start + 10).tolist(), range(0, 80, 10)))
+        singles = list(pool.map(matcher.match, templates))
+    assert [s for part in slices for s in part] == expected
+    assert singles == expected
