@@ -17,6 +17,7 @@ from recordings.tus import METADATA_KEY, Upload, UploadError, UploadStaging, cre
 from recordings.zipexport import ExportIntegrityError, send_credit_file_zip
 
 from ..apispec import Body, Field
+from ..audit import Actor
 from ..config import Config
 from ..context import PRINCIPAL, SERVICES, scope, services
 from ..errors import Conflict, ServiceError
@@ -222,8 +223,6 @@ async def file_record(request: web.Request, body: dict) -> web.Response:
     svc = services(request)
     claims = ServiceTokens(svc.config.secret_key).verify(
         bearer(request.headers.get("Authorization")), audience=ARCHIVE_AUDIENCE, scope=ARCHIVE_FILE_SCOPE)
-    from ..audit import Actor
-
     actor = Actor(None, claims["sub"][:64], "service", None)
     async with svc.db.unit_of_work() as session:
         record = await archive_service.file_record(
