@@ -231,3 +231,17 @@ async def test_records_cannot_be_deleted_before_retention_ends(suite):
     stranger = await suite.client()
     await stranger.json("POST", "/api/archive/records", {
         "loan_id": loan_id, "kind": "recording", "digest": "0" * 64, "size": 1, "title": "x"}, expect=401)
+
+
+async def test_concurrent_uploads_to_one_loan_get_distinct_pages_and_one_index_chain(suite):
+    import asyncio
+
+    loan_id = await investigation_loan(suite)
+    officer = await suite.login("officer.e.a")
+    colleague = await suite.login("officer.e.b")
+    records = await asyncio.gather(*(upload(who, loan_id, "INV-PHOTOS", jpeg(f"photo {n}"))
+                                     for n, who in enumerate((officer, colleague, officer, colleague))))
+    assert sorted(r["page"] for r in records) == [1, 2, 3, 4]
+    assert sorted(r["index_version"] for r in records) == [1, 2, 3, 4]
+    view = await (await suite.login("archivist")).json("GET", f"/api/archive/loans/{loan_id}")
+    assert view["verification"]["status"] == "intact" and len(view["entries"]) == 4
