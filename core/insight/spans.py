@@ -49,8 +49,11 @@ async def refresh(session: AsyncSession, definition: Definition, *, batch: int =
         bucket[0] += 1
         bucket[1] += max(seconds, 0)
         bucket[2] += 1 if deadline is not None and left > deadline else 0
+    # Load the rows of the touched days at once (one query, not one per bucket).
+    existing = {(r.day, r.stage, r.office_id): r for r in (await session.execute(
+        select(StageDay).where(StageDay.day.in_(sorted({key[0] for key in buckets}))))).scalars()}
     for (day, stage, office_id), (spans, seconds, late) in buckets.items():
-        row = await session.get(StageDay, (day, stage, office_id))
+        row = existing.get((day, stage, office_id))
         if row is None:
             session.add(StageDay(day=day, stage=stage, office_id=office_id, spans=spans, seconds=seconds, late=late))
         else:
