@@ -6,12 +6,14 @@ from pathlib import Path
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from committee.app import attach as attach_committee
 from core.app import create_root
 from core.config import Config
 from core.context import RENDER_ERROR
 
 from . import archive_pages, portal
 from . import postloan_pages
+from . import biometrics_pages
 from .pages import JINJA, render_error, routes
 
 HERE = Path(__file__).parent
@@ -27,5 +29,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(portal.routes)
     app.router.add_routes(archive_pages.routes)
     app.router.add_routes(postloan_pages.routes)
+    app.router.add_routes(biometrics_pages.routes)
     app.router.add_static("/static/", HERE / "static", append_version=False)
+    attach_committee(app, config)  # the committee media server (Socket.IO at /socket.io/) in this process
     return app

@@ -90,7 +90,13 @@ document.addEventListener('submit', async (event) => {
   const button = form.querySelector('button[type="submit"]');
   if (button) button.disabled = true;
   try {
-    await api('POST', form.dataset.command, { action: form.dataset.action, payload });
+    const body = { action: form.dataset.action, payload };
+    if (form.dataset.important === 'true') {  // ★: confirmed with the operator's fingerprint
+      const { stepUp } = await import('/static/fingerprint.js');
+      const token = await stepUp(Number(form.dataset.loan), form.dataset.action, payload);
+      if (token) body.step_up = token;
+    }
+    await api('POST', form.dataset.command, body);
     window.location.reload();
   } catch (error) {
     toast(error.message, true);

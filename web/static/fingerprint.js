@@ -1,0 +1,162 @@
+// Fingerprint pages: files saved by the scanner software are read in the browser and sent as
+// base64 to the JSON API; the step-up dialog confirms important actions on the loan page.
+import { api, toast } from '/static/app.js';
+
+function readBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(',', 2)[1] || '');
+    reader.onerror = () => reject(new Error('the file cannot be read'));
+    reader.readAsDataURL(file);
+  });
+}
+
+// The payload's canonical JSON as the server computes it (sorted keys, no spaces, UTF-8).
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+async function sha256Hex(text) {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function askForPrint(dialog, action) {
+  return new Promise((resolve, reject) => {
+    const input = dialog.querySelector('input[type=file]');
+    input.value = '';
+    dialog.querySelector('[data-step-up-action]').textContent = action;
+    dialog.querySelector('[data-step-up-error]').textContent = '';
+    dialog.addEventListener('close', () => {
+      if (dialog.returnValue === 'confirm' && input.files[0]) resolve(input.files[0]);
+      else reject(new Error('需要指纹确认 / fingerprint confirmation cancelled'));
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+
+// A step-up token for this exact command, or null when the bank runs without step-up.
+export async function stepUp(loanId, action, payload) {
+  const mine = await api('GET', '/api/me/fingerprints');
+  if (mine.step_up !== 'required') return null;
+  if (!mine.items.length) throw new Error('请先采集本人指纹（我的指纹页面） / enroll your own fingers first at /me/fingerprints');
+  const dialog = document.querySelector('[data-step-up-dialog]');
+  const file = await askForPrint(dialog, action);
+  const granted = await api('POST', '/api/step-up', {
+    loan_id: loanId || 0, action, payload_sha256: await sha256Hex(canonical(payload)),
+    image_base64: await readBase64(file), dpi: 500, device: 'browser-upload',
+  });
+  return granted.step_up;
+}
+
+async function enroll(form) {
+  const file = form.elements.image.files[0];
+  const error = form.querySelector('.error');
+  error.textContent = '';
+  const body = { finger: Number(form.elements.finger.value), dpi: Number(form.elements.dpi.value || 500),
+                 image_base64: await readBase64(file) };
+  if (form.dataset.customer) body.customer_id = Number(form.dataset.customer);
+  try {
+    const result = await api('POST', form.dataset.enroll, body);
+    toast(result.duplicates ? `已采集；发现 ${result.duplicates} 条疑似重复身份 / duplicates found` : '已采集 / enrolled',
+          Boolean(result.duplicates));
+    window.location.reload();
+  } catch (failure) {
+    error.textContent = failure.message;
+  }
+}
+
+function picture(src, caption) {
+  const figure = document.createElement('figure');
+  const img = document.createElement('img');
+  img.src = `data:image/png;base64,${src}`;
+  img.alt = caption;
+  img.style.maxWidth = '280px';
+  const text = document.createElement('figcaption');
+  text.textContent = caption;
+  figure.append(img, text);
+  return figure;
+}
+
+async function desk(form) {
+  const error = document.querySelector('[data-testid=desk-error]');
+  error.textContent = '';
+  const captures = [];
+  for (const input of form.querySelectorAll('input[type=file][data-customer]')) {
+    if (!input.files[0]) continue;
+    captures.push({ customer_id: Number(input.dataset.customer), image_base64: await readBase64(input.files[0]),
+                    dpi: Number(form.elements.dpi.value || 500), device: form.elements.device.value || '' });
+  }
+  let result;
+  try {
+    result = await api('POST', form.dataset.desk, { captures });
+  } catch (failure) {
+    error.textContent = failure.message;
+    return;
+  }
+  const section = document.querySelector('[data-testid=desk-result]');
+  section.hidden = false;
+  section.querySelector('[data-testid=decision]').textContent =
+    result.matched ? '相符，可以放款 / MATCHED: disbursement may proceed' : `不符，拒绝放款 / REFUSED: ${result.reasons.join('; ')}`;
+  const people = section.querySelector('[data-testid=desk-people]');
+  people.replaceChildren();
+  for (const person of result.people) {
+    const row = document.createElement('div');
+    row.className = 'print-pair';
+    row.dataset.testid = `person-${person.customer_id}`;
+    row.style.display = 'flex';
+    row.style.gap = '1em';
+    if (person.enrollment_png) row.append(picture(person.enrollment_png, `调查采集 enrolled (${person.enrolled_minutiae} minutiae)`));
+    if (person.capture_png) row.append(picture(person.capture_png, `本次采集 captured (${person.minutiae} minutiae)`));
+    const verdict = document.createElement('p');
+    verdict.dataset.testid = `score-${person.customer_id}`;
+    verdict.textContent = `${person.name}: ${person.score === undefined ? '—' : person.score.toFixed(1)} / ${result.threshold} → `
+      + (person.matched ? '相符 match' : `不符 no match (${person.reason})`);
+    const block = document.createElement('div');
+    block.append(row, verdict);
+    people.append(block);
+  }
+}
+
+async function panel(section) {
+  const summary = section.querySelector('[data-fingerprint-summary]');
+  let status;
+  try {
+    status = await api('GET', `/api/loans/${section.dataset.fingerprintPanel}/fingerprints`);
+  } catch {
+    return;  // not for this reader (e.g. the applicant)
+  }
+  const lines = status.people.map((p) => `${p.role === 'applicant' ? '借款人' : '担保人'} ${p.name}: ${p.fingers.length} / ${status.min_fingers}`);
+  const list = document.createElement('ul');
+  for (const line of lines) list.append(Object.assign(document.createElement('li'), { textContent: line }));
+  summary.replaceChildren(list);
+  if (status.duplicates.length) {
+    const warning = document.createElement('div');
+    warning.className = 'error';
+    warning.dataset.testid = 'duplicate-warning';
+    warning.textContent = '疑似冒名/借名（三名贷款） Possible duplicate identity: ' + status.duplicates.map(
+      (d) => `${d.name} ≈ ${d.other.name} (${d.other.id_number}), ${d.score.toFixed(1)}`).join('; ');
+    summary.append(warning);
+  }
+}
+
+async function myFingers(list) {
+  const mine = await api('GET', '/api/me/fingerprints');
+  list.replaceChildren(...mine.items.map((f) => Object.assign(document.createElement('li'),
+    { textContent: `#${f.finger}: ${f.minutiae} minutiae, ${f.captured_at.slice(0, 16)}` })));
+}
+
+document.addEventListener('submit', (event) => {
+  const form = event.target;
+  if (form.dataset.enroll) { event.preventDefault(); enroll(form); }
+  else if (form.dataset.desk) { event.preventDefault(); desk(form); }
+});
+
+const section = document.querySelector('[data-fingerprint-panel]');
+if (section) panel(section);
+const list = document.querySelector('[data-fingers-list]');
+if (list) myFingers(list);
