@@ -6,4 +6,4 @@ from ..apispec import ApiRoutes
 routes = ApiRoutes()
 
 # Importing the modules registers their operations on `routes`.
-from . import session, organisation, loans, workflow, audit_trail, meta, archive, postloan, insight  # noqa: E402,F401
+from . import session, organisation, loans, workflow, audit_trail, meta, archive, postloan, insight, committee  # noqa: E402,F401

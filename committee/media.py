@@ -1,0 +1,224 @@
+"""The committee media server's meeting logic: who may connect, following each meeting's
+phase from the database, recording open to close, filing the recordings and composing them.
+
+The database is the authority (the core API writes phases, revocations and ballots), so the
+media server works the same inside ``loanctl serve`` and as ``loanctl serve committee`` in
+its own process: it checks every connection against the database and looks at the phase and
+the revoked tokens of each live meeting every ``poll_seconds``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from core.audit import Actor
+from core.config import Config
+from core.db import Database
+
+from . import service
+from .composite import compose_recording
+from .recorder import RecordingPolicy, RoomRecorder
+from .sfu import MediaRoom
+from .signaling import CommitteeSignaling, InvalidJoinToken, JoinClaims, MeetingRooms
+from .tables import Meeting
+
+logger = logging.getLogger(__name__)
+
+COMPOSITE_NAME = "composite.webm"
+
+
+def recording_policy(env: dict[str, str] | None = None) -> RecordingPolicy:
+    """LOANCTL_RECORD_DELIBERATION (default on): whether deliberation and voting are recorded."""
+    value = (env if env is not None else os.environ).get("LOANCTL_RECORD_DELIBERATION", "1").strip().lower()
+    if value not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(f"LOANCTL_RECORD_DELIBERATION must be on or off, got {value!r}")
+    return RecordingPolicy(record_deliberation_and_voting=value in ("1", "true", "yes", "on"))
+
+
+@dataclass
+class CompositeJob:
+    meeting_id: str
+    state: str = "queued"  # queued | running | done | failed
+    progress: float = 0.0
+    message: str = ""
+    started_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"meeting_id": self.meeting_id, "state": self.state, "progress": round(self.progress, 3),
+                "message": self.message}
+
+
+class CommitteeMedia:
+    """Signaling plus the meeting rules, for one process."""
+
+    def __init__(self, config: Config, database: Callable[[], Database], *, poll_seconds: float = 0.5,
+                 policy: RecordingPolicy | None = None) -> None:
+        self.config = config
+        self.database = database
+        self.poll_seconds = poll_seconds
+        self.policy = policy or recording_policy()
+        self.recordings_dir = config.data_dir / "committee" / "recordings"
+        self.recorders: dict[str, RoomRecorder] = {}
+        self.phases: dict[str, str] = {}
+        self.jobs: dict[str, CompositeJob] = {}
+        self.signaling = CommitteeSignaling(self.verify, MeetingRooms(on_created=self._room_created))
+        self._watcher: asyncio.Task | None = None
+        self._closing: set[str] = set()
+        self._background: set[asyncio.Task] = set()
+        self.archive = None
+
+    # -- connections ------------------------------------------------------------------------
+
+    async def verify(self, token: str) -> JoinClaims:
+        async with self.database().unit_of_work(write=False) as session:
+            try:
+                claims = await service.verify_join(session, self.config.secret_key, token)
+                meeting = (await session.execute(select(Meeting).where(Meeting.code == claims.meeting_id))).scalar_one()
+            except PermissionError as error:
+                raise InvalidJoinToken(str(error)) from None
+        self.phases.setdefault(claims.meeting_id, meeting.phase)
+        return claims
+
+    def _room_created(self, room: MediaRoom) -> None:
+        meeting_id = room.room_id
+        directory = self.recordings_dir / meeting_id / time.strftime("%Y%m%dT%H%M%S")
+        suffix = 1
+        while directory.exists():  # a restart within the same second: never reuse a folder
+            suffix += 1
+            directory = directory.with_name(f"{directory.name.split('.')[0]}.{suffix}")
+        recorder = RoomRecorder(directory, meeting_id, self.policy)
+        phase = self.phases.get(meeting_id)
+        if phase:
+            recorder.enter_phase(phase)
+        room.observers.append(recorder)
+        self.recorders[meeting_id] = recorder
+
+    # -- following the database -------------------------------------------------------------
+
+    async def start(self) -> None:
+        from recordings.service import Archive
+
+        self.archive = Archive.open(self.config)
+        self.archive.start(self.config)
+        self._watcher = asyncio.create_task(self._watch(), name="committee-phase-watcher")
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            try:
+                await self._watcher
+            except asyncio.CancelledError:
+                pass
+        for task in list(self._background):
+            task.cancel()
+        await self.signaling.rooms.close_all()
+        for recorder in self.recorders.values():
+            await recorder.close()
+        self.recorders.clear()
+        if self.archive is not None:
+            await self.archive.close()
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end the watcher
+                logger.exception("committee watcher")
+            await asyncio.sleep(self.poll_seconds)
+
+    def live_meetings(self) -> list[str]:
+        return sorted({c.meeting_id for c in self.signaling._claims.values()} | set(self.recorders))
+
+    async def poll_once(self) -> None:
+        for code in self.live_meetings():
+            if code in self._closing:
+                continue
+            async with self.database().unit_of_work(write=False) as session:
+                meeting = (await session.execute(select(Meeting).where(Meeting.code == code))).scalar_one_or_none()
+                revoked = await service.revoked_tokens(session, code)
+            if meeting is None:
+                continue
+            for claims in self.signaling.connected(code):
+                if claims.token_id in revoked:
+                    await self.signaling.revoke(claims.token_id, revoked[claims.token_id])
+                elif claims.role == "officer" and meeting.phase not in service.OFFICER_PHASES:
+                    await self.signaling.revoke(claims.token_id, "the officers' part of the meeting has ended")
+            if self.phases.get(code) != meeting.phase:
+                await self._phase_changed(code, meeting)
+
+    async def _phase_changed(self, code: str, meeting: Meeting) -> None:
+        self.phases[code] = meeting.phase
+        recorder = self.recorders.get(code)
+        if recorder is not None and meeting.phase != "closed":
+            recorder.enter_phase(meeting.phase)
+        await self.signaling.emit_to_meeting(code, "phase", {"phase": meeting.phase})
+        if meeting.phase == "closed":
+            self._closing.add(code)
+            await self.close_meeting(code, meeting.loan_id)
+
+    # -- closing: file the recording, compose -----------------------------------------------
+
+    async def close_meeting(self, code: str, loan_id: int) -> None:
+        for claims in self.signaling.connected(code):
+            await self.signaling.revoke(claims.token_id, "the meeting is closed")
+        await self.signaling.rooms.close(code)
+        recorder = self.recorders.pop(code, None)
+        if recorder is None:
+            return
+        await recorder.close()
+        await self.file_recording(recorder.directory, code, loan_id)
+        job = self.jobs[code] = CompositeJob(code)
+        task = asyncio.create_task(self._compose(job, recorder.directory, loan_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def file_recording(self, directory: Path, code: str, loan_id: int) -> list[dict]:
+        from recordings.service import file_record
+
+        from .manifest import RecordingManifest
+
+        manifest = RecordingManifest.load(directory / "manifest.json")
+        filed = []
+        items = [(directory / t.file, "recording", t.display_name or t.participant_id,
+                  "video/webm" if t.kind == "video" else "audio/webm") for t in manifest.tracks
+                 if (directory / t.file).exists()]
+        items.append((directory / "manifest.json", "recording_manifest", f"贷审会{code}录像清单", "application/json"))
+        async with self.database().unit_of_work() as session:
+            for path, kind, title, media_type in items:
+                blob = await self.archive.store.put_file(path)
+                filed.append(await file_record(session, self.archive, loan_id, kind, blob.digest, blob.size, title,
+                                               actor=Actor.system("committee"), media_type=media_type,
+                                               meeting_id=code))
+        return filed
+
+    async def _compose(self, job: CompositeJob, directory: Path, loan_id: int) -> None:
+        from recordings.service import file_record
+
+        loop = asyncio.get_running_loop()
+
+        def progress(fraction: float) -> None:
+            job.progress = fraction
+            loop.call_soon_threadsafe(logger.info, "composite %s: %.0f%%", job.meeting_id, fraction * 100)
+
+        job.state = "running"
+        try:
+            result = await asyncio.to_thread(compose_recording, directory, directory / COMPOSITE_NAME,
+                                             progress=progress)
+            async with self.database().unit_of_work() as session:
+                blob = await self.archive.store.put_file(result.path)
+                await file_record(session, self.archive, loan_id, "recording", blob.digest, blob.size,
+                                  "贷审会合成录像", actor=Actor.system("committee"), media_type="video/webm",
+                                  meeting_id=job.meeting_id)
+            job.state, job.progress, job.message = "done", 1.0, f"{result.video_frames} frames, {result.duration:.1f} s"
+        except Exception as error:  # the per-track files are filed already; the composite can be redone
+            logger.exception("composite of %s failed", job.meeting_id)
+            job.state, job.message = "failed", str(error)

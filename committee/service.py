@@ -1,0 +1,411 @@
+"""Committee meetings as use cases: convene and draw, absentees, join tokens, phases, sealed
+ballots and the tally.
+
+Each function works in the caller's unit of work (one ``AsyncSession``), refuses with
+``core.errors`` exceptions and audits what it changes. The decision is sent to core over HTTP
+after the tally's transaction has committed (``committee.decision``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit, loanflow, outbox
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from core.identity import Principal
+from core.orm import Loan, LoanDuty, User, UserRole, utcnow
+from core.scope import Scope
+from core.servicetoken import ServiceTokens
+from core.workflow import DutyRecord, excluded_for
+
+from . import ballots
+from .draw import DrawError, DrawRecord, Exclusion, SeedCommitment, draw_panel, replace_absent, verify_draw
+from .signaling import JoinClaims
+from .tables import Ballot, IssuedJoinToken, Meeting, MeetingParticipant, RevokedJoinToken
+
+POOL_ROLE = "committee_member"
+JOIN_AUDIENCE = "committee"
+JOIN_SCOPE = "committee_join"
+VOTE_ACTION = "committee_vote"
+PHASES = ("scheduled", "open", "deliberation", "voting", "tallied", "closed")
+# The convener moves a meeting one step at a time; "tallied" is reached by the last ballot or
+# by the convener closing the vote.
+NEXT_PHASE = {"scheduled": "open", "open": "deliberation", "deliberation": "voting", "voting": "tallied",
+              "tallied": "closed"}
+OFFICER_PHASES = ("scheduled", "open")
+JOIN_TOKEN_SECONDS = 900
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+async def meeting_by_id(session: AsyncSession, meeting_id: int, *, for_update: bool = False) -> Meeting:
+    query = select(Meeting).where(Meeting.id == meeting_id)
+    if for_update:
+        query = query.with_for_update()
+    meeting = (await session.execute(query)).scalar_one_or_none()
+    if meeting is None:
+        raise NotFound(f"committee meeting {meeting_id} not found")
+    return meeting
+
+
+async def meeting_by_code(session: AsyncSession, reference: str) -> Meeting:
+    """By the public code (``CM12-1``) or the number."""
+    query = select(Meeting).where(Meeting.code == reference)
+    if reference.isdigit():
+        query = select(Meeting).where(Meeting.id == int(reference))
+    meeting = (await session.execute(query)).scalar_one_or_none()
+    if meeting is None:
+        raise NotFound(f"committee meeting {reference!r} not found")
+    return meeting
+
+
+async def _participants(session: AsyncSession, meeting_id: int) -> list[MeetingParticipant]:
+    return list((await session.execute(select(MeetingParticipant).where(
+        MeetingParticipant.meeting_id == meeting_id).order_by(MeetingParticipant.user_id))).scalars())
+
+
+async def _participant(session: AsyncSession, meeting: Meeting, user_id: int) -> MeetingParticipant | None:
+    return await session.get(MeetingParticipant, (meeting.id, user_id))
+
+
+def _require_convener(meeting: Meeting, who: Principal) -> None:
+    if who.user_id != meeting.convener_id:
+        raise Forbidden("only the meeting's convener does this")
+
+
+async def committee_pool(session: AsyncSession) -> list[str]:
+    rows = await session.execute(select(User.id).join(UserRole, UserRole.user_id == User.id).where(
+        UserRole.role == POOL_ROLE, User.active.is_(True)))
+    return sorted({str(r[0]) for r in rows})
+
+
+async def separation_exclusions(session: AsyncSession, loan: Loan, pool: list[str]) -> list[Exclusion]:
+    """Pool members who may not vote on this loan (its investigators, reviewer...), with why."""
+    duties = (await session.execute(select(LoanDuty.user_id, LoanDuty.duty).where(LoanDuty.loan_id == loan.id))).all()
+    history = [DutyRecord(str(user), duty) for user, duty in duties]
+    for slot, user in (("investigate_a", loan.officer_a_id), ("investigate_b", loan.officer_b_id)):
+        if user is not None:
+            history.append(DutyRecord(str(user), slot))
+    excluded = excluded_for(history, VOTE_ACTION)
+    members = set(pool)
+    return [Exclusion(user, "separation of duties: did " + ", ".join(duties) + " on this loan")
+            for user, duties in sorted(excluded.items()) if user in members]
+
+
+async def _notify_member(session: AsyncSession, meeting: Meeting, user_id: int, text: str) -> None:
+    user = await session.get(User, user_id)
+    outbox.queue(session, template="committee_member_drawn", text=text, loan_id=meeting.loan_id,
+                 user_id=user_id, phone=user.phone if user else "", name=user.display_name if user else "")
+
+
+def record_of(meeting: Meeting) -> DrawRecord:
+    return DrawRecord.from_dict(json.loads(meeting.draw_record))
+
+
+async def convene(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope, who: Principal, *,
+                  loan_id: int, meeting_at: dt.datetime, step_up: str | None = None,
+                  require_step_up: bool = False) -> Meeting:
+    """The convener calls the meeting: core's convene_committee command, then the seed is
+    committed, the pool frozen, exclusions logged, the panel drawn and the members told."""
+    if meeting_at.tzinfo is None:
+        raise InvalidInput("meeting_at needs a time zone", details={"meeting_at": "naive"})
+    loan = await scope.loan(session, loan_id, for_update=True)
+    rule = workflow.rules.at(dt.date.today()).committee_for(loan.product, loan.amount_fen)
+    count = (await session.execute(select(func.count()).select_from(Meeting).where(Meeting.loan_id == loan.id))).scalar_one()
+    code = f"CM{loan.id}-{count + 1}"
+    await loanflow.execute(session, workflow, scope, loanflow.Caller.of(who), loan.id, "convene_committee",
+                           {"meeting_id": code, "meeting_at": _iso(meeting_at), "committee_kind": rule.kind},
+                           step_up=step_up, require_step_up=require_step_up)
+    # 1. commit the seed (its hash is recorded before the pool exists)
+    commitment = SeedCommitment.new()
+    committed_at = utcnow()
+    meeting = Meeting(code=code, loan_id=loan.id, kind=rule.kind, panel_size=rule.size,
+                      pass_ratio=str(Fraction(rule.pass_ratio)), scheduled_at=meeting_at, phase="scheduled",
+                      convener_id=who.user_id, seed_commitment=commitment.commitment, committed_at=committed_at,
+                      ballot_salt=ballots.new_salt())
+    session.add(meeting)
+    await session.flush()
+    await audit.append(session, who.actor("convener"), "committee.seed_committed", "committee_meeting", code,
+                       {"seed_commitment": commitment.commitment, "at": _iso(committed_at)})
+    # 2. freeze the pool, 3. exclusions, 4. draw
+    pool = await committee_pool(session)
+    frozen_at = utcnow()
+    exclusions = await separation_exclusions(session, loan, pool)
+    try:
+        record = draw_panel(code, commitment, pool, rule.size, exclusions,
+                            committed_at=_iso(committed_at), frozen_at=_iso(frozen_at))
+    except DrawError as error:
+        raise Conflict(f"the committee cannot be drawn: {error}", code="draw_impossible") from None
+    meeting.pool = json.dumps(list(record.pool))
+    meeting.frozen_at = frozen_at
+    meeting.draw_record = json.dumps(record.to_dict(), sort_keys=True)
+    roles = {who.user_id: "convener"}
+    for officer in (loan.officer_a_id, loan.officer_b_id):
+        if officer is not None:
+            roles.setdefault(officer, "officer")
+    for member in record.panel:
+        roles.setdefault(int(member), "member")
+    for user_id, role in roles.items():
+        session.add(MeetingParticipant(meeting_id=meeting.id, user_id=user_id, role=role))
+    when = meeting_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    for member in record.panel:
+        await _notify_member(session, meeting, int(member),
+                             f"您被抽选为贷审会{code}委员，会议时间{when}（北京时间），请准时参加。")
+    await audit.append(session, who.actor("convener"), "committee.drawn", "committee_meeting", code,
+                       {"loan_id": loan.id, "pool_hash": record.pool_hash, "panel": list(record.panel),
+                        "reserves": list(record.reserves),
+                        "exclusions": [[e.member_id, e.reason] for e in record.exclusions],
+                        "seed": record.seed})
+    return meeting
+
+
+async def mark_absent(session: AsyncSession, who: Principal, meeting_id: int, member_id: int, reason: str) -> Meeting:
+    """Replace an absent panel member by the next reserve (a logged re-draw)."""
+    meeting = await meeting_by_id(session, meeting_id, for_update=True)
+    _require_convener(meeting, who)
+    if meeting.phase not in ("scheduled", "open"):
+        raise Conflict("absent members are replaced before deliberation starts")
+    if not reason or not reason.strip():
+        raise InvalidInput("say why the member is absent", details={"reason": "required"})
+    record = record_of(meeting)
+    try:
+        updated = replace_absent(record, str(member_id), reason.strip(), _iso(utcnow()))
+    except DrawError as error:
+        raise Conflict(str(error), code="no_replacement") from None
+    replacement = int(updated.replacements[-1].replacement)
+    meeting.draw_record = json.dumps(updated.to_dict(), sort_keys=True)
+    absent = await _participant(session, meeting, member_id)
+    if absent is not None:
+        absent.active = False
+    existing = await _participant(session, meeting, replacement)
+    if existing is None:
+        session.add(MeetingParticipant(meeting_id=meeting.id, user_id=replacement, role="member"))
+    else:
+        existing.active, existing.role = True, "member"
+    await _revoke_user(session, meeting, member_id, "replaced as absent")
+    await _notify_member(session, meeting, replacement,
+                         f"贷审会{meeting.code}委员{member_id}缺席，您作为递补委员被抽选，请参加会议。")
+    await audit.append(session, who.actor("convener"), "committee.member_replaced", "committee_meeting",
+                       meeting.code, {"absent": member_id, "replacement": replacement, "reason": reason.strip()})
+    return meeting
+
+
+# --- joining ---------------------------------------------------------------------------------
+
+async def issue_join_token(session: AsyncSession, secret_key: bytes, who: Principal, meeting_id: int,
+                           *, lifetime: int = JOIN_TOKEN_SECONDS) -> dict[str, Any]:
+    meeting = await meeting_by_id(session, meeting_id)
+    participant = await _participant(session, meeting, who.user_id)
+    if participant is None or not participant.active:
+        raise Forbidden("you are not a participant of this meeting")
+    if meeting.phase == "closed":
+        raise Conflict("the meeting is closed")
+    if participant.role == "officer" and meeting.phase not in OFFICER_PHASES:
+        raise Forbidden("the officers' part of this meeting has ended", code="officers_dismissed")
+    tokens = ServiceTokens(secret_key)
+    token = tokens.issue(subject=str(who.user_id), audience=JOIN_AUDIENCE, scope=JOIN_SCOPE, lifetime=lifetime,
+                         meeting=meeting.code, role=participant.role, name=who.display_name)
+    claims = tokens.verify(token, audience=JOIN_AUDIENCE, scope=JOIN_SCOPE)
+    session.add(IssuedJoinToken(token_id=claims["jti"], meeting_id=meeting.id, user_id=who.user_id,
+                                role=participant.role,
+                                expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc)))
+    await audit.append(session, who.actor(), "committee.join_token", "committee_meeting", meeting.code,
+                       {"role": participant.role, "token_id": claims["jti"]})
+    return {"token": token, "meeting_id": meeting.code, "role": participant.role, "expires_at": claims["exp"]}
+
+
+async def verify_join(session: AsyncSession, secret_key: bytes, token: str) -> JoinClaims:
+    """What the media server checks on connect (the database decides, so revocations hold
+    across restarts and processes)."""
+    try:
+        claims = ServiceTokens(secret_key).verify(token, audience=JOIN_AUDIENCE, scope=JOIN_SCOPE)
+    except Unauthenticated as error:
+        raise PermissionError(error.message) from None
+    if await session.get(RevokedJoinToken, claims["jti"]) is not None:
+        raise PermissionError("this join token was revoked")
+    meeting = (await session.execute(select(Meeting).where(Meeting.code == claims.get("meeting")))).scalar_one_or_none()
+    if meeting is None:
+        raise PermissionError("no such meeting")
+    if meeting.phase == "closed":
+        raise PermissionError("the meeting is closed")
+    participant = await _participant(session, meeting, int(claims["sub"]))
+    if participant is None or not participant.active:
+        raise PermissionError("not a participant of this meeting")
+    if participant.role == "officer" and meeting.phase not in OFFICER_PHASES:
+        raise PermissionError("the officers' part of this meeting has ended")
+    return JoinClaims(user_id=claims["sub"], meeting_id=meeting.code, role=participant.role,
+                      display_name=str(claims.get("name", ""))[:100], token_id=claims["jti"])
+
+
+async def _revoke_user(session: AsyncSession, meeting: Meeting, user_id: int, reason: str) -> list[str]:
+    return await _revoke(session, meeting, reason, IssuedJoinToken.user_id == user_id)
+
+
+async def _revoke(session: AsyncSession, meeting: Meeting, reason: str, *where) -> list[str]:
+    issued = (await session.execute(select(IssuedJoinToken).where(
+        IssuedJoinToken.meeting_id == meeting.id, *where))).scalars().all()
+    revoked = []
+    for token in issued:
+        if await session.get(RevokedJoinToken, token.token_id) is None:
+            session.add(RevokedJoinToken(token_id=token.token_id, meeting_id=meeting.id, user_id=token.user_id,
+                                         reason=reason[:200]))
+            revoked.append(token.token_id)
+    return revoked
+
+
+async def revoked_tokens(session: AsyncSession, meeting_code: str) -> dict[str, str]:
+    rows = await session.execute(select(RevokedJoinToken.token_id, RevokedJoinToken.reason).join(
+        Meeting, Meeting.id == RevokedJoinToken.meeting_id).where(Meeting.code == meeting_code))
+    return {token: reason for token, reason in rows}
+
+
+# --- phases ----------------------------------------------------------------------------------
+
+async def change_phase(session: AsyncSession, secret_key: bytes, who: Principal, meeting_id: int,
+                       phase: str) -> Meeting:
+    meeting = await meeting_by_id(session, meeting_id, for_update=True)
+    _require_convener(meeting, who)
+    if phase not in PHASES:
+        raise InvalidInput(f"unknown phase {phase!r}; phases: {', '.join(PHASES)}", details={"phase": "unknown"})
+    if NEXT_PHASE.get(meeting.phase) != phase:
+        raise Conflict(f"the meeting is in '{meeting.phase}'; the next phase is "
+                       f"'{NEXT_PHASE.get(meeting.phase, 'none')}', not '{phase}'", code="wrong_phase")
+    if phase == "tallied":
+        await tally(session, secret_key, meeting, who.actor("convener"), closed_early=True)
+        return meeting
+    details: dict[str, Any] = {"from": meeting.phase, "to": phase}
+    if phase == "deliberation":
+        details["revoked_tokens"] = await _revoke(session, meeting, "the officers' part of the meeting has ended",
+                                                  IssuedJoinToken.role == "officer")
+    meeting.phase, meeting.phase_changed_at = phase, utcnow()
+    await audit.append(session, who.actor("convener"), "committee.phase", "committee_meeting", meeting.code, details)
+    return meeting
+
+
+# --- ballots ---------------------------------------------------------------------------------
+
+async def _members(session: AsyncSession, meeting: Meeting) -> list[int]:
+    return [p.user_id for p in await _participants(session, meeting.id) if p.role == "member" and p.active]
+
+
+async def cast_ballot(session: AsyncSession, secret_key: bytes, who: Principal, meeting_id: int, vote: ballots.Vote,
+                      *, step_up: str | None, require_step_up: bool) -> Meeting:
+    """Seal one member's vote (once), confirmed by their fresh fingerprint; the last ballot
+    triggers the tally."""
+    from biometrics import stepup
+
+    meeting = await meeting_by_id(session, meeting_id, for_update=True)
+    participant = await _participant(session, meeting, who.user_id)
+    if participant is None or participant.role != "member" or not participant.active:
+        raise Forbidden("only the meeting's panel members vote")
+    if meeting.phase != "voting":
+        raise Conflict(f"votes are cast in the voting phase; the meeting is in '{meeting.phase}'", code="wrong_phase")
+    existing = (await session.execute(select(Ballot.id).where(
+        Ballot.meeting_id == meeting.id, Ballot.member_id == who.user_id))).first()
+    if existing is not None:
+        raise Conflict("you have already voted in this meeting", code="already_voted")
+    if require_step_up:
+        await stepup.redeem(session, step_up, user_id=who.user_id, loan_id=meeting.loan_id, action=VOTE_ACTION,
+                            payload=vote.payload(meeting.code))
+    key = ballots.meeting_key(secret_key, meeting.code, meeting.ballot_salt)
+    sealed, commitment = ballots.seal(key, meeting.code, who.user_id, vote)
+    session.add(Ballot(meeting_id=meeting.id, member_id=who.user_id, sealed=sealed, commitment=commitment))
+    await session.flush()
+    # The audit names the member and the commitment, never the choice.
+    await audit.append(session, who.actor("committee_member"), "committee.ballot_cast", "committee_meeting",
+                       meeting.code, {"member": who.user_id, "commitment": commitment,
+                                      "step_up": bool(require_step_up)})
+    cast = (await session.execute(select(func.count()).select_from(Ballot).where(
+        Ballot.meeting_id == meeting.id))).scalar_one()
+    if cast >= len(await _members(session, meeting)):
+        await tally(session, secret_key, meeting, audit.Actor.system("committee"), closed_early=False)
+    return meeting
+
+
+async def tally(session: AsyncSession, secret_key: bytes, meeting: Meeting, actor: audit.Actor, *,
+                closed_early: bool) -> None:
+    """Release the meeting's key, open every ballot, count. A member who did not vote counts
+    as not in favour (the rule is a share of all members)."""
+    members = await _members(session, meeting)
+    key = ballots.meeting_key(secret_key, meeting.code, meeting.ballot_salt)
+    rows = (await session.execute(select(Ballot).where(Ballot.meeting_id == meeting.id))).scalars().all()
+    opened = {}
+    for row in rows:
+        vote = ballots.open_ballot(key, meeting.code, row.member_id, row.sealed, row.commitment)
+        opened[row.member_id] = {"member": row.member_id, "choice": vote.choice, "opinion": vote.opinion,
+                                 "conditions": vote.conditions, "nonce": vote.nonce, "commitment": row.commitment}
+    votes_for = sum(1 for v in opened.values() if v["choice"] == "approve")
+    passed = len(members) > 0 and Fraction(votes_for, len(members)) >= Fraction(meeting.pass_ratio)
+    meeting.votes_for, meeting.votes_against = votes_for, len(members) - votes_for
+    meeting.outcome = "approved" if passed else "rejected"
+    meeting.ballot_key = key.hex()
+    meeting.tally = json.dumps({"members": members, "ballots": [opened[m] for m in members if m in opened],
+                                "not_voted": [m for m in members if m not in opened],
+                                "closed_early": closed_early}, ensure_ascii=False, sort_keys=True)
+    meeting.phase, meeting.phase_changed_at = "tallied", utcnow()
+    await audit.append(session, actor, "committee.tallied", "committee_meeting", meeting.code,
+                       {"votes_for": votes_for, "votes_against": meeting.votes_against, "outcome": meeting.outcome,
+                        "ballot_key": meeting.ballot_key, "closed_early": closed_early})
+
+
+def decision_payload(meeting: Meeting) -> dict[str, Any]:
+    if meeting.tally is None:
+        raise Conflict("the meeting has not been tallied")
+    tallied = json.loads(meeting.tally)
+    conditions = [b["conditions"] for b in tallied["ballots"] if b["choice"] == "approve" and b["conditions"]]
+    payload = {"outcome": meeting.outcome, "meeting_id": meeting.code, "members": tallied["members"],
+               "votes_for": meeting.votes_for, "votes_against": meeting.votes_against,
+               "summary": f"贷审会{meeting.code}：{len(tallied['members'])}名委员，同意{meeting.votes_for}，"
+                          f"不同意{meeting.votes_against}"}
+    if conditions:
+        payload["conditions"] = "；".join(conditions)
+    return payload
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: int) -> dict[str, Any]:
+    """What the caller may see. The loan must be in their scope. Participants see the meeting
+    and its draw; after the tally only the panel members and the convener see votes and result;
+    anyone else sees only where the loan went."""
+    meeting = await meeting_by_id(session, meeting_id)
+    loan = await scope.loan(session, meeting.loan_id)
+    participant = await _participant(session, meeting, who.user_id)
+    base = {"id": meeting.id, "meeting_id": meeting.code, "loan_id": loan.id, "loan_stage": loan.stage,
+            "phase": meeting.phase}
+    if participant is None:
+        return base
+    people = await _participants(session, meeting.id)
+    names = dict((await session.execute(select(User.id, User.display_name).where(
+        User.id.in_([p.user_id for p in people])))).all())
+    cast = {m for (m,) in (await session.execute(select(Ballot.member_id).where(Ballot.meeting_id == meeting.id)))}
+    base.update({
+        "kind": meeting.kind, "panel_size": meeting.panel_size, "pass_ratio": meeting.pass_ratio,
+        "scheduled_at": _iso(meeting.scheduled_at), "convener_id": meeting.convener_id,
+        "my_role": participant.role if participant.active else "replaced",
+        "participants": [{"user_id": p.user_id, "name": names.get(p.user_id, ""), "role": p.role,
+                          "active": p.active, "voted": p.user_id in cast} for p in people],
+        "seed_commitment": meeting.seed_commitment, "committed_at": _iso(meeting.committed_at),
+        "draw": json.loads(meeting.draw_record),
+        "draw_verified": verify_draw(record_of(meeting)).matches,
+        "i_voted": who.user_id in cast,
+    })
+    may_see_result = participant.active and participant.role in ("member", "convener")
+    if meeting.phase in ("tallied", "closed") and may_see_result:
+        base.update({"outcome": meeting.outcome, "votes_for": meeting.votes_for,
+                     "votes_against": meeting.votes_against, "tally": json.loads(meeting.tally),
+                     "decision_sent": meeting.decision_sent_at is not None})
+    return base
+
+
+async def meetings_of_loan(session: AsyncSession, scope: Scope, loan_id: int) -> list[dict[str, Any]]:
+    await scope.loan(session, loan_id)
+    rows = (await session.execute(select(Meeting).where(Meeting.loan_id == loan_id).order_by(Meeting.id))).scalars()
+    return [{"id": m.id, "meeting_id": m.code, "phase": m.phase, "scheduled_at": _iso(m.scheduled_at)} for m in rows]

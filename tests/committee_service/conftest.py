@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "committee"))
+
+from committee_loopback import use_loopback_host_candidates  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice():
+    undo = use_loopback_host_candidates()
+    yield
+    undo()
+
+
+@pytest.fixture
+async def suite(tmp_path):
+    """The web app (with the committee media server in it), demo organisation, SQLite, no
+    step-up (the fingerprint step of a vote has its own test)."""
+    from tests.suite import start_suite, suite_config
+
+    running = await start_suite(suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'loans.sqlite3'}",
+                                             step_up="off"))
+    yield running
+    await running.close()

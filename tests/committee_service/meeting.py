@@ -1,0 +1,144 @@
+"""A loan at the committee stage, a convened meeting, and Socket.IO + aiortc participants."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+
+import socketio
+from aiortc import RTCSessionDescription
+
+from core.orm import LoanDuty
+from tests.suite import ApiClient, Suite
+
+from committee_peers import ClientParticipant  # tests/committee, on sys.path (conftest)
+
+# One pool member reviewed this loan: the draw must exclude them, saying why.
+CONFLICTED = "member05"
+
+
+@dataclass
+class Meeting:
+    suite: Suite
+    loan_id: int
+    view: dict
+    users: dict[str, int]
+    names: dict[int, str] = field(default_factory=dict)
+    clients: dict[str, ApiClient] = field(default_factory=dict)
+
+    @property
+    def id(self) -> int:
+        return self.view["id"]
+
+    @property
+    def code(self) -> str:
+        return self.view["meeting_id"]
+
+    def members(self) -> list[str]:
+        return [self.names[p["user_id"]] for p in self.view["participants"] if p["role"] == "member" and p["active"]]
+
+    async def as_(self, username: str) -> ApiClient:
+        if username not in self.clients:
+            self.clients[username] = await self.suite.login(username)
+        return self.clients[username]
+
+    async def get(self, username: str = "convener", expect: int = 200) -> dict:
+        return await (await self.as_(username)).json("GET", f"/api/committee/meetings/{self.id}", expect=expect)
+
+    async def phase(self, phase: str, expect: int = 200) -> dict:
+        result = await (await self.as_("convener")).json(
+            "POST", f"/api/committee/meetings/{self.id}/phase", {"phase": phase}, expect=expect)
+        if expect == 200:
+            self.view = result
+        return result
+
+    async def join_token(self, username: str, expect: int = 200) -> dict:
+        return await (await self.as_(username)).json("POST", f"/api/committee/meetings/{self.id}/join", expect=expect)
+
+    async def vote(self, username: str, choice: str = "approve", *, opinion: str = "同意，风险可控",
+                   conditions: str = "", expect: int = 201, step_up: str | None = None) -> dict:
+        body = {"choice": choice, "opinion": opinion, "nonce": secrets.token_urlsafe(18)}
+        if conditions:
+            body["conditions"] = conditions
+        if step_up:
+            body["step_up"] = step_up
+        return await (await self.as_(username)).json(
+            "POST", f"/api/committee/meetings/{self.id}/ballots", body, expect=expect)
+
+
+async def convene(suite: Suite, *, step_up=None) -> Meeting:
+    """A personal loan placed at the committee stage (officers A and B of the east sub-center,
+    member05 its reviewer), and the convener's meeting with its draw."""
+    offices, users = await suite.ids()
+    loan_id = await suite.add_loan(office="SC-E", stage="committee", officer_a="officer.e.a", officer_b="officer.e.b")
+    async with suite.services.db.unit_of_work() as session:
+        session.add(LoanDuty(loan_id=loan_id, user_id=users[CONFLICTED], duty="review"))
+    meeting = Meeting(suite, loan_id, {}, users, {v: k for k, v in users.items()})
+    convener = await meeting.as_("convener")
+    body = {"loan_id": loan_id,
+            "meeting_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()}
+    if step_up is not None:
+        body["step_up"] = await step_up(convener, loan_id, body)
+    meeting.view = await convener.json("POST", "/api/committee/meetings", body, expect=201)
+    return meeting
+
+
+class RoomClient:
+    """An aiortc participant signalling through the suite's Socket.IO, like the browser page."""
+
+    def __init__(self, url: str, user: str, seed: int = 0) -> None:
+        self.url = url
+        self.peer = ClientParticipant(user, seed=seed)
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.removed: list[str] = []
+        self.phases: list[str] = []
+        self._pending: list[asyncio.Task] = []
+
+        @self.client.on("participants")
+        async def on_participants(items):
+            for item in items:
+                self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
+
+        @self.client.on("published")
+        async def on_published(item):
+            self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
+
+        @self.client.on("removed")
+        async def on_removed(data):
+            self.removed.append(data["reason"])
+
+        @self.client.on("phase")
+        async def on_phase(data):
+            self.phases.append(data["phase"])
+
+    async def connect(self, token: str) -> None:
+        await self.client.connect(self.url, auth={"token": token}, transports=["websocket"])
+
+    async def publish(self) -> None:
+        offer = await self.peer.publish_offer()
+        answer = await self.client.call("publish", {"sdp": offer.sdp, "type": offer.type})
+        assert "error" not in answer, answer
+        await self.peer.publish_answer(RTCSessionDescription(**answer))
+
+    async def subscribe(self, publisher_id: str) -> None:
+        offer = await self.peer.subscribe_offer(publisher_id)
+        answer = await self.client.call("subscribe", {"publisher_id": publisher_id, "sdp": offer.sdp,
+                                                      "type": offer.type})
+        assert "error" not in answer, answer
+        await self.peer.subscribe_answer(publisher_id, RTCSessionDescription(**answer))
+
+    async def close(self) -> None:
+        for task in self._pending:
+            task.cancel()
+        if self.client.connected:
+            await self.client.disconnect()
+        await self.peer.close()
+
+
+async def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
