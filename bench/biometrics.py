@@ -1,0 +1,175 @@
+"""Fingerprint service benchmark: verify latency through the HTTP API, and 1:N identification
+throughput over galleries of synthetic templates, with the memory they take.
+
+    .venv/bin/python bench/biometrics.py [--verifies 120] [--galleries 1000,10000,100000] [--probes 5]
+
+Verify: the service runs alone (as `loanctl serve biometrics`) on a real socket with a fresh
+SQLite database; ten FVC 2002 DB1-B fingers are enrolled (two impressions each) and each
+request is a fresh capture of impressions 3-8 (new bytes, so no replay), sent with a service
+token; the latency covers decoding, extraction, decryption, matching and the writes.
+
+1:N: galleries are made from the 80 real FVC templates by rotating (uniform angle) and
+shifting (up to ±60 px) their minutiae and dropping those that leave the image, so every
+template is distinct but has real structure. Probes are real impressions. Throughput is
+candidates scored per second in one process (one core); memory is the resident-set growth
+while the gallery is built and its arrays' size.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import math
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiohttp import web  # noqa: E402
+
+from biometrics.app import AUDIENCE, create_app  # noqa: E402
+from biometrics.client import HttpClient  # noqa: E402
+from biometrics.engine import analyse  # noqa: E402
+from biometrics.service import CaptureInput, Subject  # noqa: E402
+from biometrics.sourceafis.gallery import Gallery  # noqa: E402
+from biometrics.sourceafis.matcher import Matcher  # noqa: E402
+from biometrics.sourceafis.template import Minutia, Template  # noqa: E402
+from core.config import Config  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "fingerprints" / "fvc2002-db1b"
+FINGERS = [str(n) for n in range(101, 111)]
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def fresh_png(path: Path, tag: int) -> bytes:
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("capture", str(tag))
+    out = io.BytesIO()
+    Image.open(path).save(out, "PNG", pnginfo=info, compress_level=1)
+    return out.getvalue()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+async def bench_verify(count: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(data_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/bio.sqlite3").with_secrets()
+        runner = web.AppRunner(create_app(config), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        client = HttpClient(f"http://127.0.0.1:{port}", config.secret_key, subject="bench")
+        try:
+            for n, finger in enumerate(FINGERS, start=1):
+                for impression in (1, 2):
+                    await client.enroll(Subject("customer", n), 2, CaptureInput(
+                        (SHARED / f"{finger}_{impression}.tif").read_bytes()), requested_by="bench")
+            captures = [(n % len(FINGERS) + 1, fresh_png(SHARED / f"{FINGERS[n % len(FINGERS)]}_{3 + n % 6}.tif", n))
+                        for n in range(count + 5)]
+            for subject, image in captures[:5]:  # warm the pool's workers
+                await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
+                                    purpose="verification")
+            latencies, matched = [], 0
+            for subject, image in captures[5:]:
+                start = time.perf_counter()
+                result = await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
+                                             purpose="verification")
+                latencies.append((time.perf_counter() - start) * 1000)
+                matched += result["matched"]
+        finally:
+            await runner.cleanup()
+    return {"requests": count, "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            "mean_ms": statistics.fmean(latencies), "genuine_matched": matched}
+
+
+def real_templates() -> dict[str, Template]:
+    return {path.stem: Template.from_cbor(analyse(path.read_bytes(), 500.0).template)
+            for path in sorted(SHARED.glob("*.tif"))}
+
+
+def moved(template: Template, rng: random.Random) -> Template:
+    """The template's minutiae rotated about its centre and shifted; those leaving the image dropped."""
+    angle = rng.uniform(-math.pi, math.pi)
+    dx, dy = rng.uniform(-60, 60), rng.uniform(-60, 60)
+    cx, cy = template.width / 2, template.height / 2
+    cos, sin = math.cos(angle), math.sin(angle)
+    minutiae = []
+    for m in template.minutiae:
+        x = cx + (m.x - cx) * cos - (m.y - cy) * sin + dx
+        y = cy + (m.x - cx) * sin + (m.y - cy) * cos + dy
+        if 0 <= x < template.width and 0 <= y < template.height:
+            minutiae.append(Minutia(int(x), int(y), (m.direction + angle) % (2 * math.pi), m.type))
+    if len(minutiae) < 5:
+        return template
+    return Template(template.width, template.height, tuple(minutiae))
+
+
+def bench_identify(sizes: list[int], probes: int) -> list[dict]:
+    rng = random.Random(2026)
+    real = real_templates()
+    bases = list(real.values())
+    probe_names = [f"{f}_8" for f in FINGERS][:probes]
+    rows = []
+    for size in sizes:
+        templates = [moved(bases[i % len(bases)], rng) for i in range(size)]
+        before = rss_bytes()
+        start = time.perf_counter()
+        gallery = Gallery(templates)
+        build_s = time.perf_counter() - start
+        grown = rss_bytes() - before
+        array_bytes = sum(a.nbytes for a in gallery.arrays())
+        del templates
+        Matcher(real[probe_names[0]]).match_gallery(gallery, 0, min(size, 50))  # compiled before timing
+        start = time.perf_counter()
+        best = []
+        for name in probe_names:
+            scores = Matcher(real[name]).match_gallery(gallery)
+            best.append(float(scores.max()))
+        elapsed = time.perf_counter() - start
+        rows.append({"gallery": size, "probes": len(probe_names), "seconds_per_probe": elapsed / len(probe_names),
+                     "candidates_per_second": size * len(probe_names) / elapsed, "build_s": build_s,
+                     "rss_growth_mb": grown / 2**20, "arrays_mb": array_bytes / 2**20,
+                     "bytes_per_template": array_bytes / size, "best_score": max(best)})
+        del gallery
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--verifies", type=int, default=120)
+    parser.add_argument("--galleries", default="1000,10000,100000")
+    parser.add_argument("--probes", type=int, default=5)
+    args = parser.parse_args()
+    if not SHARED.is_dir():
+        print(f"the FVC prints are missing: {SHARED}", file=sys.stderr)
+        return 2
+    verify = asyncio.run(bench_verify(args.verifies))
+    print(f"verify over HTTP ({verify['requests']} requests, one at a time): p50 {verify['p50_ms']:.1f} ms, "
+          f"p95 {verify['p95_ms']:.1f} ms, mean {verify['mean_ms']:.1f} ms; "
+          f"{verify['genuine_matched']}/{verify['requests']} genuine captures matched")
+    print("gallery  probes  s/probe  candidates/s  build s  RSS growth MB  arrays MB  bytes/template")
+    for row in bench_identify([int(s) for s in args.galleries.split(",")], args.probes):
+        print(f"{row['gallery']:>7}  {row['probes']:>6}  {row['seconds_per_probe']:>7.3f}  "
+              f"{row['candidates_per_second']:>12,.0f}  {row['build_s']:>7.1f}  {row['rss_growth_mb']:>13.1f}  "
+              f"{row['arrays_mb']:>9.1f}  {row['bytes_per_template']:>14,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
