@@ -109,20 +109,40 @@ def record_of(meeting: Meeting) -> DrawRecord:
     return DrawRecord.from_dict(json.loads(meeting.draw_record))
 
 
-async def convene(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope, who: Principal, *,
-                  loan_id: int, meeting_at: dt.datetime, step_up: str | None = None,
-                  require_step_up: bool = False) -> Meeting:
-    """The convener calls the meeting: core's convene_committee command, then the seed is
-    committed, the pool frozen, exclusions logged, the panel drawn and the members told."""
-    if meeting_at.tzinfo is None:
-        raise InvalidInput("meeting_at needs a time zone", details={"meeting_at": "naive"})
-    loan = await scope.loan(session, loan_id, for_update=True)
+async def next_meeting(session: AsyncSession, workflow: loanflow.Workflow, loan: Loan) -> dict[str, Any]:
+    """The meeting id and committee kind the next convene_committee command will carry (the
+    convener's page confirms exactly that payload with a fingerprint step-up)."""
     rule = workflow.rules.at(dt.date.today()).committee_for(loan.product, loan.amount_fen)
     count = (await session.execute(select(func.count()).select_from(Meeting).where(Meeting.loan_id == loan.id))).scalar_one()
-    code = f"CM{loan.id}-{count + 1}"
+    return {"meeting_id": f"CM{loan.id}-{count + 1}", "committee_kind": rule.kind, "panel_size": rule.size,
+            "pass_ratio": str(Fraction(rule.pass_ratio))}
+
+
+def parse_meeting_at(text: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("meeting_at must be an ISO-8601 time", details={"meeting_at": "format"}) from None
+    if moment.tzinfo is None:
+        raise InvalidInput("meeting_at needs a time zone", details={"meeting_at": "naive"})
+    return moment
+
+
+async def convene(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope, who: Principal, *,
+                  loan_id: int, meeting_at: str, step_up: str | None = None,
+                  require_step_up: bool = False) -> Meeting:
+    """The convener calls the meeting: core's convene_committee command (payload
+    ``{meeting_id, meeting_at, committee_kind}`` with ``next_meeting``'s id and kind and
+    ``meeting_at`` exactly as given), then the seed is committed, the pool frozen, exclusions
+    logged, the panel drawn and the members told."""
+    moment = parse_meeting_at(meeting_at)
+    loan = await scope.loan(session, loan_id, for_update=True)
+    rule = workflow.rules.at(dt.date.today()).committee_for(loan.product, loan.amount_fen)
+    code = (await next_meeting(session, workflow, loan))["meeting_id"]
     await loanflow.execute(session, workflow, scope, loanflow.Caller.of(who), loan.id, "convene_committee",
-                           {"meeting_id": code, "meeting_at": _iso(meeting_at), "committee_kind": rule.kind},
+                           {"meeting_id": code, "meeting_at": meeting_at, "committee_kind": rule.kind},
                            step_up=step_up, require_step_up=require_step_up)
+    meeting_at = moment
     # 1. commit the seed (its hash is recorded before the pool exists)
     commitment = SeedCommitment.new()
     committed_at = utcnow()
@@ -372,12 +392,13 @@ def decision_payload(meeting: Meeting) -> dict[str, Any]:
 # --- reading ---------------------------------------------------------------------------------
 
 async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: int) -> dict[str, Any]:
-    """What the caller may see. The loan must be in their scope. Participants see the meeting
+    """What the caller may see. Participants see the meeting
     and its draw; after the tally only the panel members and the convener see votes and result;
     anyone else sees only where the loan went."""
     meeting = await meeting_by_id(session, meeting_id)
-    loan = await scope.loan(session, meeting.loan_id)
     participant = await _participant(session, meeting, who.user_id)
+    # a meeting's participants see it whatever their loan scope; anyone else needs the loan in scope
+    loan = await session.get(Loan, meeting.loan_id) if participant else await scope.loan(session, meeting.loan_id)
     base = {"id": meeting.id, "meeting_id": meeting.code, "loan_id": loan.id, "loan_stage": loan.stage,
             "phase": meeting.phase}
     if participant is None:
@@ -405,7 +426,10 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
     return base
 
 
-async def meetings_of_loan(session: AsyncSession, scope: Scope, loan_id: int) -> list[dict[str, Any]]:
-    await scope.loan(session, loan_id)
+async def meetings_of_loan(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope,
+                           loan_id: int) -> dict[str, Any]:
+    loan = await scope.loan(session, loan_id)
     rows = (await session.execute(select(Meeting).where(Meeting.loan_id == loan_id).order_by(Meeting.id))).scalars()
-    return [{"id": m.id, "meeting_id": m.code, "phase": m.phase, "scheduled_at": _iso(m.scheduled_at)} for m in rows]
+    return {"items": [{"id": m.id, "meeting_id": m.code, "phase": m.phase, "scheduled_at": _iso(m.scheduled_at)}
+                      for m in rows],
+            "loan_stage": loan.stage, "next": await next_meeting(session, workflow, loan)}

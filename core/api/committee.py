@@ -2,7 +2,6 @@
 absent members, sealed ballots; the decision is sent on to the workflow after the tally."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from aiohttp import web
@@ -40,16 +39,6 @@ BALLOT = Body("CommitteeBallot", {
 })
 
 
-def _meeting_at(text: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput("meeting_at must be an ISO-8601 time", details={"meeting_at": "format"}) from None
-    if moment.tzinfo is None:
-        raise InvalidInput("meeting_at needs a time zone", details={"meeting_at": "naive"})
-    return moment
-
-
 async def _deliver_decision(request: web.Request, meeting_id: int) -> dict:
     """Send a tallied, unsent decision to core (over HTTP, as the committee service)."""
     svc = services(request)
@@ -85,7 +74,7 @@ async def convene(request: web.Request, body: dict) -> web.Response:
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         meeting = await committee.convene(session, svc.workflow, scope(request), principal(request),
-                                          loan_id=body["loan_id"], meeting_at=_meeting_at(body["meeting_at"]),
+                                          loan_id=body["loan_id"], meeting_at=body["meeting_at"],
                                           step_up=body.get("step_up"), require_step_up=svc.config.step_up == "required")
         meeting_id = meeting.id
     return await _view(request, meeting_id, status=201)
@@ -97,11 +86,11 @@ async def show(request: web.Request, meeting_id: int) -> web.Response:
     return await _view(request, meeting_id)
 
 
-@routes.route("GET", "/committee/loans/{loan_id}/meetings", tag="committee", summary="A loan's committee meetings")
+@routes.route("GET", "/committee/loans/{loan_id}/meetings", tag="committee", summary="A loan's committee meetings, and the id and kind of the next one")
 async def of_loan(request: web.Request, loan_id: int) -> web.Response:
     async with services(request).db.unit_of_work(write=False) as session:
-        items = await committee.meetings_of_loan(session, scope(request), loan_id)
-    return web.json_response({"items": items})
+        return web.json_response(await committee.meetings_of_loan(session, services(request).workflow,
+                                                                   scope(request), loan_id))
 
 
 @routes.route("POST", "/committee/meetings/{meeting_id}/join", tag="committee",

@@ -78,8 +78,11 @@ async def convene(suite: Suite, *, step_up=None) -> Meeting:
     convener = await meeting.as_("convener")
     body = {"loan_id": loan_id,
             "meeting_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()}
-    if step_up is not None:
-        body["step_up"] = await step_up(convener, loan_id, body)
+    if step_up is not None:  # the fingerprint confirms the workflow's convene_committee payload
+        upcoming = (await convener.json("GET", f"/api/committee/loans/{loan_id}/meetings"))["next"]
+        body["step_up"] = await step_up(convener, loan_id, "convene_committee", {
+            "meeting_id": upcoming["meeting_id"], "meeting_at": body["meeting_at"],
+            "committee_kind": upcoming["committee_kind"]})
     meeting.view = await convener.json("POST", "/api/committee/meetings", body, expect=201)
     return meeting
 
