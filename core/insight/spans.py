@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..orm import Loan, LoanEvent
+from ..orm import Loan, LoanEvent, UTCDateTime
 from ..workflow import Definition
 from ..workflow.deadlines import due_at
 from .tables import StageDay, Watermark
@@ -27,20 +27,29 @@ async def refresh(session: AsyncSession, definition: Definition, *, batch: int =
         mark = Watermark(name=NAME, value=0)
         session.add(mark)
         await session.flush()
-    previous = LoanEvent.__table__.alias("previous")
-    entered_at = (select(func.max(previous.c.at)).where(previous.c.loan_id == LoanEvent.loan_id,
-                                                        previous.c.id < LoanEvent.id).scalar_subquery())
+    # Pair each new record with the one before it (LAG over the loan's records). Only the loans
+    # touched by the records of this id range are read, through the loan_id index.
+    upper = mark.value + batch
+    touched = select(LoanEvent.loan_id).where(LoanEvent.id > mark.value, LoanEvent.id <= upper)
+    paired = (select(LoanEvent.id, LoanEvent.loan_id, LoanEvent.from_stage, LoanEvent.at,
+                     func.lag(LoanEvent.at, type_=UTCDateTime()).over(partition_by=LoanEvent.loan_id,
+                                                                       order_by=LoanEvent.id).label("entered"))
+              .where(LoanEvent.loan_id.in_(touched), LoanEvent.id <= upper).subquery())
     rows = (await session.execute(
-        select(LoanEvent.id, LoanEvent.from_stage, LoanEvent.at, entered_at, Loan.office_id)
-        .join(Loan, Loan.id == LoanEvent.loan_id).where(LoanEvent.id > mark.value)
-        .order_by(LoanEvent.id).limit(batch))).all()
+        select(paired.c.id, paired.c.from_stage, paired.c.at, paired.c.entered, Loan.office_id)
+        .join(Loan, Loan.id == paired.c.loan_id).where(paired.c.id > mark.value).order_by(paired.c.id))).all()
     if not rows:
-        return 0
+        # Nothing in this id range; records may still lie beyond it (ids need not be dense).
+        beyond = (await session.execute(select(func.min(LoanEvent.id)).where(LoanEvent.id > upper))).scalar()
+        if beyond is None:
+            return 0
+        mark.value = beyond - 1
+        return await refresh(session, definition, batch=batch)
     buckets: dict[tuple[dt.date, str, int], list[int]] = {}
     for _event_id, stage, left, entered, office_id in rows:
         if entered is None or stage == "new":
             continue
-        if isinstance(entered, str):  # max() over SQLite returns the stored text
+        if isinstance(entered, str):  # a driver that hands back the stored text
             entered = dt.datetime.fromisoformat(entered).replace(tzinfo=dt.timezone.utc)
         seconds = int((left - entered).total_seconds())
         spec = definition.stages.get(stage)
