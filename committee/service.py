@@ -332,7 +332,10 @@ async def cast_ballot(session: AsyncSession, secret_key: bytes, who: Principal, 
     if existing is not None:
         raise Conflict("you have already voted in this meeting", code="already_voted")
     if require_step_up:
-        await stepup.redeem(session, step_up, user_id=who.user_id, loan_id=meeting.loan_id, action=VOTE_ACTION,
+        # POST /api/step-up only grants tokens for loans in the caller's scope, and panel members
+        # have no scope over the loans they judge: the vote's token is asked for loan 0 and is
+        # bound to the meeting through the payload hash (its meeting_id and the ballot's nonce).
+        await stepup.redeem(session, step_up, user_id=who.user_id, loan_id=stepup.NEW_LOAN, action=VOTE_ACTION,
                             payload=vote.payload(meeting.code))
     key = ballots.meeting_key(secret_key, meeting.code, meeting.ballot_salt)
     sealed, commitment = ballots.seal(key, meeting.code, who.user_id, vote)
