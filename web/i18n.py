@@ -85,6 +85,10 @@ LABELS: dict[str, dict[str, str]] = {
     "thanks": {"zh": "感谢您的意见", "en": "Thank you"},
     "staff_login": {"zh": "员工登录", "en": "Staff sign-in"},
     "messages": {"zh": "消息", "en": "Messages"},
+    "nav_postloan": {"zh": "贷后管理", "en": "Post-loan"},
+    "nav_insight": {"zh": "统计监督", "en": "Statistics"},
+    "nav_archive": {"zh": "档案", "en": "Archive"},
+    "nav_my_prints": {"zh": "我的指纹", "en": "My prints"},
 }
 
 FIELDS: dict[str, dict[str, str]] = {
