@@ -11,7 +11,7 @@ from core.app import create_root
 from core.config import Config
 from core.context import RENDER_ERROR
 
-from . import archive_pages, portal
+from . import archive_pages, committee_pages, portal
 from . import postloan_pages
 from . import biometrics_pages
 from .pages import JINJA, render_error, routes
@@ -31,5 +31,6 @@ def create_app(config: Config) -> web.Application:
     app.router.add_routes(postloan_pages.routes)
     app.router.add_routes(biometrics_pages.routes)
     app.router.add_static("/static/", HERE / "static", append_version=False)
+    app.router.add_routes(committee_pages.routes)
     attach_committee(app, config)  # the committee media server (Socket.IO at /socket.io/) in this process
     return app

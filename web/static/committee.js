@@ -1,0 +1,258 @@
+// The committee room: Socket.IO signaling (vendored client, window.io) and WebRTC with the
+// committee server (an SFU: one sending connection, one receiving connection per other
+// participant), VP8 video with a capped bitrate, the phase banner, the convener's controls and
+// the vote with its fingerprint step. Also the convener's meeting setup form.
+import { api, toast } from '/static/app.js';
+import { stepUp } from '/static/fingerprint.js';
+
+const MAX_VIDEO_BITRATE = 500_000; // the server relays REMB to nobody: the sender caps itself
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 15 } };
+const PHASES = {
+  scheduled: '待开会 Scheduled', open: '汇报答询 Officers present', deliberation: '闭门审议 Deliberation',
+  voting: '表决 Voting', tallied: '已计票 Tallied', closed: '已结束 Closed',
+};
+const ROLES = { convener: '召集人 Convener', member: '委员 Member', officer: '客户经理 Officer' };
+
+function preferCodecs(transceiver, kind) {
+  if (!RTCRtpReceiver.getCapabilities || !transceiver.setCodecPreferences) return;
+  const wanted = kind === 'video' ? ['video/vp8', 'video/rtx'] : ['audio/opus'];
+  const codecs = RTCRtpReceiver.getCapabilities(kind).codecs.filter((c) => wanted.includes(c.mimeType.toLowerCase()));
+  transceiver.setCodecPreferences(codecs);
+}
+
+// The server (aiortc) does not trickle ICE: send the offer once every candidate is in it.
+function gathered(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => { if (pc.iceGatheringState === 'complete') { pc.removeEventListener('icegatheringstatechange', check); resolve(); } };
+    pc.addEventListener('icegatheringstatechange', check);
+    setTimeout(resolve, 3000);
+  });
+}
+
+function randomNonce() {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+class Room {
+  constructor(root) {
+    this.root = root;
+    this.view = JSON.parse(root.dataset.committeeRoom);
+    this.tiles = root.querySelector('[data-tiles]');
+    this.people = new Map((this.view.participants || []).map((p) => [String(p.user_id), p]));
+    this.subscriptions = new Map(); // publisher id -> RTCPeerConnection
+    this.publisher = null;
+    this.socket = null;
+  }
+
+  message(text) {
+    const box = this.root.querySelector('[data-room-message]');
+    if (box) box.textContent = text;
+  }
+
+  tile(id, label) {
+    let tile = this.tiles.querySelector(`[data-tile="${CSS.escape(id)}"]`);
+    if (!tile) {
+      tile = document.createElement('figure');
+      tile.className = 'tile';
+      tile.dataset.tile = id;
+      const video = document.createElement('video');
+      video.autoplay = true;
+      video.playsInline = true;
+      video.width = 320;
+      video.height = 240;
+      const caption = document.createElement('figcaption');
+      caption.textContent = label;
+      tile.append(video, caption);
+      this.tiles.append(tile);
+    }
+    return tile.querySelector('video');
+  }
+
+  label(id, role, name) {
+    const person = this.people.get(String(id));
+    return `${name || person?.name || id} · ${ROLES[role || person?.role] || role || ''}`;
+  }
+
+  async start() {
+    this.bindControls();
+    if (!this.tiles || ['closed'].includes(this.view.phase)) return;
+    let token;
+    try {
+      token = (await api('POST', `/api/committee/meetings/${this.view.id}/join`)).token;
+    } catch (failure) {
+      this.message(failure.message);
+      return;
+    }
+    const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: VIDEO });
+    const mine = this.tile('me', this.label(this.view.me || '', this.view.my_role, '我 Me'));
+    mine.muted = true;
+    mine.srcObject = media;
+    this.media = media;
+    this.socket = window.io({ auth: { token }, transports: ['websocket'], reconnection: false });
+    this.socket.on('connect_error', (error) => this.message(`无法加入 cannot join: ${error.message}`));
+    this.socket.on('connect', () => this.publish().catch((e) => this.message(e.message)));
+    this.socket.on('participants', (items) => items.forEach((p) => this.subscribe(p)));
+    this.socket.on('published', (p) => this.subscribe(p));
+    this.socket.on('left', ({ participant_id: id }) => this.drop(id));
+    this.socket.on('removed', ({ reason }) => { this.message(reason); this.hangUp(); });
+    this.socket.on('phase', ({ phase }) => this.phaseChanged(phase));
+  }
+
+  async publish() {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.publisher = pc;
+    for (const track of this.media.getTracks()) {
+      const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [this.media] });
+      preferCodecs(transceiver, track.kind);
+      if (track.kind === 'video') {
+        const parameters = transceiver.sender.getParameters();
+        parameters.encodings = [{ ...(parameters.encodings?.[0] || {}), maxBitrate: MAX_VIDEO_BITRATE }];
+        await transceiver.sender.setParameters(parameters).catch(() => {});
+      }
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const answer = await this.socket.emitWithAck('publish', { sdp: pc.localDescription.sdp, type: 'offer' });
+    if (answer.error) throw new Error(answer.error);
+    await pc.setRemoteDescription(answer);
+  }
+
+  async subscribe({ participant_id: id, role, display_name: name }) {
+    if (this.subscriptions.has(id)) this.drop(id);
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.subscriptions.set(id, pc);
+    preferCodecs(pc.addTransceiver('audio', { direction: 'recvonly' }), 'audio');
+    preferCodecs(pc.addTransceiver('video', { direction: 'recvonly' }), 'video');
+    const video = this.tile(id, this.label(id, role, name));
+    const stream = new MediaStream();
+    video.srcObject = stream;
+    pc.addEventListener('track', (event) => stream.addTrack(event.track));
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const answer = await this.socket.emitWithAck('subscribe', { publisher_id: id, sdp: pc.localDescription.sdp, type: 'offer' });
+    if (answer.error) { this.message(answer.error); return; }
+    await pc.setRemoteDescription(answer);
+  }
+
+  drop(id) {
+    this.subscriptions.get(id)?.close();
+    this.subscriptions.delete(id);
+    this.tiles?.querySelector(`[data-tile="${CSS.escape(id)}"]`)?.remove();
+  }
+
+  hangUp() {
+    for (const id of [...this.subscriptions.keys()]) this.drop(id);
+    this.publisher?.close();
+    this.media?.getTracks().forEach((t) => t.stop());
+    this.socket?.disconnect();
+  }
+
+  // Frames decoded per publisher (what the browser test reads).
+  async stats() {
+    const result = {};
+    for (const [id, pc] of this.subscriptions) {
+      (await pc.getStats()).forEach((report) => {
+        if (report.type === 'inbound-rtp' && report.kind === 'video') result[id] = report.framesDecoded || 0;
+      });
+    }
+    return result;
+  }
+
+  async phaseChanged(phase) {
+    this.view.phase = phase;
+    const banner = this.root.querySelector('[data-phase-banner]');
+    banner.textContent = PHASES[phase] || phase;
+    banner.dataset.phase = phase;
+    const panel = this.root.querySelector('[data-vote-panel]');
+    if (panel && phase === 'voting' && this.root.querySelector('[data-voted]')?.hidden) panel.hidden = false;
+    if (['tallied', 'closed'].includes(phase)) {
+      if (panel) panel.hidden = true;
+      if (phase === 'closed') this.hangUp();
+      // the result is shown by the page for those who may see it
+      setTimeout(() => window.location.reload(), phase === 'closed' ? 200 : 800);
+    }
+  }
+
+  bindControls() {
+    const next = this.root.querySelector('[data-next-phase]');
+    const order = ['scheduled', 'open', 'deliberation', 'voting', 'tallied', 'closed'];
+    next?.addEventListener('click', async () => {
+      const target = order[order.indexOf(this.view.phase) + 1];
+      if (!target) return;
+      try {
+        const view = await api('POST', `/api/committee/meetings/${this.view.id}/phase`, { phase: target });
+        this.view.phase = view.phase;
+        const after = order[order.indexOf(view.phase) + 1];
+        next.textContent = after ? `进入 Move to: ${PHASES[after]}` : '会议已结束 Meeting closed';
+        next.disabled = !after;
+        this.root.querySelector('[data-phase-banner]').textContent = PHASES[view.phase];
+        if (view.decision_error) toast(`决议未送达 decision not delivered: ${view.decision_error}`, true);
+      } catch (failure) {
+        toast(failure.message, true);
+      }
+    });
+    const absent = this.root.querySelector('form[data-absent]');
+    absent?.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        await api('POST', `/api/committee/meetings/${this.view.id}/absent`,
+          { member_id: Number(absent.elements.member_id.value), reason: absent.elements.reason.value });
+        window.location.reload();
+      } catch (failure) { toast(failure.message, true); }
+    });
+    const vote = this.root.querySelector('form[data-vote]');
+    vote?.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const error = vote.querySelector('[data-vote-error]');
+      error.textContent = '';
+      const ballot = {
+        choice: vote.elements.choice.value, opinion: vote.elements.opinion.value,
+        conditions: vote.elements.conditions.value, nonce: randomNonce(),
+      };
+      try {
+        // The fingerprint confirms this exact ballot (its nonce makes the hash unguessable).
+        const token = await stepUp(0, 'committee_vote', { meeting_id: this.view.meeting_id, ...ballot });
+        const body = { ...ballot };
+        if (!body.conditions) delete body.conditions;
+        if (token) body.step_up = token;
+        const view = await api('POST', `/api/committee/meetings/${this.view.id}/ballots`, body);
+        this.root.querySelector('[data-vote-panel]').hidden = true;
+        this.root.querySelector('[data-voted]').hidden = false;
+        if (view.phase === 'tallied') window.location.reload();
+      } catch (failure) {
+        error.textContent = failure.message;
+      }
+    });
+  }
+}
+
+function setup(section) {
+  const form = section.querySelector('form[data-convene]');
+  form?.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const next = JSON.parse(section.dataset.next);
+    const meetingAt = new Date(form.elements.meeting_at.value).toISOString();
+    const loanId = Number(section.dataset.committeeSetup);
+    try {
+      const token = await stepUp(loanId, 'convene_committee',
+        { meeting_id: next.meeting_id, meeting_at: meetingAt, committee_kind: next.committee_kind });
+      const body = { loan_id: loanId, meeting_at: meetingAt };
+      if (token) body.step_up = token;
+      const view = await api('POST', '/api/committee/meetings', body);
+      window.location.href = `/committee/meetings/${view.id}`;
+    } catch (failure) {
+      section.querySelector('[data-convene-error]').textContent = failure.message;
+    }
+  });
+}
+
+const roomRoot = document.querySelector('[data-committee-room]');
+if (roomRoot) {
+  const room = new Room(roomRoot);
+  window.committeeRoom = room;
+  room.start().catch((failure) => room.message(failure.message));
+}
+const setupRoot = document.querySelector('[data-committee-setup]');
+if (setupRoot) setup(setupRoot);
