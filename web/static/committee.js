@@ -254,5 +254,24 @@ if (roomRoot) {
   window.committeeRoom = room;
   room.start().catch((failure) => room.message(failure.message));
 }
+// After close the server composes the meeting's video; show how far it is.
+async function followComposite(box) {
+  const bar = box.querySelector('progress');
+  const state = box.querySelector('[data-composite-state]');
+  for (;;) {
+    const reply = await fetch(`/committee/composites/${encodeURIComponent(box.dataset.composite)}`);
+    if (reply.ok) {
+      const job = await reply.json();
+      bar.value = job.progress;
+      state.textContent = `${Math.round(job.progress * 100)}% ${job.state} ${job.message || ''}`;
+      if (job.state === 'done' || job.state === 'failed') return;
+    } else {
+      state.textContent = '等待 waiting';
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+const compositeBox = document.querySelector('[data-composite]');
+if (compositeBox) followComposite(compositeBox);
 const setupRoot = document.querySelector('[data-committee-setup]');
 if (setupRoot) setup(setupRoot);
