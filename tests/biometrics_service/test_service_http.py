@@ -3,8 +3,6 @@ tokens, enroll / verify / identify with real prints, quality and replay refusals
 a copy of the database holds."""
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -89,10 +87,44 @@ async def test_replay_and_poor_captures_are_refused_with_a_reason(service):
     assert unknown["error"] == "not_enrolled"
 
 
+async def _dump_tables(database_url: str) -> bytes:
+    """Every value of every table, as bytes: what a dump of the database holds."""
+    from sqlalchemy import select
+
+    from core.db import Database
+    from core.orm import Base
+
+    db = Database(database_url)
+    parts = []
+    try:
+        async with db.unit_of_work(write=False) as session:
+            for table in Base.metadata.sorted_tables:
+                for row in (await session.execute(select(table))).all():
+                    for value in row:
+                        parts.append(value if isinstance(value, bytes) else str(value).encode())
+    finally:
+        await db.close()
+    return b"\x00".join(parts)
+
+
+async def _captures(database_url: str) -> list[tuple]:
+    from sqlalchemy import select
+
+    from biometrics.tables import Capture
+    from core.db import Database
+
+    db = Database(database_url)
+    try:
+        async with db.unit_of_work(write=False) as session:
+            return list((await session.execute(
+                select(Capture.sha256, Capture.template_sealed, Capture.image_sealed))).all())
+    finally:
+        await db.close()
+
+
 @pytest.mark.parametrize("keep_images", [False, True])
-async def test_the_database_holds_no_raw_image_and_no_plaintext_template(tmp_path, keep_images):
-    config = suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bio.sqlite3'}",
-                          keep_fingerprint_images=keep_images)
+async def test_the_database_holds_no_raw_image_and_no_plaintext_template(tmp_path, database_url, keep_images):
+    config = suite_config(tmp_path, database_url, keep_fingerprint_images=keep_images)
     app = create_app(config)
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -111,12 +143,13 @@ async def test_the_database_holds_no_raw_image_and_no_plaintext_template(tmp_pat
                                      headers={"Authorization": f"Bearer {token}"})
         assert (await response.json())["matched"]
     finally:
-        await client.close()  # closes the database: the WAL is checkpointed into the file
-    dump = b"".join(p.read_bytes() for p in tmp_path.glob("bio.sqlite3*"))
-    rows = sqlite3.connect(tmp_path / "bio.sqlite3").execute(
-        "SELECT sha256, template_sealed, image_sealed FROM bio_captures").fetchall()
-    assert len(rows) == 3
-    assert all((image is not None) == keep_images for _, _, image in rows)
+        await client.close()  # closes the database: SQLite's WAL is checkpointed into the file
+    dump = await _dump_tables(database_url)
+    if database_url.startswith("sqlite"):
+        dump += b"".join(p.read_bytes() for p in tmp_path.glob("loans.sqlite3*"))
+    sealed = await _captures(database_url)
+    assert len(sealed) == 3
+    assert all((image is not None) == keep_images for _, _, image in sealed)
     for image in images:
         template = analyse(image, 500.0).template
         assert len(template) > 100
@@ -126,4 +159,4 @@ async def test_the_database_holds_no_raw_image_and_no_plaintext_template(tmp_pat
             assert image[offset:offset + 256] not in dump, "raw image bytes are in the database file"
     import hashlib
 
-    assert {hashlib.sha256(i).hexdigest() for i in images} == {sha for sha, _, _ in rows}
+    assert {hashlib.sha256(i).hexdigest() for i in images} == {sha for sha, _, _ in sealed}
