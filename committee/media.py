@@ -172,10 +172,17 @@ class CommitteeMedia:
             await self.signaling.revoke(claims.token_id, "the meeting is closed")
         await self.signaling.rooms.close(code)
         recorder = self.recorders.pop(code, None)
+        if recorder is not None:
+            await recorder.close()
+        # Every session folder of the meeting is filed, also one left by a media server that
+        # was restarted mid-meeting (its files are readable up to the crash).
+        for manifest in sorted((self.recordings_dir / code).glob("*/manifest.json")):
+            marker = manifest.parent / ".filed"
+            if not marker.exists():
+                await self.file_recording(manifest.parent, code, loan_id)
+                marker.write_text("filed\n")
         if recorder is None:
             return
-        await recorder.close()
-        await self.file_recording(recorder.directory, code, loan_id)
         job = self.jobs[code] = CompositeJob(code)
         task = asyncio.create_task(self._compose(job, recorder.directory, loan_id))
         self._background.add(task)
