@@ -74,7 +74,7 @@ def cmd_tls_init(args: argparse.Namespace) -> int:
 
     directory = Path(args.out) if args.out else _config(args).data_dir / "tls"
     try:
-        files = init_tls(directory, args.hosts.split(","), force=args.force)
+        files = init_tls(directory, args.hosts.split(","), force=args.force, new_ca=args.new_ca)
     except TlsSetupError as error:
         print(f"loanctl: {error}", file=sys.stderr)
         return 2
@@ -99,5 +99,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.add_argument("--hosts", required=True, help="comma-separated host names and IP addresses")
     init.add_argument("--out", metavar="DIR", help="where to write (default <data>/tls)")
     init.add_argument("--data", metavar="DIR", help="data folder (default ./var or $LOANCTL_DATA)")
-    init.add_argument("--force", action="store_true", help="replace existing certificates")
+    init.add_argument("--force", action="store_true", help="replace the server certificate (the CA is kept)")
+    init.add_argument("--new-ca", action="store_true", help="make a new CA too (members must trust it again)")
     init.set_defaults(run=cmd_tls_init)

@@ -55,19 +55,7 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
         out.write(data)
 
 
-def init_tls(directory: Path, hosts: list[str], *, force: bool = False,
-             now: dt.datetime | None = None) -> TlsFiles:
-    """Write ca.pem / ca-key.pem (the bank's CA) and server.pem / server-key.pem (for ``hosts``)."""
-    hosts = [h.strip() for h in hosts if h.strip()]
-    if not hosts:
-        raise TlsSetupError("give at least one host name (--hosts committee.bank.local,10.0.0.5)")
-    names = [_san(h) for h in hosts]
-    directory.mkdir(parents=True, exist_ok=True)
-    files = TlsFiles(directory / "ca.pem", directory / "ca-key.pem", directory / "server.pem",
-                     directory / "server-key.pem")
-    if not force and any(p.exists() for p in (files.ca_cert, files.server_cert)):
-        raise TlsSetupError(f"{directory} already holds certificates; use --force to replace them")
-    now = now or dt.datetime.now(dt.timezone.utc)
+def _make_ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("Loan Acceptance Suite private CA")
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
@@ -79,6 +67,32 @@ def init_tls(directory: Path, hosts: list[str], *, force: bool = False,
                                        key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
+    return ca, ca_key
+
+
+def init_tls(directory: Path, hosts: list[str], *, force: bool = False, new_ca: bool = False,
+             now: dt.datetime | None = None) -> TlsFiles:
+    """Write server.pem / server-key.pem for ``hosts``, signed by the CA in ca.pem / ca-key.pem,
+    which is made first when absent (or with ``new_ca``). An existing CA is reused, so renewing
+    the server certificate needs no new trust on the members' machines."""
+    hosts = [h.strip() for h in hosts if h.strip()]
+    if not hosts:
+        raise TlsSetupError("give at least one host name (--hosts committee.bank.local,10.0.0.5)")
+    names = [_san(h) for h in hosts]
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(directory / "ca.pem", directory / "ca-key.pem", directory / "server.pem",
+                     directory / "server-key.pem")
+    if not force and files.server_cert.exists():
+        raise TlsSetupError(f"{directory} already holds a server certificate; use --force to replace it")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if new_ca or not (files.ca_cert.exists() and files.ca_key.exists()):
+        ca, ca_key = _make_ca(now)
+        _write_key(files.ca_key, ca_key)
+        files.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    else:
+        ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+        ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
+    ca_name = ca.subject
     server_key = ec.generate_private_key(ec.SECP256R1())
     server = (x509.CertificateBuilder().subject_name(_name(hosts[0])).issuer_name(ca_name)
               .public_key(server_key.public_key()).serial_number(x509.random_serial_number())
@@ -88,9 +102,7 @@ def init_tls(directory: Path, hosts: list[str], *, force: bool = False,
               .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
               .sign(ca_key, hashes.SHA256()))
-    _write_key(files.ca_key, ca_key)
     _write_key(files.server_key, server_key)
-    files.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     # The chain (server then CA) so clients that were given only the CA can build the path.
     files.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM)
                                   + ca.public_bytes(serialization.Encoding.PEM))

@@ -31,10 +31,23 @@ def test_tls_init_refuses_bad_hosts_and_overwriting(tmp_path):
         init_tls(tmp_path, ["bad host!"])
     with pytest.raises(TlsSetupError):
         init_tls(tmp_path, [])
-    init_tls(tmp_path, ["committee.bank.local"])
+    first = init_tls(tmp_path, ["committee.bank.local"])
     with pytest.raises(TlsSetupError, match="--force"):
         init_tls(tmp_path, ["committee.bank.local"])
-    assert oct(os.stat(tmp_path / "server-key.pem").st_mode & 0o777) == "0o600"
+    assert oct(os.stat(first.server_key).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(first.ca_key).st_mode & 0o777) == "0o600"
+    # renewing keeps the CA members already trust, and the new certificate chains to it
+    ca = first.ca_cert.read_bytes()
+    renewed = init_tls(tmp_path, ["committee.bank.local", "10.20.0.5"], force=True)
+    assert renewed.ca_cert.read_bytes() == ca
+    context = ssl.create_default_context(cafile=str(renewed.ca_cert))
+    context.load_cert_chain(renewed.server_cert, renewed.server_key)
+    from cryptography import x509
+
+    server = x509.load_pem_x509_certificate(renewed.server_cert.read_bytes())
+    issuer = x509.load_pem_x509_certificate(ca)
+    server.verify_directly_issued_by(issuer)
+    assert "10.20.0.5" in str(server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
 
 
 async def test_committee_service_serves_https_with_the_private_ca(tmp_path, capsys):
