@@ -43,10 +43,13 @@ def offices_of(scope: Scope):
     return lambda column: column.in_(subtree)
 
 
-def _counting(scope: Scope):
-    """Loans that count: in the caller's offices, and not an imported loan still waiting for its check."""
-    unchecked = select(ManagedLoan.loan_id).where(ManagedLoan.checked.is_(False))
-    return and_(offices_of(scope)(Loan.office_id), Loan.id.not_in(unchecked))
+async def _counting(session: AsyncSession, scope: Scope):
+    """Loans that count: in the caller's offices, and not an imported loan still waiting for its
+    check. The few waiting ids are read first, so the usual case costs no per-row subquery."""
+    waiting = list((await session.execute(
+        select(ManagedLoan.loan_id).where(ManagedLoan.checked.is_(False)))).scalars())
+    condition = offices_of(scope)(Loan.office_id)
+    return and_(condition, Loan.id.not_in(waiting)) if waiting else condition
 
 
 def _plain(column):
@@ -55,31 +58,66 @@ def _plain(column):
     return func.coalesce(column, literal_column("''"))
 
 
+DIMENSIONS = ("stage", "product", "office", "month")
+
+
+async def loan_figures(session: AsyncSession, scope: Scope, period: Period) -> dict[str, list[dict]]:
+    """Applications, approvals, rejections and amounts by stage, product, office and month.
+
+    One GROUP BY over all four (a few thousand groups at most), rolled up here: one pass over
+    the index instead of four."""
+    month = func.substr(cast(Loan.created_at, String), 1, 7).label("month")
+    stage, product = _plain(Loan.stage).label("stage"), _plain(Loan.product).label("product")
+    rows = (await session.execute(
+        select(stage, product, Loan.office_id, month, func.count(),
+               func.sum(case((Loan.stage.in_(APPROVED_STAGES), 1), else_=0)),
+               func.sum(case((Loan.stage == "rejected", 1), else_=0)),
+               func.coalesce(func.sum(Loan.amount_fen), 0))
+        .where(await _counting(session, scope), Loan.created_at >= period.start, Loan.created_at < period.end)
+        .group_by(stage, product, Loan.office_id, month))).all()
+    names = dict((await session.execute(select(Office.id, Office.name_zh))).all())
+    out: dict[str, dict] = {d: {} for d in DIMENSIONS}
+    for stage_, product_, office_id, month_, count, approved, rejected, amount in rows:
+        for dimension, key in (("stage", stage_), ("product", product_), ("office", office_id), ("month", month_)):
+            total = out[dimension].setdefault(key, [0, 0, 0, 0])
+            total[0] += count
+            total[1] += int(approved or 0)
+            total[2] += int(rejected or 0)
+            total[3] += int(amount or 0)
+    return {d: [{"key": names.get(k, k) if d == "office" else k, "applications": v[0], "approved": v[1],
+                 "rejected": v[2], "amount_fen": v[3]} for k, v in sorted(out[d].items(), key=lambda kv: str(kv[0]))]
+            for d in DIMENSIONS}
+
+
 async def by_dimension(session: AsyncSession, scope: Scope, period: Period, dimension: str) -> list[dict]:
-    """Applications, approvals, rejections and amounts by stage, product, office or month."""
-    columns = {"stage": _plain(Loan.stage), "product": _plain(Loan.product), "office": Loan.office_id,
-               "month": func.substr(cast(Loan.created_at, String), 1, 7)}
-    if dimension not in columns:
-        raise ValueError(f"dimension must be one of {', '.join(columns)}")
-    key = columns[dimension].label("key")
-    query = (select(key, func.count().label("applications"),
-                    func.sum(case((Loan.stage.in_(APPROVED_STAGES), 1), else_=0)).label("approved"),
-                    func.sum(case((Loan.stage == "rejected", 1), else_=0)).label("rejected"),
-                    func.coalesce(func.sum(Loan.amount_fen), 0).label("amount_fen"))
-             .where(_counting(scope), Loan.created_at >= period.start, Loan.created_at < period.end)
-             .group_by(key).order_by(key))
-    rows = (await session.execute(query)).all()
-    names = dict((await session.execute(select(Office.id, Office.name_zh))).all()) if dimension == "office" else {}
-    return [{"key": names.get(r.key, r.key) if names else r.key, "applications": r.applications,
-             "approved": int(r.approved or 0), "rejected": int(r.rejected or 0), "amount_fen": int(r.amount_fen)}
-            for r in rows]
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"dimension must be one of {', '.join(DIMENSIONS)}")
+    return (await loan_figures(session, scope, period))[dimension]
 
 
-async def overdue(session: AsyncSession, scope: Scope, now: dt.datetime, *, limit: int = 200) -> dict:
+async def open_cases(session: AsyncSession, scope: Scope, now: dt.datetime) -> list[tuple]:
+    """Open cases counted by (stage, office, officer), with how many and how much are late."""
+    late = and_(Loan.due_at.is_not(None), Loan.due_at < now)
+    return list((await session.execute(
+        select(_plain(Loan.stage), Loan.office_id, Loan.officer_a_id, func.count(),
+               func.sum(case((late, 1), else_=0)), func.sum(case((late, Loan.amount_fen), else_=0)))
+        .where(await _counting(session, scope), Loan.stage.not_in(ENDED_STAGES))
+        .group_by(_plain(Loan.stage), Loan.office_id, Loan.officer_a_id))).all())
+
+
+async def overdue(session: AsyncSession, scope: Scope, now: dt.datetime, *, limit: int = 200,
+                  opened: list[tuple] | None = None) -> dict:
     """Cases past their stage deadline (by stage, office and person), and loans past maturity."""
-    late = and_(_counting(scope), Loan.due_at < now, Loan.stage.not_in(ENDED_STAGES))
-    by_stage = (await session.execute(select(_plain(Loan.stage), func.count(), func.sum(Loan.amount_fen))
-                                      .where(late).group_by(_plain(Loan.stage)).order_by(_plain(Loan.stage)))).all()
+    counting = await _counting(session, scope)
+    late = and_(counting, Loan.due_at < now, Loan.stage.not_in(ENDED_STAGES))
+    totals: dict[str, list[int]] = {}
+    for stage, _office, _officer, _count, late_count, late_amount in (opened if opened is not None else
+                                                                     await open_cases(session, scope, now)):
+        if late_count:
+            total = totals.setdefault(stage, [0, 0])
+            total[0] += int(late_count)
+            total[1] += int(late_amount or 0)
+    by_stage = [(stage, c, a) for stage, (c, a) in sorted(totals.items())]
     cases = (await session.execute(
         select(Loan.id, Loan.tracking_code, Loan.stage, Office.name_zh, Loan.due_at, Loan.amount_fen,
                User.display_name)
@@ -88,7 +126,7 @@ async def overdue(session: AsyncSession, scope: Scope, now: dt.datetime, *, limi
     arrears = (await session.execute(
         select(func.count(), func.coalesce(func.sum(ManagedLoan.outstanding_fen), 0))
         .join(Loan, Loan.id == ManagedLoan.loan_id)
-        .where(_counting(scope), ManagedLoan.status == "active", ManagedLoan.maturity_on < now.date()))).one()
+        .where(counting, ManagedLoan.status == "active", ManagedLoan.maturity_on < now.date()))).one()
     return {
         "by_stage": [{"stage": s, "count": c, "amount_fen": int(a or 0)} for s, c, a in by_stage],
         "cases": [{"loan_id": r.id, "tracking_code": r.tracking_code, "stage": r.stage, "office": r.name_zh,
@@ -133,7 +171,7 @@ async def officer_performance(session: AsyncSession, scope: Scope, period: Perio
         select(Loan.officer_a_id, func.count(), func.coalesce(func.sum(Loan.amount_fen), 0), func.sum(late),
                func.sum(case((Loan.stage.in_(APPROVED_STAGES), 1), else_=0)),
                func.avg(extract("epoch", Loan.updated_at) - extract("epoch", Loan.created_at)))
-        .where(_counting(scope), Loan.officer_a_id.is_not(None), Loan.created_at >= period.start,
+        .where(await _counting(session, scope), Loan.officer_a_id.is_not(None), Loan.created_at >= period.start,
                Loan.created_at < period.end)
         .group_by(Loan.officer_a_id))).all()
     ids = [r[0] for r in rows]
@@ -154,32 +192,28 @@ async def officer_performance(session: AsyncSession, scope: Scope, period: Perio
     return out
 
 
-async def supervision(session: AsyncSession, scope: Scope, now: dt.datetime) -> list[dict]:
+async def supervision(session: AsyncSession, scope: Scope, now: dt.datetime,
+                      opened: list[tuple] | None = None) -> list[dict]:
     """Every open case by stage, office and the officer on it, with how many are late."""
-    late = case((Loan.due_at < now, 1), else_=0)
-    rows = (await session.execute(
-        select(_plain(Loan.stage), Loan.office_id, Loan.officer_a_id, func.count(), func.sum(late))
-        .where(_counting(scope), Loan.stage.not_in(ENDED_STAGES))
-        .group_by(_plain(Loan.stage), Loan.office_id, Loan.officer_a_id))).all()
+    rows = opened if opened is not None else await open_cases(session, scope, now)
     offices = dict((await session.execute(select(Office.id, Office.name_zh))).all())
     people = dict((await session.execute(select(User.id, User.display_name).where(
         User.id.in_({r[2] for r in rows if r[2]})))).all())
-    out = [{"stage": s, "office": offices.get(o, str(o)), "person": people.get(p, "—"), "cases": c, "late": int(l or 0)}
-           for s, o, p, c, l in rows]
+    out = [{"stage": s, "office": offices.get(o, str(o)), "person": people.get(p, "—"), "cases": c,
+            "late": int(l or 0)} for s, o, p, c, l, _amount in rows]
     return sorted(out, key=lambda r: (r["stage"], r["office"], r["person"]))
 
 
 async def dashboard(session: AsyncSession, scope: Scope, now: dt.datetime, days: int = 365, definition=None) -> dict:
     period = Period.last_days(days, now)
+    figures = await loan_figures(session, scope, period)
+    opened = await open_cases(session, scope, now)
     return {
         "period": {"from": period.start.isoformat(), "to": period.end.isoformat()},
-        "by_stage": await by_dimension(session, scope, period, "stage"),
-        "by_product": await by_dimension(session, scope, period, "product"),
-        "by_office": await by_dimension(session, scope, period, "office"),
-        "by_month": await by_dimension(session, scope, period, "month"),
-        "overdue": await overdue(session, scope, now),
+        **{f"by_{d}": figures[d] for d in DIMENSIONS},
+        "overdue": await overdue(session, scope, now, opened=opened),
         "stage_times": await stage_times(session, scope, period, definition),
         "committee": await committee_turnaround(session, scope, period),
         "officers": await officer_performance(session, scope, period),
-        "supervision": await supervision(session, scope, now),
+        "supervision": await supervision(session, scope, now, opened=opened),
     }
