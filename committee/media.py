@@ -136,7 +136,7 @@ class CommitteeMedia:
             await asyncio.sleep(self.poll_seconds)
 
     def live_meetings(self) -> list[str]:
-        return sorted({c.meeting_id for c in self.signaling._claims.values()} | set(self.recorders))
+        return sorted(self.signaling.meetings() | set(self.recorders))
 
     async def poll_once(self) -> None:
         for code in self.live_meetings():

@@ -161,6 +161,10 @@ class CommitteeSignaling:
     def connected(self, meeting_id: str) -> list[JoinClaims]:
         return [c for c in self._claims.values() if c.meeting_id == meeting_id]
 
+    def meetings(self) -> set[str]:
+        """The meetings with at least one connection."""
+        return {c.meeting_id for c in self._claims.values()}
+
     # -- commands from the meeting workflow -----------------------------------
 
     async def revoke(self, token_id: str, reason: str = "your join token was revoked") -> int:
