@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit, loanflow, outbox
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from core.identity import Principal
-from core.orm import Loan, LoanDuty, User, UserRole, utcnow
+from core.orm import Loan, LoanDuty, LoanEvent, User, UserRole, utcnow
 from core.scope import Scope
 from core.servicetoken import ServiceTokens
 from core.workflow import DutyRecord, excluded_for
@@ -39,6 +40,7 @@ NEXT_PHASE = {"scheduled": "open", "open": "deliberation", "deliberation": "voti
               "tallied": "closed"}
 OFFICER_PHASES = ("scheduled", "open")
 JOIN_TOKEN_SECONDS = 900
+MEETING_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # what the archive accepts as a meeting id
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -142,7 +144,44 @@ async def convene(session: AsyncSession, workflow: loanflow.Workflow, scope: Sco
     await loanflow.execute(session, workflow, scope, loanflow.Caller.of(who), loan.id, "convene_committee",
                            {"meeting_id": code, "meeting_at": meeting_at, "committee_kind": rule.kind},
                            step_up=step_up, require_step_up=require_step_up)
-    meeting_at = moment
+    return await _draw(session, workflow, who, loan, code, moment)
+
+
+async def unconvened(session: AsyncSession, loan: Loan) -> dict[str, Any] | None:
+    """The convene_committee payload of a loan called to the committee through the generic
+    command (the loan page) for which no meeting was drawn yet."""
+    if loan.stage != "committee_meeting":
+        return None
+    event = (await session.execute(select(LoanEvent).where(
+        LoanEvent.loan_id == loan.id, LoanEvent.action == "convene_committee").order_by(
+        LoanEvent.id.desc()).limit(1))).scalar_one_or_none()
+    if event is None:
+        return None
+    payload = json.loads(event.payload)
+    exists = (await session.execute(select(Meeting.id).where(Meeting.code == payload.get("meeting_id")))).first()
+    return None if exists else payload
+
+
+async def draw_for_convened(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope, who: Principal,
+                            loan_id: int) -> Meeting:
+    """The hook after core's own convene_committee command: the loan is already at
+    committee_meeting (the command was confirmed then); commit the seed and draw now."""
+    if not who.has("convener"):
+        raise Forbidden("the committee is drawn by a convener")
+    loan = await scope.loan(session, loan_id, for_update=True)
+    payload = await unconvened(session, loan)
+    if payload is None:
+        raise Conflict("this loan has no committee meeting waiting for its draw", code="nothing_to_draw")
+    code = str(payload.get("meeting_id", ""))
+    if not MEETING_CODE.match(code):
+        raise Conflict(f"the meeting id {code!r} cannot name a meeting (letters, digits, _.:- up to 64); "
+                       "reschedule and call the meeting from the committee page", code="bad_meeting_id")
+    return await _draw(session, workflow, who, loan, code, parse_meeting_at(str(payload.get("meeting_at", ""))))
+
+
+async def _draw(session: AsyncSession, workflow: loanflow.Workflow, who: Principal, loan: Loan, code: str,
+                meeting_at: dt.datetime) -> Meeting:
+    rule = workflow.rules.at(dt.date.today()).committee_for(loan.product, loan.amount_fen)
     # 1. commit the seed (its hash is recorded before the pool exists)
     commitment = SeedCommitment.new()
     committed_at = utcnow()
@@ -435,4 +474,5 @@ async def meetings_of_loan(session: AsyncSession, workflow: loanflow.Workflow, s
     rows = (await session.execute(select(Meeting).where(Meeting.loan_id == loan_id).order_by(Meeting.id))).scalars()
     return {"items": [{"id": m.id, "meeting_id": m.code, "phase": m.phase, "scheduled_at": _iso(m.scheduled_at)}
                       for m in rows],
-            "loan_stage": loan.stage, "next": await next_meeting(session, workflow, loan)}
+            "loan_stage": loan.stage, "next": await next_meeting(session, workflow, loan),
+            "awaiting_draw": await unconvened(session, loan)}

@@ -80,6 +80,16 @@ async def convene(request: web.Request, body: dict) -> web.Response:
     return await _view(request, meeting_id, status=201)
 
 
+@routes.route("POST", "/committee/loans/{loan_id}/draw", tag="committee", responses={201: "Drawn"},
+              summary="Draw the panel for a loan called to the committee by the workflow command itself")
+async def draw_convened(request: web.Request, loan_id: int) -> web.Response:
+    svc = services(request)
+    async with svc.db.unit_of_work() as session:
+        meeting = await committee.draw_for_convened(session, svc.workflow, scope(request), principal(request), loan_id)
+        meeting_id = meeting.id
+    return await _view(request, meeting_id, status=201)
+
+
 @routes.route("GET", "/committee/meetings/{meeting_id}", tag="committee",
               summary="A meeting as the caller may see it (votes and result only for its members)")
 async def show(request: web.Request, meeting_id: int) -> web.Response:

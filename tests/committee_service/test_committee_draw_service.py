@@ -90,3 +90,23 @@ async def test_only_the_convener_convenes_and_only_at_the_committee_stage(suite)
     async with suite.services.db.unit_of_work(write=False) as session:
         assert (await session.execute(select(MeetingRow))).first() is None
         assert (await session.get(Loan, ready)).stage == "committee"
+
+
+async def test_meeting_called_by_the_workflow_command_is_drawn_afterwards(suite):
+    """The convener may call the meeting with the loan page's generic command; the panel is then
+    drawn from the committee page (the hook after core's convene_committee)."""
+    loan_id = await suite.add_loan(office="SC-E", stage="committee", officer_a="officer.e.a", officer_b="officer.e.b")
+    convener = await suite.login("convener")
+    await convener.json("POST", f"/api/loans/{loan_id}/commands", {"action": "convene_committee", "payload": {
+        "meeting_id": f"M-{loan_id}", "meeting_at": "2030-01-02T09:30:00+08:00", "committee_kind": "small"}})
+    listing = await convener.json("GET", f"/api/committee/loans/{loan_id}/meetings")
+    assert listing["items"] == [] and listing["awaiting_draw"]["meeting_id"] == f"M-{loan_id}"
+    reviewer = await suite.login("reviewer")
+    denied = await reviewer.request("POST", f"/api/committee/loans/{loan_id}/draw")
+    assert denied.status in (403, 404)
+    drawn = await convener.json("POST", f"/api/committee/loans/{loan_id}/draw", expect=201)
+    assert drawn["meeting_id"] == f"M-{loan_id}" and drawn["draw_verified"] and drawn["phase"] == "scheduled"
+    assert drawn["scheduled_at"].startswith("2030-01-02T01:30")
+    await convener.json("POST", f"/api/committee/loans/{loan_id}/draw", expect=409)
+    listing = await convener.json("GET", f"/api/committee/loans/{loan_id}/meetings")
+    assert listing["awaiting_draw"] is None and len(listing["items"]) == 1
