@@ -90,3 +90,10 @@ async def test_feedback_reaches_the_manager_of_the_handling_office(suite):
     cg_page = await (await cg.request("GET", "/insight")).text()
     hk_page = await (await hk.request("GET", "/insight")).text()
     assert "希望放款更快" in cg_page and "希望放款更快" not in hk_page
+
+
+async def test_rating_page_is_public_and_posts_to_the_rating_api(suite):
+    portal = await suite.client()
+    response = await portal.request("GET", "/rate")
+    page = await response.text()
+    assert response.status == 200 and 'data-api="/api/ratings"' in page and 'name="attitude"' in page
