@@ -88,6 +88,7 @@ LABELS: dict[str, dict[str, str]] = {
     "nav_postloan": {"zh": "贷后管理", "en": "Post-loan"},
     "nav_insight": {"zh": "统计监督", "en": "Statistics"},
     "nav_archive": {"zh": "档案", "en": "Archive"},
+    "nav_committee": {"zh": "贷审会（视频审批）", "en": "Credit committee (video review)"},
     "nav_my_prints": {"zh": "我的指纹", "en": "My prints"},
 }
 
