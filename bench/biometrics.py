@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import io
 import math
 import random
@@ -32,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import web  # noqa: E402
 
-from biometrics.app import AUDIENCE, create_app  # noqa: E402
+from biometrics.app import create_app  # noqa: E402
 from biometrics.client import HttpClient  # noqa: E402
 from biometrics.engine import analyse  # noqa: E402
 from biometrics.service import CaptureInput, Subject  # noqa: E402

@@ -9,7 +9,6 @@ too poor to use; refused verifications are recorded too, with their reason.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Config
 from core.db import Database
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput
 from core.orm import utcnow
 
 from .engine import Analysis, CaptureError, MatchingPool
