@@ -1,7 +1,12 @@
 """In a real browser: two roles sign in and each sees its own work queue and nothing else."""
 from __future__ import annotations
 
+import pytest
+
 from tests.suite import DEMO_PASSWORD
+
+# One database is enough for what a browser shows; the API tests cover both.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def _sign_in(browser, base: str, username: str):

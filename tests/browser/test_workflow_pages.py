@@ -3,7 +3,12 @@ head passes and dispatches the case; officer A records the investigation, office
 the reviewer finds it in the work queue."""
 from __future__ import annotations
 
+import pytest
+
 from tests.suite import DEMO_PASSWORD, file_documents
+
+# One database is enough for what a browser shows; the API tests cover both.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def _page(browser):
