@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
+from collections import OrderedDict
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
@@ -49,9 +50,12 @@ def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
     return [float(matcher.match(Template.from_cbor(c))) for c in candidates]
 
 
-# The last gallery a worker built, kept so repeated searches over the same enrolled set skip
-# rebuilding it (a worker serves many requests).
-_gallery_cache: tuple[str, Gallery] | None = None
+# Galleries a worker has built, by the digest of their members, newest last. The enrolled set
+# is searched in chunks of stable membership (by capture id), so a new enrollment rebuilds
+# only the chunk it joins; the rest are reused by the next search on this worker.
+_galleries: "OrderedDict[str, Gallery]" = OrderedDict()
+CACHED_CHUNKS = 64
+CHUNK_SIZE = 4096
 
 
 def gallery_key(candidates: Sequence[bytes]) -> str:
@@ -61,18 +65,27 @@ def gallery_key(candidates: Sequence[bytes]) -> str:
     return digest.hexdigest()
 
 
-def search(probe: bytes, candidates: Sequence[bytes], key: str = "") -> list[float]:
-    """1:N: the probe's score against every candidate, in one compiled loop over the gallery."""
-    global _gallery_cache
-    if not candidates:
-        return []
-    if key and _gallery_cache is not None and _gallery_cache[0] == key:
-        gallery = _gallery_cache[1]
-    else:
+def _gallery(key: str, candidates: Sequence[bytes]) -> Gallery:
+    gallery = _galleries.get(key)
+    if gallery is None:
         gallery = Gallery(Template.from_cbor(c) for c in candidates)
-        if key:
-            _gallery_cache = (key, gallery)
-    return [float(s) for s in Matcher(Template.from_cbor(probe)).match_gallery(gallery)]
+        _galleries[key] = gallery
+        while len(_galleries) > CACHED_CHUNKS:
+            _galleries.popitem(last=False)
+    else:
+        _galleries.move_to_end(key)
+    return gallery
+
+
+def search(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
+    """1:N: the probe's score against every candidate (chunk after chunk, in order), each chunk
+    in one compiled loop over its gallery."""
+    matcher = Matcher(Template.from_cbor(probe))
+    scores: list[float] = []
+    for chunk in chunks:
+        if chunk:
+            scores.extend(float(s) for s in matcher.match_gallery(_gallery(gallery_key(chunk), chunk)))
+    return scores
 
 
 class MatchingPool:
@@ -107,8 +120,9 @@ class MatchingPool:
     async def scores(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
         return await self.run(scores, probe, list(candidates))
 
-    async def search(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
-        return await self.run(search, probe, list(candidates), gallery_key(candidates))
+    async def search(self, probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
+        """Scores against the candidates of every chunk, in order (see `search`)."""
+        return await self.run(search, probe, [list(c) for c in chunks])
 
     async def render(self, template: bytes, image: bytes | None = None) -> bytes:
         return await self.run(render, template, image)

@@ -23,7 +23,7 @@ from core.db import Database
 from core.errors import Conflict, InvalidInput
 from core.orm import utcnow
 
-from .engine import Analysis, CaptureError, MatchingPool
+from .engine import CHUNK_SIZE, Analysis, CaptureError, MatchingPool
 from .keys import MasterKey, new_data_key, open_sealed, seal
 from .keyring import Keyring
 from .quality import QualityPolicy, assess
@@ -311,7 +311,11 @@ class BiometricService:
         gallery = [c for c in gallery if c.id in templates]
         if not gallery:
             return []
-        scores = await self.pool.search(template, [templates[c.id] for c in gallery])
+        # Chunks by capture id keep their members as the set grows: workers reuse their galleries.
+        chunks: dict[int, list[bytes]] = {}
+        for capture in gallery:
+            chunks.setdefault(capture.id // CHUNK_SIZE, []).append(templates[capture.id])
+        scores = await self.pool.search(template, [chunks[k] for k in sorted(chunks)])
         hits = [{"subject": f"{c.subject_kind}:{c.subject_id}", "capture_id": c.id, "finger": c.finger,
                  "loan_id": c.loan_id, "score": round(s, 3)}
                 for c, s in zip(gallery, scores) if s >= self.settings.threshold]

@@ -17,7 +17,7 @@ def _warm() -> None:
     Image.fromarray((ridges * 255).astype(np.uint8), mode="L").save(out, "PNG")
     analysis = analyse(out.getvalue(), 500.0)
     scores(analysis.template, [analysis.template])
-    search(analysis.template, [analysis.template, analysis.template])
+    search(analysis.template, [[analysis.template, analysis.template]])
 
 
 try:
