@@ -6,10 +6,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from tests.loans.walk import enroll_staff, fresh_capture
+import pytest
+
+from tests.loans.walk import fresh_capture
 from tests.suite import DEMO_PASSWORD
 
 from .test_loan_prints import APPLICANT, GUARANTOR, _enroll, _investigated_loan
+
+# One database is enough for what a browser shows; the API tests cover both.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def _sign_in(browser, base: str, username: str):
@@ -47,12 +52,20 @@ async def test_the_clerk_matches_prints_at_the_desk_then_disburses(suite, browse
     await _enroll(walk, people["applicant"], APPLICANT)
     await _enroll(walk, people["guarantor"], GUARANTOR)
     await walk.walk_to("disbursement")
-    await enroll_staff(suite, await walk.as_("accountant.cg"))
     base = str(suite.server.make_url("")).rstrip("/")
     scans = tmp_path / "scans"
     scans.mkdir()
 
+    # The clerk enrolls two impressions of their own finger on "my fingerprints" (for step-up).
     clerk = await _sign_in(browser, base, "accountant.cg")
+    await clerk.goto(f"{base}/me/fingerprints")
+    for name in ("107_1", "107_2"):
+        await clerk.select_option("form[data-enroll] select[name=finger]", "2")
+        await clerk.set_input_files("form[data-enroll] input[name=image]", _scan(scans, name))
+        async with clerk.expect_navigation():
+            await clerk.click("form[data-enroll] button[type=submit]")
+    await clerk.wait_for_selector("[data-testid=my-fingers] li >> nth=1")
+    assert await clerk.locator("[data-testid=my-fingers] li").count() == 2
     await clerk.goto(f"{base}/loans/{walk.loan_id}")
     await clerk.click("[data-testid=desk-link]")
     await clerk.wait_for_url(f"{base}/loans/{walk.loan_id}/fingerprints/desk")

@@ -175,3 +175,22 @@ async def test_the_duplicate_search_finds_a_finger_enrolled_under_another_id(sui
     assert status["duplicates"][0]["other"]["id_number"].startswith("1101") and "*" in status["duplicates"][0]["other"]["id_number"]
     # The first loan's own people do not flag each other.
     assert "duplicate_identity" not in await _flags(suite, first.loan_id)
+
+
+async def test_the_enrollment_page_lists_the_people_and_warns_of_duplicates(suite):
+    first, people = await _investigated_loan(suite, name="钱一", id_number="110101198303037777",
+                                             guarantor=("陈二", "110101197805058888"))
+    await _enroll(first, people["applicant"], {2: "101"})
+    second, others = await _investigated_loan(suite, name="冯三", id_number="110101199104049999",
+                                              guarantor=("褚四", "110101197906061111"))
+    await _enroll(second, others["applicant"], {4: "101"}, impression="3")
+    officer = await second.as_("officer.e.a")
+    response = await officer.request("GET", f"/loans/{second.loan_id}/fingerprints/enroll")
+    page = await response.text()
+    assert response.status == 200
+    assert "冯三" in page and "褚四" in page and 'data-testid="duplicates"' in page and "钱一" in page
+    assert f'data-enroll="/api/loans/{second.loan_id}/fingerprints/enrollments"' in page
+    loan_page = await (await officer.request("GET", f"/loans/{second.loan_id}")).text()
+    assert 'data-fingerprint-panel' in loan_page and "/fingerprints/enroll" in loan_page
+    # The desk is the clerk's; the officer is refused.
+    assert (await officer.request("GET", f"/loans/{second.loan_id}/fingerprints/desk")).status == 403
