@@ -61,12 +61,21 @@ def _plain(column):
 DIMENSIONS = ("stage", "product", "office", "month")
 
 
+def _month(session: AsyncSession):
+    """'YYYY-MM' of the application date, with each database's own cheap formatter."""
+    if session.bind.dialect.name == "postgresql":
+        return func.to_char(Loan.created_at, literal_column("'YYYY-MM'"))
+    if session.bind.dialect.name == "sqlite":
+        return func.strftime(literal_column("'%Y-%m'"), Loan.created_at)
+    return func.substr(cast(Loan.created_at, String), 1, 7)
+
+
 async def loan_figures(session: AsyncSession, scope: Scope, period: Period) -> dict[str, list[dict]]:
     """Applications, approvals, rejections and amounts by stage, product, office and month.
 
     One GROUP BY over all four (a few thousand groups at most), rolled up here: one pass over
     the index instead of four."""
-    month = func.substr(cast(Loan.created_at, String), 1, 7).label("month")
+    month = _month(session).label("month")
     stage, product = _plain(Loan.stage).label("stage"), _plain(Loan.product).label("product")
     rows = (await session.execute(
         select(stage, product, Loan.office_id, month, func.count(),

@@ -1,4 +1,5 @@
 """Dashboards: each role sees only its scope; the chairman sees everything; exports and chart."""
+import datetime as dt
 import io
 
 from openpyxl import load_workbook
@@ -16,6 +17,9 @@ async def test_each_role_sees_only_its_subtree(suite):
     def total(view, key="applications"):
         return sum(r[key] for r in view["by_office"])
     assert total(chairman) == 5 and total(chairman, "rejected") == 2
+    month = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
+    assert [(r["key"], r["applications"]) for r in chairman["by_month"]] == [(month, 5)]
+    assert {r["key"]: r["applications"] for r in chairman["by_stage"]} == {"review": 3, "rejected": 2}
     assert total(cg_view) == 3 and [r["key"] for r in cg_view["by_office"]] == ["城关信用社"]
     assert total(hk_view) == 2 and total(hk_view, "rejected") == 2 and total(hk_view, "amount_fen") == 4_000_000
     assert {o["officer"] for o in cg_view["officers"]} == {"客户经理 何勇 (城关社)"}
