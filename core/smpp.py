@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime as dt
 import logging
 import re
 import threading

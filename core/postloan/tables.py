@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..orm import Base, Loan, LoanEvent, utcnow
+from ..orm import Base, LoanEvent, utcnow
 
 
 class ManagedLoan(Base):

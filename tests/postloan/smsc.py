@@ -132,7 +132,7 @@ class Smsc:
         _source, at = _cstring(body, at)
         at += 2  # dest ton, npi
         destination, at = _cstring(body, at)
-        esm_class, _protocol, _priority = body[at], body[at + 1], body[at + 2]
+        esm_class = body[at]  # then protocol_id, priority_flag
         at += 3
         _schedule, at = _cstring(body, at)
         _validity, at = _cstring(body, at)
