@@ -185,7 +185,7 @@ def table(results: dict[str, dict], loans: int) -> str:
         cells = []
         for db, r in results.items():
             q = r["queries"][key]
-            cells += [f"{q['p50']:.1f}", f"{q['p95']:.1f}", f"{q['p95'] / r['baseline_ms']:.0f}×"]
+            cells += [f"{q['p50']:.1f}", f"{q['p95']:.1f}", f"{q['p95'] / r['baseline_ms']:.1f}×"]
         lines.append(f"| {key.replace(':', ' ')} | " + " | ".join(cells) + " |")
     lines.append("| baseline: loan by key | " + " | ".join(f"{r['baseline_ms']:.2f} | — | 1×" for r in results.values()) + " |")
     lines.append("")
