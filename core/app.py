@@ -43,7 +43,7 @@ def create_root(config: Config, service_name: str) -> web.Application:
         middlewares=[middleware.errors, middleware.sessions, middleware.csrf])
     app[SERVICE_NAME] = service_name
     app.cleanup_ctx.append(services_context(config))
-    app.cleanup_ctx.append(background_context())  # post-loan scheduler, outbox worker, SMS receipts
+    app.cleanup_ctx.append(background_context(config))  # post-loan scheduler, outbox worker, SMS receipts
     app.on_response_prepare.append(middleware.security_headers)
     app.router.add_get("/healthz", healthz)
     archive.mount(app, config)  # the credit archive: blob store, tus uploads at /api/uploads/

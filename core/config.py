@@ -30,9 +30,12 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} may not be negative")
+    return value
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ class Config:
     fingerprint_min_fingers: int = 2
     fingerprint_min_minutiae: int = 12
     fingerprint_min_area_mm2: float = 40.0
+    # Background work (post-loan scheduler, outbox worker, deadline warnings): seconds between
+    # rounds; 0 turns it off, e.g. for a second web process or a test that drives it by hand.
+    scheduler_interval: float = 30.0
+    outbox_interval: float = 2.0
+    sms_gateway: str = field(default="log", repr=False)
     step_up: str = "required"
     step_up_seconds: int = 180
 
@@ -132,6 +140,9 @@ class Config:
             fingerprint_min_fingers=_env_int(env, "LOANCTL_FINGERPRINT_MIN_FINGERS", 2),
             fingerprint_min_minutiae=_env_int(env, "LOANCTL_FINGERPRINT_MIN_MINUTIAE", 12),
             fingerprint_min_area_mm2=_env_float(env, "LOANCTL_FINGERPRINT_MIN_AREA_MM2", 40.0),
+            scheduler_interval=_env_float(env, "LOANCTL_SCHEDULER_INTERVAL", 30.0),
+            outbox_interval=_env_float(env, "LOANCTL_OUTBOX_INTERVAL", 2.0),
+            sms_gateway=env.get("LOANCTL_SMS_GATEWAY", "log"),
             step_up=env.get("LOANCTL_STEP_UP", "required"),
             step_up_seconds=_env_int(env, "LOANCTL_STEP_UP_SECONDS", 180),
         )

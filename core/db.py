@@ -1,7 +1,6 @@
 """The database: engine set-up for SQLite and PostgreSQL, migrations, and the unit of work."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import AsyncIterator
@@ -90,13 +89,3 @@ def is_conflict(error: BaseException) -> bool:
             return True
     return False
 
-
-async def retry_on_conflict(make_attempt, attempts: int = 5):
-    """Run `make_attempt()` again when the database reports a lost race."""
-    for attempt in range(attempts):
-        try:
-            return await make_attempt()
-        except DBAPIError as error:
-            if not is_conflict(error) or attempt == attempts - 1:
-                raise
-            await asyncio.sleep(0.01 * (2 ** attempt))

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .audit import canonical_json
@@ -74,10 +73,8 @@ async def run_once(db: Database, key: IdempotencyKey | None, work: Work) -> web.
             if key is not None:
                 key.store(session, status, body)
         return _respond(status, body)
-    except IntegrityError:
-        if key is None:
-            raise
     except Exception as error:
+        # Without a key a lost race is the caller's 409 (the error middleware says so).
         if key is None or not is_lost_race(error):
             raise
     # A concurrent request with the same key won the race: answer what it stored.

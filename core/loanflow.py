@@ -226,7 +226,9 @@ async def _apply(session: AsyncSession, workflow: Workflow, loan: Loan, caller: 
     await session.flush()
     await _queue_notifications(session, loan, plan_, definition)
     if plan_.to_stage == "active":  # a disbursed loan enters post-loan management with its calendar
-        from .postloan.service import on_disbursed; await on_disbursed(session, workflow, loan, payload, now)  # noqa: E702
+        from .postloan.service import on_disbursed  # imported here: post-loan builds on this module
+
+        await on_disbursed(session, workflow, loan, payload, now)
     await audit.append(session, caller.actor(role), f"loan.{plan_.action}", "loan", loan.id,
                        {"from": plan_.from_stage, "to": plan_.to_stage, "payload": payload})
     return event

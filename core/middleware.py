@@ -8,6 +8,7 @@ from aiohttp import web
 from .context import PRINCIPAL, RENDER_ERROR, services
 from .errors import Forbidden, ServiceError, TooManyRequests
 from .identity import csrf_matches
+from .orm_errors import is_lost_race
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,11 @@ async def errors(request: web.Request, handler):
         code = _HTTP_CODES.get(error.status, "error")
         message = error.reason if error.status != 413 else "the request body is too large"
         return error_response(error.status, code, message)
-    except Exception:
+    except Exception as error:
+        if is_lost_race(error):
+            # Two requests changed the same thing at once and this one lost: nothing was
+            # written, and trying again after a reload is the right move.
+            return error_response(409, "conflict", "someone else changed this at the same time; reload and retry")
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not wants_json(request):
             raise web.HTTPInternalServerError(text="internal error")

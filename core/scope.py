@@ -115,10 +115,12 @@ class Scope:
             raise Forbidden("only an administrator of this office may change it")
 
     async def loan(self, session: AsyncSession, loan_id: int, *, for_update: bool = False) -> Loan:
-        query = select(Loan).where(Loan.id == loan_id, self.loans())
         if for_update:
-            query = query.with_for_update()
-        loan = (await session.execute(query)).scalar_one_or_none()
+            # Take the row lock first, then judge the scope in a fresh statement: a command that
+            # waited for a concurrent one must see what that one committed (its new stage and
+            # participants), not the snapshot it started with.
+            await session.execute(select(Loan.id).where(Loan.id == loan_id).with_for_update())
+        loan = (await session.execute(select(Loan).where(Loan.id == loan_id, self.loans()))).scalar_one_or_none()
         if loan is None:
             raise NotFound(f"loan {loan_id} not found")
         return loan

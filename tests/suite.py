@@ -20,7 +20,9 @@ DEMO_PASSWORD = "Demo-Passw0rd!2026"
 
 
 def suite_config(tmp_path: Path, database_url: str, **overrides) -> Config:
+    # No background rounds: tests drive the scheduler and the outbox worker themselves.
     values = dict(data_dir=tmp_path / "data", database_url=database_url, demo_password=DEMO_PASSWORD,
+                  scheduler_interval=0,
                   argon2_memory_kib=8 * 1024, argon2_time_cost=1)
     values.update(overrides)
     return Config(**values).with_secrets()

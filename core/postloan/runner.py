@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -16,14 +15,6 @@ from ..smpp import gateway_from_setting
 from .scheduler import Scheduler, run_forever
 
 log = logging.getLogger("loanctl.postloan")
-
-
-def _seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
 
 
 async def _poll_receipts(gateway, interval: float) -> None:
@@ -50,22 +41,38 @@ async def _fold_history(db, definition, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def background_context():
+async def _warn_deadlines(svc, interval: float) -> None:
+    """Staff are told before a stage runs late (core.deadlines)."""
+    from ..deadlines import queue_warnings
+
+    while True:
+        try:
+            async with svc.db.unit_of_work() as session:
+                await queue_warnings(session, svc.workflow)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("queueing deadline warnings failed; will retry")
+        await asyncio.sleep(interval)
+
+
+def background_context(config):
     """Cleanup context for `create_root`: runs after the services context has opened the database.
 
-    LOANCTL_SCHEDULER_INTERVAL (seconds, default 30; 0 turns the background work off, e.g. for a
-    second web process) and LOANCTL_SMS_GATEWAY (`log` or `smpp://…`) are read here.
+    `config.scheduler_interval` (0 turns the background work off) and `config.sms_gateway`
+    (`log` or `smpp://…`) steer it.
     """
     async def context(app: web.Application) -> AsyncIterator[None]:
-        interval = _seconds("LOANCTL_SCHEDULER_INTERVAL", 30.0)
+        interval = config.scheduler_interval
         if interval <= 0:
             yield
             return
         svc = app[SERVICES]
-        gateway = gateway_from_setting(os.environ.get("LOANCTL_SMS_GATEWAY", "log"), svc.db)
+        gateway = gateway_from_setting(config.sms_gateway, svc.db)
         worker = OutboxWorker(svc.db, gateway)
         tasks = [asyncio.create_task(run_forever(Scheduler(svc.db), interval), name="postloan-scheduler"),
-                 asyncio.create_task(worker.run(_seconds("LOANCTL_OUTBOX_INTERVAL", 2.0)), name="outbox-worker")]
+                 asyncio.create_task(worker.run(config.outbox_interval), name="outbox-worker"),
+                 asyncio.create_task(_warn_deadlines(svc, interval), name="deadline-warnings")]
         tasks.append(asyncio.create_task(_fold_history(svc.db, svc.workflow.current, interval), name="insight-history"))
         if hasattr(gateway, "poll_receipts"):
             tasks.append(asyncio.create_task(_poll_receipts(gateway, 5.0), name="sms-receipts"))

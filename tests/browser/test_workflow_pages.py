@@ -3,9 +3,12 @@ head passes and dispatches the case; officer A records the investigation, office
 the reviewer finds it in the work queue."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.suite import DEMO_PASSWORD, file_documents
+from core.orm import Loan
+from tests.suite import DEMO_PASSWORD, file_documents, start_suite, suite_config
 
 # One database is enough for what a browser shows; the API tests cover both.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -36,6 +39,22 @@ async def _act(page, action: str, fields: dict[str, str] | None = None, selects:
         await form.locator(f"select[name={name}]").select_option(value)
     async with page.expect_navigation():
         await form.locator("button[type=submit]").click()
+
+
+@pytest.fixture
+async def suite(tmp_path, database_url):
+    """The suite without the fingerprint step-up: this test follows the pages of the workflow;
+    the step-up dialog has its own browser test (tests/biometrics_service/test_desk_browser.py)."""
+    running = await start_suite(suite_config(tmp_path, database_url, step_up="off"))
+    yield running
+    await running.close()
+
+
+async def _prints_enrolled(suite, loan_id: int) -> None:
+    """Investigation enrollment of the prints is exercised in tests/biometrics_service."""
+    async with suite.services.db.unit_of_work() as session:
+        loan = await session.get(Loan, loan_id)
+        loan.flags = json.dumps(sorted(set(json.loads(loan.flags)) | {"prints_enrolled"}))
 
 
 async def test_portal_to_review_queue(suite, browser):
@@ -79,6 +98,7 @@ async def test_portal_to_review_queue(suite, browser):
     officer_a = await _sign_in(browser, base, "officer.e.a")
     await officer_a.locator("[data-testid=queue] tr", has_text="王五").locator("a").click()
     await file_documents(suite, loan_id, "INCOME-PROOF", "CREDIT-REPORT", "INV-REPORT", "INV-PHOTOS", "FP-CAPTURE")
+    await _prints_enrolled(suite, loan_id)
     await officer_a.reload()
     await _act(officer_a, "record_investigation", {"items": "经营: 养殖场存栏300头\n收入: 稳定", "opinion": "实地调查属实"},
                {"conclusion": "recommend"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.orm import Loan, OutboxMessage
+from core.orm import OutboxMessage
 from tests.loans.walk import Walk, step_up
 
 # withdraw action -> (stage the case is in, who sent it there, stage it goes back to)

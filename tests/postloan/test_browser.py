@@ -2,12 +2,16 @@
 statistics and sees the chart and the late cases."""
 import datetime as dt
 
+import pytest
 from sqlalchemy import update
 
 from core.orm import Loan
 from core.postloan.tables import PrintVerification
 from tests.postloan.helpers import PDF, disbursed
 from tests.suite import DEMO_PASSWORD
+
+# One database is enough for what a browser shows; the API tests cover both.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def _sign_in(browser, base: str, username: str):
