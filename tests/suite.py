@@ -156,3 +156,14 @@ async def file_documents(suite: "Suite", loan_id: int, *codes: str) -> None:
                 session, archive, suite.services.workflow, loan, code,
                 archive_service.StoredFile(stored.digest, stored.size, verdict.mime_type, f"{code}.png"),
                 actor=audit.Actor.system("scanning-desk"), filed_by_id=None)
+
+
+async def sign_in_page(browser, base: str, username: str, password: str = DEMO_PASSWORD):
+    """A fresh browser context signed in on the login page; lands on the work queue."""
+    page = await (await browser.new_context(locale="zh-CN")).new_page()
+    await page.goto(f"{base}/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/queue")
+    return page

@@ -8,20 +8,10 @@ import pytest
 
 from tests.archive.samples import jpeg, pdf
 from tests.archive_integration.helpers import file_over_api, meeting_manifest, webm_with_motion
-from tests.suite import DEMO_PASSWORD
+from tests.suite import sign_in_page
 
 # Only SQLite: the browser side does not depend on the database, and Chromium is slow enough.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-async def sign_in(browser, base: str, username: str):
-    page = await (await browser.new_context(locale="zh-CN")).new_page()
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/queue")
-    return page
 
 
 async def test_archivist_finds_a_loan_and_plays_and_seeks_its_recording(suite, browser, tmp_path):
@@ -34,7 +24,7 @@ async def test_archivist_finds_a_loan_and_plays_and_seeks_its_recording(suite, b
                         media_type="application/json", meeting_id="M-2026-031")
     base = str(suite.server.make_url("")).rstrip("/")
 
-    page = await sign_in(browser, base, "archivist")
+    page = await sign_in_page(browser, base, "archivist")
     await page.goto(f"{base}/archive")
     await page.fill("input[name=meeting_id]", "M-2026-031")
     await page.click("[data-testid=archive-search] button[type=submit]")
@@ -90,7 +80,7 @@ async def test_officer_uploads_scanned_pages_from_the_loan_page(suite, browser, 
     scans[0].write_bytes(jpeg("report page one"))
     scans[1].write_bytes(pdf(2, "report"))
     base = str(suite.server.make_url("")).rstrip("/")
-    page = await sign_in(browser, base, "officer.e.a")
+    page = await sign_in_page(browser, base, "officer.e.a")
     await page.goto(f"{base}/loans/{loan_id}")
     panel = page.locator("[data-testid=upload-panel]")
     await panel.locator("select[name=code] option[value=INV-REPORT]").wait_for(state="attached")

@@ -9,22 +9,12 @@ import datetime as dt
 import pytest
 
 from tests.loans.walk import fresh_capture
-from tests.suite import DEMO_PASSWORD
+from tests.suite import sign_in_page
 
 from .test_loan_prints import APPLICANT, GUARANTOR, _enroll, _investigated_loan
 
 # One database is enough for what a browser shows; the API tests cover both.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-async def _sign_in(browser, base: str, username: str):
-    page = await (await browser.new_context(locale="zh-CN")).new_page()
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/queue")
-    return page
 
 
 def _scan(tmp_path, name: str) -> str:
@@ -57,7 +47,7 @@ async def test_the_clerk_matches_prints_at_the_desk_then_disburses(suite, browse
     scans.mkdir()
 
     # The clerk enrolls two impressions of their own finger on "my fingerprints" (for step-up).
-    clerk = await _sign_in(browser, base, "accountant.cg")
+    clerk = await sign_in_page(browser, base, "accountant.cg")
     await clerk.goto(f"{base}/me/fingerprints")
     for name in ("107_1", "107_2"):
         await clerk.select_option("form[data-enroll] select[name=finger]", "2")

@@ -3,20 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.suite import DEMO_PASSWORD
+from tests.suite import sign_in_page
 
 # One database is enough for what a browser shows; the API tests cover both.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-async def _sign_in(browser, base: str, username: str):
-    page = await (await browser.new_context(locale="zh-CN")).new_page()
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/queue")
-    return page
 
 
 async def test_two_roles_see_their_own_queues(suite, browser):
@@ -25,7 +15,7 @@ async def test_two_roles_see_their_own_queues(suite, browser):
     review = await suite.add_loan(office="CU-CG", stage="review", officer_a="officer.cg", customer="城关客户")
     base = str(suite.server.make_url("")).rstrip("/")
 
-    officer = await _sign_in(browser, base, "officer.e.a")
+    officer = await sign_in_page(browser, base, "officer.e.a")
     queue = await officer.inner_text("[data-testid=queue]")
     assert "东区客户" in queue and "城关客户" not in queue
     assert "城关客户" not in await officer.inner_text("[data-testid=cases]")
@@ -33,7 +23,7 @@ async def test_two_roles_see_their_own_queues(suite, browser):
     response = await officer.goto(f"{base}/loans/{review}")
     assert response.status == 404
 
-    reviewer = await _sign_in(browser, base, "reviewer")
+    reviewer = await sign_in_page(browser, base, "reviewer")
     queue = await reviewer.inner_text("[data-testid=queue]")
     assert "城关客户" in queue and "东区客户" not in queue
     # The reviewer opens the case and adds a note through the page's JavaScript (CSRF header).
@@ -55,7 +45,7 @@ async def test_two_roles_see_their_own_queues(suite, browser):
 
 async def test_administrator_creates_a_user_in_the_page(suite, browser):
     base = str(suite.server.make_url("")).rstrip("/")
-    admin = await _sign_in(browser, base, "admin")
+    admin = await sign_in_page(browser, base, "admin")
     await admin.goto(f"{base}/admin/users")
     form = admin.locator("form[data-api='/api/users']")
     await form.locator("input[name=username]").fill("officer.page")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from core.orm import Loan
-from tests.suite import DEMO_PASSWORD, file_documents, start_suite, suite_config
+from tests.suite import file_documents, sign_in_page, start_suite, suite_config
 
 # One database is enough for what a browser shows; the API tests cover both.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -16,16 +16,6 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 async def _page(browser):
     return await (await browser.new_context(locale="zh-CN")).new_page()
-
-
-async def _sign_in(browser, base: str, username: str):
-    page = await _page(browser)
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/queue")
-    return page
 
 
 async def _act(page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None):
@@ -81,7 +71,7 @@ async def test_portal_to_review_queue(suite, browser):
     await applicant.wait_for_selector("[data-testid=progress-result]:not([hidden])")
     assert await applicant.inner_text("[data-testid=progress-stage]") == "待初审"
 
-    intake = await _sign_in(browser, base, "intake.head")
+    intake = await sign_in_page(browser, base, "intake.head")
     row = intake.locator("[data-testid=queue] tr", has_text="王五")
     await row.locator("a").click()
     loan_id = int(intake.url.rsplit("/", 1)[1])
@@ -95,18 +85,18 @@ async def test_portal_to_review_queue(suite, browser):
         "officer_b": str(users["officer.e.b"])})
     assert await intake.inner_text("[data-testid=stage]") == "调查（A角）"
 
-    officer_a = await _sign_in(browser, base, "officer.e.a")
+    officer_a = await sign_in_page(browser, base, "officer.e.a")
     await officer_a.locator("[data-testid=queue] tr", has_text="王五").locator("a").click()
     await file_documents(suite, loan_id, "INCOME-PROOF", "CREDIT-REPORT", "INV-REPORT", "INV-PHOTOS", "FP-CAPTURE")
     await _prints_enrolled(suite, loan_id)
     await officer_a.reload()
     await _act(officer_a, "record_investigation", {"items": "经营: 养殖场存栏300头\n收入: 稳定", "opinion": "实地调查属实"},
                {"conclusion": "recommend"})
-    officer_b = await _sign_in(browser, base, "officer.e.b")
+    officer_b = await sign_in_page(browser, base, "officer.e.b")
     await officer_b.goto(f"{base}/loans/{loan_id}")
     await _act(officer_b, "confirm_investigation", {"opinion": "同意A角意见"})
 
-    reviewer = await _sign_in(browser, base, "reviewer")
+    reviewer = await sign_in_page(browser, base, "reviewer")
     queue = await reviewer.inner_text("[data-testid=queue]")
     assert "王五" in queue
     await reviewer.goto(f"{base}/loans/{loan_id}")

@@ -8,20 +8,10 @@ from sqlalchemy import update
 from core.orm import Loan
 from core.postloan.tables import PrintVerification
 from tests.postloan.helpers import PDF, disbursed
-from tests.suite import DEMO_PASSWORD
+from tests.suite import sign_in_page
 
 # One database is enough for what a browser shows; the API tests cover both.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-async def _sign_in(browser, base: str, username: str):
-    page = await (await browser.new_context(locale="zh-CN")).new_page()
-    await page.goto(f"{base}/login")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", DEMO_PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/queue")
-    return page
 
 
 async def test_manager_records_inspection_and_chairman_sees_chart_and_late_cases(suite, browser, tmp_path):
@@ -36,7 +26,7 @@ async def test_manager_records_inspection_and_chairman_sees_chart_and_late_cases
     scan.write_bytes(PDF)
     base = str(suite.server.make_url("")).rstrip("/")
 
-    manager = await _sign_in(browser, base, "postloan.cg")
+    manager = await sign_in_page(browser, base, "postloan.cg")
     await manager.goto(f"{base}/postloan")
     await manager.click(f"[data-testid=managed-loans] a:has-text(\"{loan.tracking_code}\")")
     await manager.wait_for_url(f"{base}/postloan/loans/{walk.loan_id}")
@@ -47,7 +37,7 @@ async def test_manager_records_inspection_and_chairman_sees_chart_and_late_cases
     await manager.wait_for_selector("[data-testid=records] >> text=实地检查：经营正常")
     assert "贷后检查报告" in await manager.inner_text("[data-testid=records]")
 
-    chairman = await _sign_in(browser, base, "chairman")
+    chairman = await sign_in_page(browser, base, "chairman")
     await chairman.goto(f"{base}/insight")
     assert await chairman.locator("[data-testid=chart] svg rect.bar").count() >= 2
     assert await chairman.inner_text("[data-testid=late-count]") == "1"
