@@ -69,6 +69,8 @@ LABELS: dict[str, dict[str, str]] = {
     "flag_reapplication": {"zh": "再次申请：有被退回、否决或结清记录", "en": "Re-application: returned, rejected or repaid before"},
     "flag_existing_customer": {"zh": "存量客户", "en": "Existing customer"},
     "flag_fingerprints_matched": {"zh": "指纹已比对", "en": "Prints matched"},
+    "flag_prints_enrolled": {"zh": "指纹已采集", "en": "Prints enrolled"},
+    "flag_duplicate_identity": {"zh": "疑似冒名/借名：指纹与他人身份证号相符", "en": "Possible false name: prints match another ID number"},
     "dispatch_rule": {"zh": "派单规则建议", "en": "Dispatch rules suggest"},
     "object_hint": {"zh": "每行一项，如：收入: 稳定", "en": "One item per line, e.g. income: stable"},
     "portal": {"zh": "网上申请", "en": "Apply online"},
