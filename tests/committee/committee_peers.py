@@ -26,6 +26,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+import socketio
 
 from committee.encodedreceiver import EncodedPeerConnection
 
@@ -237,3 +238,70 @@ def decode_vp8(packets: list[av.Packet]) -> list[av.VideoFrame]:
     for packet in packets:
         frames.extend(decoder.decode(av.Packet(bytes(packet))))
     return frames
+
+
+async def wait_for(predicate, timeout: float, what: str) -> None:
+    """Poll until `predicate()` holds; fail naming `what` after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class SocketParticipant:
+    """An aiortc participant that signals through Socket.IO like the browser page."""
+
+    def __init__(self, url: str, user: str, role: str = "member", seed: int = 0):
+        self.url = url
+        self.peer = ClientParticipant(user, seed=seed)
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.removed: list[str] = []
+        self.left: list[str] = []
+        self.phases: list[str] = []
+        self.user, self.role = user, role
+        self._pending: list[asyncio.Task] = []
+
+        @self.client.on("participants")
+        async def on_participants(items):
+            for item in items:
+                self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
+
+        @self.client.on("published")
+        async def on_published(item):
+            self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
+
+        @self.client.on("removed")
+        async def on_removed(data):
+            self.removed.append(data["reason"])
+
+        @self.client.on("left")
+        async def on_left(data):
+            self.left.append(data["participant_id"])
+
+        @self.client.on("phase")
+        async def on_phase(data):
+            self.phases.append(data["phase"])
+
+    async def connect(self, tok: str) -> None:
+        await self.client.connect(self.url, auth={"token": tok}, transports=["websocket"])
+
+    async def publish(self) -> None:
+        offer = await self.peer.publish_offer()
+        answer = await self.client.call("publish", {"sdp": offer.sdp, "type": offer.type})
+        assert "error" not in answer, answer
+        await self.peer.publish_answer(RTCSessionDescription(**answer))
+
+    async def subscribe(self, publisher_id: str) -> None:
+        offer = await self.peer.subscribe_offer(publisher_id)
+        answer = await self.client.call(
+            "subscribe", {"publisher_id": publisher_id, "sdp": offer.sdp, "type": offer.type})
+        assert "error" not in answer, answer
+        await self.peer.subscribe_answer(publisher_id, RTCSessionDescription(**answer))
+
+    async def close(self) -> None:
+        for task in self._pending:
+            task.cancel()
+        if self.client.connected:
+            await self.client.disconnect()
+        await self.peer.close()

@@ -16,7 +16,7 @@ import pytest
 from committee.manifest import ManifestError, RecordingManifest, file_sha256, verify_files
 from committee.recorder import RecordingPolicy, RoomRecorder, TrackFileWriter
 from committee.sfu import MediaRoom
-from committee_peers import ClientParticipant
+from committee_peers import ClientParticipant, wait_for
 
 HERE = Path(__file__).parent
 
@@ -31,14 +31,6 @@ def count_frames(path: Path, kind: str) -> tuple[int, float]:
             duration = frame.samples / frame.sample_rate if kind == "audio" else 0.0
             end = max(end, float(frame.time) + duration)
     return frames, end
-
-
-async def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_recording_holds_every_frame_sent(tmp_path):

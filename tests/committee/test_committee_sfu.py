@@ -16,15 +16,7 @@ from committee.encodedreceiver import (
     is_vp8_keyframe,
 )
 from committee.sfu import MediaRoom, OfferError
-from committee_peers import ClientParticipant, SyntheticCameraTrack, decode_vp8
-
-
-async def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
+from committee_peers import ClientParticipant, SyntheticCameraTrack, decode_vp8, wait_for
 
 
 async def join_everyone(room: MediaRoom, peers: list[ClientParticipant]) -> None:

@@ -11,10 +11,9 @@ import json
 import pytest
 import socketio
 from aiohttp import web
-from aiortc import RTCSessionDescription
 
 from committee.signaling import CommitteeSignaling, InvalidJoinToken, JoinClaims
-from committee_peers import ClientParticipant
+from committee_peers import SocketParticipant, wait_for
 
 KEY = b"test-signing-key-for-join-tokens"
 
@@ -39,59 +38,6 @@ def token(user: str, role: str = "member", meeting: str = "mtg-1", tid: str | No
                 token_id=tid or f"tok-{user}")
 
 
-class SocketParticipant:
-    """An aiortc participant that signals through Socket.IO like the browser page."""
-
-    def __init__(self, url: str, user: str, role: str = "member", seed: int = 0):
-        self.url = url
-        self.peer = ClientParticipant(user, seed=seed)
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.removed: list[str] = []
-        self.left: list[str] = []
-        self.user, self.role = user, role
-        self._pending: list[asyncio.Task] = []
-
-        @self.client.on("participants")
-        async def on_participants(items):
-            for item in items:
-                self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
-
-        @self.client.on("published")
-        async def on_published(item):
-            self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
-
-        @self.client.on("removed")
-        async def on_removed(data):
-            self.removed.append(data["reason"])
-
-        @self.client.on("left")
-        async def on_left(data):
-            self.left.append(data["participant_id"])
-
-    async def connect(self, tok: str) -> None:
-        await self.client.connect(self.url, auth={"token": tok}, transports=["websocket"])
-
-    async def publish(self) -> None:
-        offer = await self.peer.publish_offer()
-        answer = await self.client.call("publish", {"sdp": offer.sdp, "type": offer.type})
-        assert "error" not in answer, answer
-        await self.peer.publish_answer(RTCSessionDescription(**answer))
-
-    async def subscribe(self, publisher_id: str) -> None:
-        offer = await self.peer.subscribe_offer(publisher_id)
-        answer = await self.client.call(
-            "subscribe", {"publisher_id": publisher_id, "sdp": offer.sdp, "type": offer.type})
-        assert "error" not in answer, answer
-        await self.peer.subscribe_answer(publisher_id, RTCSessionDescription(**answer))
-
-    async def close(self) -> None:
-        for task in self._pending:
-            task.cancel()
-        if self.client.connected:
-            await self.client.disconnect()
-        await self.peer.close()
-
-
 @pytest.fixture
 async def server():
     signaling = CommitteeSignaling(verify)
@@ -104,14 +50,6 @@ async def server():
     port = site._server.sockets[0].getsockname()[1]
     yield signaling, f"http://127.0.0.1:{port}"
     await runner.cleanup()
-
-
-async def wait_for(predicate, timeout, what):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_connection_without_valid_token_is_refused(server):

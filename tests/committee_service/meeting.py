@@ -1,18 +1,12 @@
-"""A loan at the committee stage, a convened meeting, and Socket.IO + aiortc participants."""
+"""A loan at the committee stage and a convened meeting (participants: tests/committee/committee_peers.py)."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
 
-import socketio
-from aiortc import RTCSessionDescription
-
 from core.orm import LoanDuty
 from tests.suite import ApiClient, Suite
-
-from committee_peers import ClientParticipant  # tests/committee, on sys.path (conftest)
 
 # One pool member reviewed this loan: the draw must exclude them, saying why.
 CONFLICTED = "member05"
@@ -85,63 +79,3 @@ async def convene(suite: Suite, *, step_up=None) -> Meeting:
             "committee_kind": upcoming["committee_kind"]})
     meeting.view = await convener.json("POST", "/api/committee/meetings", body, expect=201)
     return meeting
-
-
-class RoomClient:
-    """An aiortc participant signalling through the suite's Socket.IO, like the browser page."""
-
-    def __init__(self, url: str, user: str, seed: int = 0) -> None:
-        self.url = url
-        self.peer = ClientParticipant(user, seed=seed)
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.removed: list[str] = []
-        self.phases: list[str] = []
-        self._pending: list[asyncio.Task] = []
-
-        @self.client.on("participants")
-        async def on_participants(items):
-            for item in items:
-                self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
-
-        @self.client.on("published")
-        async def on_published(item):
-            self._pending.append(asyncio.ensure_future(self.subscribe(item["participant_id"])))
-
-        @self.client.on("removed")
-        async def on_removed(data):
-            self.removed.append(data["reason"])
-
-        @self.client.on("phase")
-        async def on_phase(data):
-            self.phases.append(data["phase"])
-
-    async def connect(self, token: str) -> None:
-        await self.client.connect(self.url, auth={"token": token}, transports=["websocket"])
-
-    async def publish(self) -> None:
-        offer = await self.peer.publish_offer()
-        answer = await self.client.call("publish", {"sdp": offer.sdp, "type": offer.type})
-        assert "error" not in answer, answer
-        await self.peer.publish_answer(RTCSessionDescription(**answer))
-
-    async def subscribe(self, publisher_id: str) -> None:
-        offer = await self.peer.subscribe_offer(publisher_id)
-        answer = await self.client.call("subscribe", {"publisher_id": publisher_id, "sdp": offer.sdp,
-                                                      "type": offer.type})
-        assert "error" not in answer, answer
-        await self.peer.subscribe_answer(publisher_id, RTCSessionDescription(**answer))
-
-    async def close(self) -> None:
-        for task in self._pending:
-            task.cancel()
-        if self.client.connected:
-            await self.client.disconnect()
-        await self.peer.close()
-
-
-async def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)

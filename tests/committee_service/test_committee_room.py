@@ -15,7 +15,9 @@ from committee.app import create_app as create_committee_app
 from core.servicetoken import ServiceTokens
 from recordings.tables import ArchiveEntry
 
-from .meeting import RoomClient, convene, wait_for
+from committee_peers import SocketParticipant, wait_for  # tests/committee, on sys.path (conftest)
+
+from .meeting import convene
 
 
 async def refused(url: str, auth) -> str:
@@ -47,7 +49,7 @@ async def test_room_officers_cut_off_recording_filed(suite):
 
     people = ["convener", "officer.e.a", *members]
     tokens = {name: (await meeting.join_token(name))["token"] for name in people}
-    clients = {name: RoomClient(url, str(meeting.users[name]), seed=i) for i, name in enumerate(people)}
+    clients = {name: SocketParticipant(url, str(meeting.users[name]), seed=i) for i, name in enumerate(people)}
     try:
         for name in people:
             await clients[name].connect(tokens[name])
