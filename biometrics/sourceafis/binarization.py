@@ -6,7 +6,7 @@ import numpy as np
 from . import extraction_parameters as parameters
 from .blocks import BlockMap
 from .segmentation import pixelwise
-from .votefilter import vote_thresholds
+from .votefilter import integral_image, vote_thresholds
 
 
 def binarize(smoothed: np.ndarray, baseline: np.ndarray, block_mask: np.ndarray, blocks: BlockMap) -> np.ndarray:
@@ -43,13 +43,7 @@ def _vote_islands_and_holes(binary, mask, radius, thresholds, border_distance):
     result = binary.copy()
     if border_distance >= height - border_distance or border_distance >= width - border_distance:
         return result
-    integral = np.zeros((height + 1, width + 1), dtype=np.int32)
-    for y in range(height):
-        row = 0
-        for x in range(width):
-            if binary[y, x]:
-                row += 1
-            integral[y + 1, x + 1] = integral[y, x + 1] + row
+    integral = integral_image(binary)
     for y in range(border_distance, height - border_distance):
         y0 = max(0, y - radius)
         y1 = min(height - 1, y + radius) + 1

@@ -7,19 +7,27 @@ import numpy as np
 
 
 @numba.njit(cache=True)
+def integral_image(binary):
+    """Counts of true cells above and left of each corner: any window's count in four reads."""
+    height, width = binary.shape
+    integral = np.zeros((height + 1, width + 1), dtype=np.int32)
+    for y in range(height):
+        row = 0
+        for x in range(width):
+            if binary[y, x]:
+                row += 1
+            integral[y + 1, x + 1] = integral[y, x + 1] + row
+    return integral
+
+
+@numba.njit(cache=True)
 def _vote(input, mask, use_mask, radius, thresholds, border_distance):
     height, width = input.shape
     output = np.zeros((height, width), dtype=np.bool_)
     if border_distance >= height - border_distance or border_distance >= width - border_distance:
         return output
     # Integral image: the original counts incrementally; both give the same integer counts.
-    integral = np.zeros((height + 1, width + 1), dtype=np.int32)
-    for y in range(height):
-        row = 0
-        for x in range(width):
-            if input[y, x]:
-                row += 1
-            integral[y + 1, x + 1] = integral[y, x + 1] + row
+    integral = integral_image(input)
     for y in range(border_distance, height - border_distance):
         y0 = max(0, y - radius)
         y1 = min(height - 1, y + radius) + 1
