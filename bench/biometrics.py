@@ -40,7 +40,8 @@ from biometrics.sourceafis.matcher import Matcher  # noqa: E402
 from biometrics.sourceafis.template import Minutia, Template  # noqa: E402
 from core.config import Config  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "fingerprints" / "fvc2002-db1b"
+# The FVC2002 DB1_B prints the repository keeps for its tests (tests/data/fingerprints/README.md).
+PRINTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "fingerprints" / "fvc2002-db1b"
 FINGERS = [str(n) for n in range(101, 111)]
 
 
@@ -78,8 +79,8 @@ async def bench_verify(count: int) -> dict:
             for n, finger in enumerate(FINGERS, start=1):
                 for impression in (1, 2):
                     await client.enroll(Subject("customer", n), 2, CaptureInput(
-                        (SHARED / f"{finger}_{impression}.tif").read_bytes()), requested_by="bench")
-            captures = [(n % len(FINGERS) + 1, fresh_png(SHARED / f"{FINGERS[n % len(FINGERS)]}_{3 + n % 6}.tif", n))
+                        (PRINTS / f"{finger}_{impression}.png").read_bytes()), requested_by="bench")
+            captures = [(n % len(FINGERS) + 1, fresh_png(PRINTS / f"{FINGERS[n % len(FINGERS)]}_{3 + n % 6}.png", n))
                         for n in range(count + 5)]
             for subject, image in captures[:5]:  # warm the pool's workers
                 await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
@@ -99,7 +100,7 @@ async def bench_verify(count: int) -> dict:
 
 def real_templates() -> dict[str, Template]:
     return {path.stem: Template.from_cbor(analyse(path.read_bytes(), 500.0).template)
-            for path in sorted(SHARED.glob("*.tif"))}
+            for path in sorted(PRINTS.glob("*.png"))}
 
 
 def moved(template: Template, rng: random.Random) -> Template:
@@ -155,8 +156,8 @@ def main() -> int:
     parser.add_argument("--galleries", default="1000,10000,100000")
     parser.add_argument("--probes", type=int, default=5)
     args = parser.parse_args()
-    if not SHARED.is_dir():
-        print(f"the FVC prints are missing: {SHARED}", file=sys.stderr)
+    if not PRINTS.is_dir():
+        print(f"the FVC prints are missing: {PRINTS}", file=sys.stderr)
         return 2
     verify = asyncio.run(bench_verify(args.verifies))
     print(f"verify over HTTP ({verify['requests']} requests, one at a time): p50 {verify['p50_ms']:.1f} ms, "

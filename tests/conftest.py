@@ -9,7 +9,6 @@ import pytest
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LOANCTL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres:postgres@127.0.0.1:5432/postgres")
-SHARED = Path(os.environ.get("LOANCTL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 
 def unavailable(what: str, reason: str, variable: str) -> None:
@@ -26,7 +25,7 @@ async def _create_postgres_database() -> tuple[str, str]:
     admin = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
     name = f"loanctl_test_{secrets.token_hex(6)}"
     try:
-        connection = await asyncpg.connect(admin, timeout=5)
+        connection = await asyncpg.connect(admin, timeout=30)
     except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
         unavailable("PostgreSQL", f"cannot connect to {admin.split('@')[-1]}: {error}", "REQUIRE_POSTGRES")
     try:
@@ -41,7 +40,7 @@ async def _drop_postgres_database(name: str) -> None:
     import asyncpg
 
     admin = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
-    connection = await asyncpg.connect(admin, timeout=5)
+    connection = await asyncpg.connect(admin, timeout=30)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -57,11 +56,6 @@ async def database_url(request, tmp_path):
     url, name = await _create_postgres_database()
     yield url
     await _drop_postgres_database(name)
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    return SHARED
 
 
 @pytest.fixture
@@ -88,10 +82,7 @@ async def browser():
     """Headless Debian Chromium driven by Playwright (no browser download)."""
     if not Path(CHROMIUM).exists():
         unavailable("Chromium", f"{CHROMIUM} is not installed (apt-get install chromium)", "REQUIRE_BROWSER")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError as error:
-        unavailable("Playwright", str(error), "REQUIRE_BROWSER")
+    from playwright.async_api import async_playwright  # a test dependency: missing is a broken install
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield launched

@@ -22,9 +22,6 @@ Tolerances:
 
 from __future__ import annotations
 
-import gzip
-import os
-from pathlib import Path
 
 import cbor2
 import numpy as np
@@ -35,20 +32,12 @@ from biometrics.sourceafis.blocks import BlockMap
 from biometrics.sourceafis.skeleton import Skeleton
 from biometrics.sourceafis.template import Minutia, MinutiaType, Template
 
-DATA = Path(os.environ.get("LOANCTL_FINGERPRINTS", Path(__file__).resolve().parents[3] / "shared" / "fingerprints"))
-TRANSPARENCY = DATA / "golden" / "sourceafis-3.18.1" / "transparency"
+from tests.fingerprint_data import TRANSPARENCY, read_bytes
 CASES = ["101_1.tif", "101_2.tif", "102_1.tif"]
 FLOAT_TOLERANCE = 1e-9
 
-pytestmark = pytest.mark.skipif(not TRANSPARENCY.is_dir(), reason=f"fingerprint golden data not found at {DATA}")
-
-
 def load(case: str, key: str):
-    folder = TRANSPARENCY / f"extract-{case}"
-    plain = folder / f"{key}.cbor"
-    if plain.exists():
-        return cbor2.loads(plain.read_bytes())
-    return cbor2.loads(gzip.decompress((folder / f"{key}.cbor.gz").read_bytes()))
+    return cbor2.loads(read_bytes(TRANSPARENCY / f"extract-{case}" / f"{key}.cbor"))
 
 
 def _matrix(record: dict, dtype) -> np.ndarray:
@@ -181,7 +170,7 @@ def test_shuffled_minutiae_and_template(run):
     record = load(case, "shuffled-minutiae")
     assert (template.width, template.height) == (record["size"]["x"], record["size"]["y"])
     assert [(m.x, m.y, m.direction, int(m.type)) for m in template.minutiae] == _minutiae(record)
-    java = Template.from_cbor((TRANSPARENCY / f"extract-{case}" / "template.cbor").read_bytes())
+    java = Template.from_cbor(read_bytes(TRANSPARENCY / f"extract-{case}" / "template.cbor"))
     assert template.minutiae == java.minutiae
 
 

@@ -9,27 +9,19 @@ no image below 90 %. Exact equality is also counted and reported.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
-import pytest
 
 from biometrics.sourceafis.extractor import extract
 from biometrics.sourceafis.image import decode_image
 from biometrics.sourceafis.template import Minutia, Template
 
-DATA = Path(os.environ.get("LOANCTL_FINGERPRINTS", Path(__file__).resolve().parents[3] / "shared" / "fingerprints"))
-GOLDEN = DATA / "golden" / "sourceafis-3.18.1" / "raw-gray" / "templates"
+from tests.fingerprint_data import GOLDEN, RAW_GRAY, afis_images, fvc_images, golden_name
 MAX_DISTANCE = 2.0
 MAX_ANGLE = 0.2
 
-pytestmark = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"fingerprint golden data not found at {DATA}")
-
-
 def _images() -> list[Path]:
-    if not DATA.is_dir():
-        return []
-    return sorted((DATA / "fvc2002-db1b").glob("*.tif")) + sorted((DATA / "afis-samples").glob("*.png"))
+    return fvc_images() + afis_images()
 
 
 def _has_counterpart(minutia: Minutia, candidates: tuple[Minutia, ...]) -> bool:
@@ -65,7 +57,7 @@ def test_all_images_agree_with_the_java_templates():
     exact = 0
     for path in images:
         ours = extract(decode_image(path.read_bytes()))
-        java = Template.from_cbor((GOLDEN / f"{path.name}.cbor").read_bytes())
+        java = Template.from_cbor((RAW_GRAY / "templates" / f"{golden_name(path)}.cbor").read_bytes())
         assert (ours.width, ours.height) == (java.width, java.height), path.name
         shares[path.name] = agreement(ours, java)
         exact += ours.minutiae == java.minutiae
@@ -83,16 +75,16 @@ def test_fvc_images_through_javas_gray_curve_agree_with_the_main_java_templates(
     from PIL import Image
     import numpy as np
 
-    lut_rows = (DATA / "golden" / "sourceafis-3.18.1" / "imageio-gray-lut.tsv").read_text().splitlines()[1:]
+    lut_rows = (GOLDEN / "imageio-gray-lut.tsv").read_text().splitlines()[1:]
     lut = np.array([float(row.split("\t")[2]) for row in lut_rows])
     assert lut.shape == (256,)
-    images = sorted((DATA / "fvc2002-db1b").glob("*.tif"))
+    images = fvc_images()
     assert len(images) == 80
     shares = {}
     exact = 0
     for path in images:
         ours = extract(lut[np.asarray(Image.open(path))])
-        java = Template.from_cbor((DATA / "golden" / "sourceafis-3.18.1" / "templates" / f"{path.name}.cbor").read_bytes())
+        java = Template.from_cbor((GOLDEN / "templates" / f"{golden_name(path)}.cbor").read_bytes())
         shares[path.name] = agreement(ours, java)
         exact += ours.minutiae == java.minutiae
     average = sum(shares.values()) / len(shares)

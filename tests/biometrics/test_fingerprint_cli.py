@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,10 +11,7 @@ from PIL import Image
 from biometrics.cli import register
 from biometrics.sourceafis import Matcher, Template
 
-DATA = Path(os.environ.get("LOANCTL_FINGERPRINTS", Path(__file__).resolve().parents[3] / "shared" / "fingerprints"))
-GOLDEN = DATA / "golden" / "sourceafis-3.18.1"
-FVC = DATA / "fvc2002-db1b"
-pytestmark = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"fingerprint golden data not found at {DATA}")
+from tests.fingerprint_data import GOLDEN, fvc_path, read_text, write_fvc_tiff
 
 
 def loanctl(*argv: str) -> int:
@@ -33,7 +28,7 @@ def test_match_of_two_templates_prints_the_original_score(capsys):
     out = capsys.readouterr().out
     assert code == 0
     golden = {
-        (p, c): s for p, c, s in (l.split("\t") for l in (GOLDEN / "scores.tsv").read_text().splitlines()[1:])
+        (p, c): s for p, c, s in (l.split("\t") for l in read_text(GOLDEN / "scores.tsv").splitlines()[1:])
     }
     assert out.strip() == golden["101_1.tif", "101_2.tif"]
 
@@ -45,7 +40,7 @@ def test_scores_of_a_template_folder_reproduce_the_golden_listing(tmp_path, caps
         shutil.copy(path, folder / path.name)
     output = tmp_path / "scores.tsv"
     assert loanctl("fingerprint", "scores", folder, "-o", output) == 0
-    assert output.read_text() == (GOLDEN / "scores.tsv").read_text()
+    assert output.read_text() == read_text(GOLDEN / "scores.tsv")
     captured = capsys.readouterr()
     assert "6400 scores of 80 prints" in captured.out
     assert "matching" in captured.err  # the progress bar
@@ -54,13 +49,13 @@ def test_scores_of_a_template_folder_reproduce_the_golden_listing(tmp_path, caps
 def test_extract_then_match_images_and_templates_alike(tmp_path, capsys):
     out_a = tmp_path / "a.cbor"
     out_b = tmp_path / "b.cbor"
-    assert loanctl("fingerprint", "extract", FVC / "101_1.tif", "-o", out_a) == 0
-    assert loanctl("fingerprint", "extract", FVC / "101_2.tif", "--dpi", "500", "-o", out_b) == 0
+    assert loanctl("fingerprint", "extract", fvc_path("101_1"), "-o", out_a) == 0
+    assert loanctl("fingerprint", "extract", fvc_path("101_2"), "--dpi", "500", "-o", out_b) == 0
     a = Template.from_cbor(out_a.read_bytes())
     b = Template.from_cbor(out_b.read_bytes())
     assert len(a.minutiae) > 5 and len(b.minutiae) > 5
     capsys.readouterr()
-    assert loanctl("fingerprint", "match", FVC / "101_1.tif", out_b) == 0
+    assert loanctl("fingerprint", "match", fvc_path("101_1"), out_b) == 0
     from_image = float(capsys.readouterr().out)
     assert from_image == Matcher(a).match(b)
     assert from_image > 40  # two impressions of the same finger
@@ -70,7 +65,7 @@ def test_scores_of_an_image_folder(tmp_path):
     folder = tmp_path / "prints"
     folder.mkdir()
     for name in ("101_1.tif", "101_2.tif", "102_1.tif"):
-        shutil.copy(FVC / name, folder / name)
+        write_fvc_tiff(name.removesuffix(".tif"), folder / name)
     output = tmp_path / "scores.tsv"
     assert loanctl("fingerprint", "scores", folder, "-o", output) == 0
     lines = output.read_text().splitlines()
@@ -85,8 +80,8 @@ def test_scores_of_an_image_folder(tmp_path):
 
 def test_show_draws_both_minutia_types(tmp_path, capsys):
     output = tmp_path / "show.png"
-    assert loanctl("fingerprint", "show", FVC / "101_1.tif", "-o", output) == 0
-    with Image.open(output) as drawn, Image.open(FVC / "101_1.tif") as original:
+    assert loanctl("fingerprint", "show", fvc_path("101_1"), "-o", output) == 0
+    with Image.open(output) as drawn, Image.open(fvc_path("101_1")) as original:
         assert drawn.format == "PNG"
         assert drawn.size == original.size
         colours = {colour for _, colour in drawn.convert("RGB").getcolors(1 << 20)}
@@ -98,7 +93,7 @@ def test_bench_reports_speed_and_accuracy(tmp_path, capsys):
     folder = tmp_path / "prints"
     folder.mkdir()
     for name in ("101_1.tif", "101_2.tif", "101_3.tif", "102_1.tif", "102_2.tif", "103_1.tif"):
-        shutil.copy(FVC / name, folder / name)
+        write_fvc_tiff(name.removesuffix(".tif"), folder / name)
     assert loanctl("fingerprint", "bench", folder) == 0
     captured = capsys.readouterr()
     for label in ("extraction", "impostor comparisons", "genuine comparisons", "1:N comparisons", "EER",
@@ -120,7 +115,7 @@ def test_bench_reports_speed_and_accuracy(tmp_path, capsys):
         (lambda d: None, ["scores", "{d}/nowhere", "-o", "{d}/s.tsv"], "is not a folder"),
         (lambda d: (d / "sub").mkdir(), ["show", "{d}/sub", "-o", "{d}/o.png"], "is a folder"),
         (
-            lambda d: [(d / "b").mkdir(), shutil.copy(FVC / "101_1.tif", d / "b" / "print.tif")],
+            lambda d: [(d / "b").mkdir(), write_fvc_tiff("101_1", d / "b" / "print.tif")],
             ["bench", "{d}/b"],
             "FINGER_IMPRESSION",
         ),
@@ -151,6 +146,6 @@ def test_tiny_image_gives_an_error_or_an_empty_template(tmp_path, capsys):
 @pytest.mark.parametrize("dpi", ["0", "-5", "abc", "nan", "1e9"])
 def test_bad_dpi_is_an_argument_error(dpi, capsys):
     with pytest.raises(SystemExit) as stopped:
-        loanctl("fingerprint", "extract", FVC / "101_1.tif", "--dpi", dpi, "-o", "x.cbor")
+        loanctl("fingerprint", "extract", fvc_path("101_1"), "--dpi", dpi, "-o", "x.cbor")
     assert stopped.value.code == 2
     assert "dpi" in capsys.readouterr().err

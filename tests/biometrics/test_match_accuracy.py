@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import pytest
 
 from biometrics.sourceafis.accuracy import ErrorRates
 
-DATA = Path(os.environ.get("LOANCTL_FINGERPRINTS", Path(__file__).resolve().parents[3] / "shared" / "fingerprints"))
-GOLDEN = DATA / "golden" / "sourceafis-3.18.1"
+from tests.fingerprint_data import GOLDEN, read_text
 
 
 def test_rates_at_a_threshold_count_score_at_or_above_as_match():
@@ -57,10 +54,9 @@ def test_bad_input_is_refused():
         ErrorRates([1.0], [0.0]).fnmr_at_fmr(2)
 
 
-@pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"fingerprint golden data not found at {DATA}")
 def test_golden_scores_give_the_golden_metrics():
     metrics = json.loads((GOLDEN / "metrics.json").read_text())
-    rows = [line.split("\t") for line in (GOLDEN / "scores.tsv").read_text().splitlines()[1:]]
+    rows = [line.split("\t") for line in read_text(GOLDEN / "scores.tsv").splitlines()[1:]]
     finger = lambda name: name.split("_")[0]  # noqa: E731
     genuine = [float(s) for p, c, s in rows if p != c and finger(p) == finger(c)]
     impostor = [float(s) for p, c, s in rows if finger(p) != finger(c)]

@@ -7,8 +7,6 @@ emulates that, so scores are compared with ==, not within 0.001.
 
 from __future__ import annotations
 
-import gzip
-import os
 import time
 from pathlib import Path
 
@@ -19,15 +17,11 @@ import pytest
 from biometrics.sourceafis import Gallery, Matcher, Minutia, MinutiaType, SearchTemplate, Template
 from biometrics.sourceafis.edgehash import EdgeHash
 
-DATA = Path(os.environ.get("LOANCTL_FINGERPRINTS", Path(__file__).resolve().parents[3] / "shared" / "fingerprints"))
-GOLDEN = DATA / "golden" / "sourceafis-3.18.1"
-TRANSPARENCY = GOLDEN / "transparency"
-needs_data = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"fingerprint golden data not found at {DATA}")
+from tests.fingerprint_data import GOLDEN, TRANSPARENCY, read_bytes, read_text
 
 
 def _load(path: Path):
-    raw = path.read_bytes()
-    return cbor2.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+    return cbor2.loads(read_bytes(path))
 
 
 def _template(folder: Path, name: str) -> Template:
@@ -35,12 +29,11 @@ def _template(folder: Path, name: str) -> Template:
 
 
 def _golden_scores(folder: Path, listing: str) -> list[tuple[str, str, float]]:
-    lines = (folder / listing).read_text().splitlines()
+    lines = read_text(folder / listing).splitlines()
     assert lines[0] == "probe\tcandidate\tscore"
     return [(p, c, float(s)) for p, c, s in (line.split("\t") for line in lines[1:])]
 
 
-@needs_data
 @pytest.mark.parametrize(
     "variant, listing, count",
     [
@@ -68,7 +61,6 @@ def test_every_golden_score_is_reproduced_exactly(variant, listing, count):
     assert elapsed < 30, f"{len(rows)} comparisons took {elapsed:.1f} s"
 
 
-@needs_data
 def test_single_match_calls_agree_with_the_gallery_path():
     rows = _golden_scores(GOLDEN, "scores.tsv")[::37]
     cache: dict[str, Template] = {}
@@ -78,11 +70,10 @@ def test_single_match_calls_agree_with_the_gallery_path():
         assert Matcher(cache[probe]).match(cache[candidate]) == score, (probe, candidate)
 
 
-@needs_data
 @pytest.mark.parametrize("case", ["101_1.tif", "101_2.tif", "102_1.tif"])
 def test_neighbour_stars_match_the_edge_table_record(case):
     folder = TRANSPARENCY / f"extract-{case}"
-    template = SearchTemplate.build(Template.from_cbor((folder / "template.cbor").read_bytes()))
+    template = SearchTemplate.build(Template.from_cbor(read_bytes(folder / "template.cbor")))
     table = _load(folder / "edge-table.cbor")
     assert len(table) == template.count
     for reference, star in enumerate(table):
@@ -110,11 +101,10 @@ def _match_case(probe: str, candidate: str):
     return folder, matcher, _template(GOLDEN / "templates", candidate)
 
 
-@needs_data
 @pytest.mark.parametrize("probe, candidate, roots, best", MATCH_CASES)
 def test_edge_hash_matches_the_record(probe, candidate, roots, best):
     folder, matcher, _ = _match_case(probe, candidate)
-    record = _load(folder / "edge-hash.cbor.gz")
+    record = _load(folder / "edge-hash.cbor")
     count = matcher.template.count
     theirs = {}
     for entry in record:
@@ -140,7 +130,6 @@ def test_edge_hash_matches_the_record(probe, candidate, roots, best):
     assert ours == theirs
 
 
-@needs_data
 @pytest.mark.parametrize("probe, candidate, roots, best", MATCH_CASES)
 def test_roots_pairings_and_score_parts_match_the_record(probe, candidate, roots, best):
     folder, matcher, candidate_template = _match_case(probe, candidate)
@@ -194,7 +183,6 @@ def test_far_apart_coordinates_use_the_coarse_polar_lookup():
     assert Matcher(template).match(template) > 0
 
 
-@needs_data
 def test_gallery_handles_empty_candidates_and_ranges():
     names = ["101_1.tif", "101_2.tif", "102_1.tif"]
     templates = [_template(GOLDEN / "templates", n) for n in names]
@@ -209,7 +197,6 @@ def test_gallery_handles_empty_candidates_and_ranges():
         matcher.match_gallery(gallery, 3, 9)
 
 
-@needs_data
 def test_scores_are_not_symmetric_as_in_the_original():
     a = _template(GOLDEN / "templates", "p1_1.png")
     b = _template(GOLDEN / "templates", "p1_2.png")
@@ -219,7 +206,6 @@ def test_scores_are_not_symmetric_as_in_the_original():
     assert np.isclose(forward, 224.4279, atol=1e-4) and np.isclose(backward, 224.3923, atol=1e-4)
 
 
-@needs_data
 def test_one_matcher_shared_by_threads_gives_the_same_scores():
     from concurrent.futures import ThreadPoolExecutor
 

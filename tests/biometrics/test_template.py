@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import struct
 from pathlib import Path
 
@@ -22,14 +21,10 @@ from biometrics.sourceafis.template import (
     TemplateError,
 )
 
-DATA = Path(os.environ.get("LOANCTL_FINGERPRINTS", Path(__file__).resolve().parents[3] / "shared" / "fingerprints"))
-GOLDEN = DATA / "golden" / "sourceafis-3.18.1"
-needs_data = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"fingerprint golden data not found at {DATA}")
+from tests.fingerprint_data import GOLDEN, read_bytes
 
 
 def _golden_templates() -> list[Path]:
-    if not GOLDEN.is_dir():
-        return []
     return sorted((GOLDEN / "templates").glob("*.cbor")) + sorted((GOLDEN / "raw-gray" / "templates").glob("*.cbor"))
 
 
@@ -50,7 +45,6 @@ def _encode(document: dict) -> bytes:
     return cbor2.dumps(document, canonical=False)
 
 
-@needs_data
 def test_every_golden_template_reads_and_writes_back_byte_for_byte():
     paths = _golden_templates()
     assert len(paths) == 166
@@ -69,7 +63,6 @@ def test_every_golden_template_reads_and_writes_back_byte_for_byte():
         assert written.replace(cbor2.dumps(TEMPLATE_VERSION), java_version) == raw, path.name
 
 
-@needs_data
 def test_golden_minutiae_are_already_in_shuffled_order():
     for path in _golden_templates()[:10]:
         template = Template.from_cbor(path.read_bytes())
@@ -77,13 +70,12 @@ def test_golden_minutiae_are_already_in_shuffled_order():
         assert reordered == template
 
 
-@needs_data
 def test_shuffled_order_matches_the_transparency_record():
     for case in ("101_1.tif", "101_2.tif", "102_1.tif"):
         folder = GOLDEN / "transparency" / f"extract-{case}"
-        record = cbor2.loads((folder / "shuffled-minutiae.cbor").read_bytes())
+        record = cbor2.loads(read_bytes(folder / "shuffled-minutiae.cbor"))
         # Build from the top-minutiae (unshuffled) list and expect the recorded order.
-        top = cbor2.loads((folder / "top-minutiae.cbor").read_bytes())
+        top = cbor2.loads(read_bytes(folder / "top-minutiae.cbor"))
         template = Template(
             top["size"]["x"],
             top["size"]["y"],
@@ -226,7 +218,6 @@ def test_non_bytes_input_is_refused():
         Template.from_cbor("not bytes")  # type: ignore[arg-type]
 
 
-@needs_data
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_golden_templates_either_parse_or_fail_cleanly(data):

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
-from tests.conftest import SHARED
+from tests.fingerprint_data import fvc_path
 from tests.loans.walk import fresh_capture
-
-FVC = SHARED / "fingerprints" / "fvc2002-db1b"
 
 
 def fvc_bytes(name: str) -> bytes:
-    """The file as the scanner wrote it (the same bytes every time: a replay if sent twice)."""
-    return (FVC / f"{name}.tif").read_bytes()
+    """The stored file of one impression (the same bytes every time: a replay if sent twice)."""
+    return fvc_path(name).read_bytes()
 
 
 def b64(data: bytes) -> str:
@@ -24,8 +21,4 @@ def fresh(name: str) -> str:
     return fresh_capture(name)
 
 
-def available() -> bool:
-    return FVC.is_dir() and (FVC / "101_1.tif").exists()
-
-
-__all__ = ["FVC", "available", "b64", "fresh", "fvc_bytes", "Path"]
+__all__ = ["b64", "fresh", "fvc_bytes"]

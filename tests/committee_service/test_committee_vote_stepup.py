@@ -7,7 +7,6 @@ import secrets
 import pytest
 
 from tests.loans.walk import step_up as real_step_up
-from tests.biometrics_service.prints import available
 
 from .meeting import convene
 
@@ -18,8 +17,6 @@ VOTE_LOAN = 0
 
 @pytest.fixture
 async def strict_suite(tmp_path):
-    if not available():
-        pytest.skip("the FVC fingerprint images are not in the shared folder")
     from tests.suite import start_suite, suite_config
 
     running = await start_suite(suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'loans.sqlite3'}"))

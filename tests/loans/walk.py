@@ -17,7 +17,7 @@ from core.api.workflow import COMMITTEE_AUDIENCE, COMMITTEE_SCOPE
 from core.orm import Loan
 from core.servicetoken import ServiceTokens
 from biometrics.stepup import payload_digest
-from tests.conftest import SHARED
+from tests.fingerprint_data import fvc_path
 from tests.suite import ApiClient, Suite, file_documents
 
 # product -> amount (fen), term (months), purpose, payment mode
@@ -41,7 +41,7 @@ _captures = itertools.count(1)
 def _print_pixels(name: str):
     from PIL import Image
 
-    return Image.open(SHARED / "fingerprints" / "fvc2002-db1b" / f"{name}.tif").copy()
+    return Image.open(fvc_path(name)).copy()
 
 
 def fresh_capture(name: str) -> str:
