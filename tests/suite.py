@@ -158,9 +158,20 @@ async def file_documents(suite: "Suite", loan_id: int, *codes: str) -> None:
                 actor=audit.Actor.system("scanning-desk"), filed_by_id=None)
 
 
+async def browser_page(browser, locale: str = "zh-CN"):
+    """A page in a fresh browser context whose waits (selectors, navigations) have the suite's
+    generous limit (tests/waiting.py), not Playwright's 30 s."""
+    from tests.waiting import BROWSER_PATIENCE_MS
+
+    context = await browser.new_context(locale=locale)
+    context.set_default_timeout(BROWSER_PATIENCE_MS)
+    context.set_default_navigation_timeout(BROWSER_PATIENCE_MS)
+    return await context.new_page()
+
+
 async def sign_in_page(browser, base: str, username: str, password: str = DEMO_PASSWORD):
     """A fresh browser context signed in on the login page; lands on the work queue."""
-    page = await (await browser.new_context(locale="zh-CN")).new_page()
+    page = await browser_page(browser)
     await page.goto(f"{base}/login")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", password)

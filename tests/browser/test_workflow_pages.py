@@ -8,14 +8,14 @@ import json
 import pytest
 
 from core.orm import Loan
-from tests.suite import file_documents, sign_in_page, start_suite, suite_config
+from tests.suite import browser_page, file_documents, sign_in_page, start_suite, suite_config
 
 # One database is enough for what a browser shows; the API tests cover both.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def _page(browser):
-    return await (await browser.new_context(locale="zh-CN")).new_page()
+    return await browser_page(browser)
 
 
 async def _act(page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None):

@@ -29,6 +29,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 import socketio
 
 from committee.encodedreceiver import EncodedPeerConnection
+from tests.waiting import PATIENCE, limit
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
 AUDIO_RATE = 48000
@@ -241,7 +242,9 @@ def decode_vp8(packets: list[av.Packet]) -> list[av.VideoFrame]:
 
 
 async def wait_for(predicate, timeout: float, what: str) -> None:
-    """Poll until `predicate()` holds; fail naming `what` after `timeout` seconds."""
+    """Poll until `predicate()` holds; fail naming `what` once the limit passes (`timeout`, but
+    never less than the suite's patience: tests/waiting.py)."""
+    timeout = limit(timeout)
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
@@ -284,7 +287,7 @@ class SocketParticipant:
             self.phases.append(data["phase"])
 
     async def connect(self, tok: str) -> None:
-        await self.client.connect(self.url, auth={"token": tok}, transports=["websocket"])
+        await self.client.connect(self.url, auth={"token": tok}, transports=["websocket"], wait_timeout=PATIENCE)
 
     async def publish(self) -> None:
         offer = await self.peer.publish_offer()

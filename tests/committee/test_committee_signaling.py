@@ -14,6 +14,7 @@ from aiohttp import web
 
 from committee.signaling import CommitteeSignaling, InvalidJoinToken, JoinClaims
 from committee_peers import SocketParticipant, wait_for
+from tests.waiting import PATIENCE
 
 KEY = b"test-signing-key-for-join-tokens"
 
@@ -57,7 +58,7 @@ async def test_connection_without_valid_token_is_refused(server):
     for auth in (None, {"token": "garbage"}, {"token": token("x")[:-2] + "00"}):
         client = socketio.AsyncClient(reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await client.connect(url, auth=auth, transports=["websocket"])
+            await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=PATIENCE)
     assert signaling.connected("mtg-1") == []
 
 
@@ -92,7 +93,7 @@ async def test_meeting_media_flows_and_removed_officer_cannot_rejoin(server):
         again = socketio.AsyncClient(reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):
             await again.connect(url, auth={"token": token("olga", "officer", tid="fresh")},
-                                transports=["websocket"])
+                                transports=["websocket"], wait_timeout=PATIENCE)
         # The others keep talking.
         before = member.peer.receptions["carol"].packets["video"]
         await asyncio.sleep(0.5)
@@ -112,7 +113,7 @@ async def test_revoked_token_is_disconnected_and_refused(server):
         retry = socketio.AsyncClient(reconnection=False)
         with pytest.raises(socketio.exceptions.ConnectionError):
             await retry.connect(url, auth={"token": token("tom", "officer", tid="t-1")},
-                                transports=["websocket"])
+                                transports=["websocket"], wait_timeout=PATIENCE)
     finally:
         await person.close()
 
@@ -120,7 +121,7 @@ async def test_revoked_token_is_disconnected_and_refused(server):
 async def test_bad_offer_is_answered_with_an_error(server):
     signaling, url = server
     client = socketio.AsyncClient(reconnection=False)
-    await client.connect(url, auth={"token": token("ann")}, transports=["websocket"])
+    await client.connect(url, auth={"token": token("ann")}, transports=["websocket"], wait_timeout=PATIENCE)
     try:
         assert "error" in await client.call("publish", {"nope": 1})
         reply = await client.call("subscribe", {"publisher_id": "ghost", "sdp": "v=0", "type": "offer"})

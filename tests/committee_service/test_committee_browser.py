@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from core.orm import LoanDuty
-from tests.suite import DEMO_PASSWORD
+from tests.suite import DEMO_PASSWORD, browser_page
+from tests.waiting import limit
 
 from .meeting import CONFLICTED
 
 
 async def sign_in(browser, base: str, username: str):
-    context = await browser.new_context(locale="zh-CN")
-    page = await context.new_page()
+    page = await browser_page(browser)
     page.on("console", lambda m: m.type == "error" and print(f"[{username}] {m.text}"))
     await page.goto(f"{base}/login")
     await page.fill("input[name=username]", username)
@@ -28,7 +28,7 @@ async def decoded(page) -> dict:
 
 
 async def wait_decoding(page, others: int, timeout: float = 40) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + limit(timeout)
     while True:
         stats = await decoded(page)
         if len(stats) >= others and all(v > 0 for v in stats.values()):
@@ -73,7 +73,7 @@ async def test_three_browsers_meet_and_vote(suite, browser):
         for page in pages:
             await page.wait_for_function(
                 "label => document.querySelector('[data-testid=phase]').textContent.includes(label)",
-                arg=phase_label, timeout=10_000)
+                arg=phase_label)
 
     await to_phase("汇报答询")
     await to_phase("闭门审议")
@@ -86,7 +86,7 @@ async def test_three_browsers_meet_and_vote(suite, browser):
     await ballot.wait_for_selector("[data-testid=voted]:not([hidden])")
     # the convener closes the vote; the result shows to the meeting's members
     await convener.click("[data-testid=next-phase]")
-    await convener.wait_for_selector("[data-testid=result]", timeout=15_000)
+    await convener.wait_for_selector("[data-testid=result]")
     result = await convener.locator("[data-testid=result]").inner_text()
     assert "同意：经营稳定" in result and "未投票" in result
-    await ballot.wait_for_selector("[data-testid=result]", timeout=15_000)
+    await ballot.wait_for_selector("[data-testid=result]")

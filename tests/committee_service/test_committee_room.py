@@ -16,6 +16,7 @@ from core.servicetoken import ServiceTokens
 from recordings.tables import ArchiveEntry
 
 from committee_peers import SocketParticipant, wait_for  # tests/committee, on sys.path (conftest)
+from tests.waiting import PATIENCE
 
 from .meeting import convene
 
@@ -30,7 +31,7 @@ async def refused(url: str, auth) -> str:
         reasons.append(data)
 
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await client.connect(url, auth=auth, transports=["websocket"])
+        await client.connect(url, auth=auth, transports=["websocket"], wait_timeout=PATIENCE)
     await wait_for(lambda: reasons, 5, "the refusal's reason")
     return str(reasons[0])
 
@@ -83,7 +84,7 @@ async def test_room_officers_cut_off_recording_filed(suite):
             assert "revoked" in await refused(other, {"token": tokens["officer.e.a"]})
             probe = socketio.AsyncClient(reconnection=False)
             await probe.connect(other, auth={"token": (await meeting.join_token(members[1]))["token"]},
-                                transports=["websocket"])
+                                transports=["websocket"], wait_timeout=PATIENCE)
             await probe.disconnect()
         finally:
             await runner.cleanup()

@@ -16,6 +16,9 @@ import socketio
 
 from committee.tls import TlsSetupError, init_tls
 from core.cli import main as loanctl
+from tests.waiting import PATIENCE, limit
+
+from committee_peers import wait_for  # tests/committee, on sys.path (conftest)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +67,7 @@ async def test_committee_service_serves_https_with_the_private_ca(tmp_path, caps
     trusted = ssl.create_default_context(cafile=str(tls / "ca.pem"))
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trusted)) as http:
-            deadline = asyncio.get_running_loop().time() + 60
+            deadline = asyncio.get_running_loop().time() + limit(60)
             while True:
                 try:
                     async with http.get(f"https://localhost:{port}/healthz") as reply:
@@ -84,9 +87,9 @@ async def test_committee_service_serves_https_with_the_private_ca(tmp_path, caps
             reasons = []
             client.on("connect_error", lambda data: reasons.append(data))
             with pytest.raises(socketio.exceptions.ConnectionError):
-                await client.connect(f"https://localhost:{port}", auth={}, transports=["websocket"])
-            await asyncio.sleep(0.2)
-            assert reasons and "join token" in str(reasons[0])
+                await client.connect(f"https://localhost:{port}", auth={}, transports=["websocket"], wait_timeout=PATIENCE)
+            await wait_for(lambda: reasons, PATIENCE, "the refusal's reason")
+            assert "join token" in str(reasons[0])
     finally:
         child.terminate()
-        child.wait(timeout=20)
+        child.wait(timeout=PATIENCE)
