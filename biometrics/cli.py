@@ -32,30 +32,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands.required = True
 
     extract = commands.add_parser("extract", help="extract the minutiae template of an image")
-    extract.add_argument("image", type=Path, metavar="IMAGE")
+    extract.add_argument("image", type=Path, metavar="IMAGE", help="fingerprint image (PNG, TIFF, JPEG, BMP or WSQ)")
     extract.add_argument("--dpi", type=_dpi, default=500.0, help="scan resolution (default 500)")
     extract.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.cbor")
     extract.set_defaults(run=_guarded(_extract))
 
     match = commands.add_parser("match", help="print the similarity score of two prints (images or .cbor templates)")
-    match.add_argument("probe", type=Path, metavar="PROBE")
-    match.add_argument("candidate", type=Path, metavar="CANDIDATE")
+    match.add_argument("probe", type=Path, metavar="PROBE", help="the probe: an image or a template (.cbor)")
+    match.add_argument("candidate", type=Path, metavar="CANDIDATE", help="the candidate: an image or a template (.cbor)")
     match.add_argument("--dpi", type=_dpi, default=500.0, help="scan resolution of images (default 500)")
     match.set_defaults(run=_guarded(_match))
 
     scores = commands.add_parser("scores", help="score every ordered pair of prints in a folder (TSV)")
-    scores.add_argument("folder", type=Path, metavar="DIR")
+    scores.add_argument("folder", type=Path, metavar="DIR", help="folder of images or templates; every ordered pair is scored")
     scores.add_argument("--dpi", type=_dpi, default=500.0, help="scan resolution of images (default 500)")
     scores.add_argument("-o", "--output", type=Path, required=True, metavar="SCORES.tsv")
     scores.set_defaults(run=_guarded(_scores))
 
     bench = commands.add_parser("bench", help="speed and accuracy on a folder of FINGER_IMPRESSION.ext prints")
-    bench.add_argument("folder", type=Path, metavar="DIR")
+    bench.add_argument("folder", type=Path, metavar="DIR", help="folder of images named FINGER_IMPRESSION (e.g. 101_1.tif)")
     bench.add_argument("--dpi", type=_dpi, default=500.0, help="scan resolution of images (default 500)")
     bench.set_defaults(run=_guarded(_bench))
 
     show = commands.add_parser("show", help="draw the minutiae of an image into a PNG")
-    show.add_argument("image", type=Path, metavar="IMAGE")
+    show.add_argument("image", type=Path, metavar="IMAGE", help="fingerprint image to draw the minutiae on")
     show.add_argument("--dpi", type=_dpi, default=500.0, help="scan resolution (default 500)")
     show.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.png")
     show.set_defaults(run=_guarded(_show))

@@ -16,14 +16,15 @@ def _config(args: argparse.Namespace):
     return core_config(args)
 
 
-async def check_meeting(database_url: str, reference: str) -> tuple[str, list[str], DrawRecord]:
+async def check_meeting(config, reference: str) -> tuple[str, list[str], DrawRecord]:
     """(meeting code, problems, record): re-derive the panel from the stored record and check
-    the stored commitment and pool agree with it."""
-    from core.db import Database
+    the stored commitment and pool agree with it. Only reads: a folder without a database is an
+    error, never a new database."""
+    from core.cli import open_existing_database
 
     from .service import meeting_by_code
 
-    db = Database(database_url)
+    db = await open_existing_database(config, table="committee_meetings")
     try:
         async with db.unit_of_work(write=False) as session:
             meeting = await meeting_by_code(session, reference)
@@ -47,9 +48,10 @@ async def check_meeting(database_url: str, reference: str) -> tuple[str, list[st
 def cmd_verify_draw(args: argparse.Namespace) -> int:
     from core.errors import NotFound
 
-    config = _config(args)
+    from core.cli import read_only_config
+
     try:
-        code, problems, record = asyncio.run(check_meeting(config.effective_database_url, args.meeting))
+        code, problems, record = asyncio.run(check_meeting(read_only_config(args), args.meeting))
     except NotFound as error:
         print(f"loanctl: {error}", file=sys.stderr)
         return 2

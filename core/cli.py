@@ -10,6 +10,7 @@ import logging
 import os
 import ssl
 import sys
+import time
 from pathlib import Path
 
 from .config import Config, ConfigError
@@ -23,12 +24,84 @@ EXTENSIONS = ("biometrics.cli", "biometrics.servicecli", "committee.cli", "recor
 class CommandError(Exception):
     """Stops a command with a message and exit code 2, without a traceback."""
 
+    exit_code = 2
+
+
+class NoDatabaseError(CommandError):
+    """A command that only reads was pointed at a folder or URL that holds no suite database."""
+
+    exit_code = 3
+
+
+SERVICES = ("all", "core", "web", "committee", "biometrics")
+
+# Shown by `loanctl serve --help`; docs/running.md describes each with its default.
+SERVE_ENVIRONMENT = """\
+settings read from the environment (all optional; docs/running.md gives every default):
+  LOANCTL_DATA                data folder (default ./var)
+  LOANCTL_DATABASE_URL        PostgreSQL or SQLite URL (default SQLite in the data folder)
+  LOANCTL_HOST, LOANCTL_PORT  address and port (default 127.0.0.1:8080)
+  LOANCTL_TLS_CERT, LOANCTL_TLS_KEY
+                              serve https with this certificate and key (see `loanctl tls init`)
+  LOANCTL_STEP_UP             'required' (default) or 'off': fingerprint step-up on important actions
+  LOANCTL_STEP_UP_SECONDS     how long a step-up holds (default 180)
+  LOANCTL_WORKFLOW, LOANCTL_RULES
+                              the bank's own workflow definition and rule tables (TOML)
+  LOANCTL_ARCHIVE, LOANCTL_ARCHIVE_KEY
+                              credit archive store (local:/path or s3://...) and signing key
+  LOANCTL_BIOMETRICS_URL, LOANCTL_BIOMETRIC_KEY
+                              a fingerprint service run apart, and the template master key
+  LOANCTL_FINGERPRINT_THRESHOLD   match threshold (default 40)
+  LOANCTL_SMS_GATEWAY         'log' (default) or an SMPP URL
+  LOANCTL_SESSION_IDLE_SECONDS, LOANCTL_SESSION_ABSOLUTE_SECONDS, LOANCTL_LOGIN_*,
+  LOANCTL_PASSWORD_*, LOANCTL_ARGON2_*, LOANCTL_SCHEDULER_INTERVAL, LOANCTL_OUTBOX_INTERVAL,
+  LOANCTL_DEMO_PASSWORD, LOANCTL_JIT_CACHE  (see docs/running.md)
+"""
+
 
 def _config(args: argparse.Namespace) -> Config:
     overrides = {k: getattr(args, k, None) for k in ("host", "port")}
     if getattr(args, "data", None):
         overrides["data_dir"] = Path(args.data)
     return Config.from_env(**overrides).with_secrets()
+
+
+def read_only_config(args: argparse.Namespace) -> Config:
+    """Settings for a command that only reads: the data folder and its key are not created."""
+    overrides = {}
+    if getattr(args, "data", None):
+        overrides["data_dir"] = Path(args.data)
+    return Config.from_env(**overrides)
+
+
+async def open_existing_database(config: Config, table: str = "audit_head"):
+    """The suite's database, opened only if it exists and holds the schema (`table`): a read-only
+    command never creates a SQLite file or migrates anything."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from .db import Database
+
+    url = config.effective_database_url
+    where = str(config.data_dir) if not config.database_url else make_url(url).render_as_string(hide_password=True)
+    if url.startswith("sqlite"):
+        path = make_url(url).database or ""
+        if not path or path == ":memory:" or not Path(path).is_file():
+            raise NoDatabaseError(f"no database in {where}: give the data folder of a suite that has run "
+                                  "(--data DIR or $LOANCTL_DATA), or create one with `loanctl migrate`")
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            present = await connection.run_sync(lambda sync: inspect(sync).has_table(table))
+    except (OperationalError, DBAPIError, OSError) as error:
+        await db.close()
+        raise CommandError(f"cannot open the database at {where}: {str(error).splitlines()[0]}") from None
+    if not present:
+        await db.close()
+        raise NoDatabaseError(f"{where} holds no suite database (table {table} is missing): "
+                              "run `loanctl migrate` there first")
+    return db
 
 
 def _ssl_context(config: Config) -> ssl.SSLContext | None:
@@ -61,11 +134,29 @@ async def _prepare(config: Config, demo: bool) -> list[str]:
         await services.db.close()
 
 
+def _compile_fingerprint_engine(service: str) -> None:
+    """The first start on a machine compiles the fingerprint engine (numba) for a minute or so:
+    say so and do it before listening, rather than leave a silent terminal or a slow first scan."""
+    if service not in ("all", "biometrics") or importlib.util.find_spec("biometrics.warmup") is None:
+        return
+    from biometrics.sourceafis import jitcache
+
+    if jitcache.is_warm():
+        return
+    print("compiling the fingerprint engine for this machine (first start only, about a minute)...", flush=True)
+    started = time.monotonic()
+    importlib.import_module("biometrics.warmup")
+    print(f"  compiled in {time.monotonic() - started:.0f} s; cached in {jitcache.cache_directory()}", flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    if args.service not in SERVICES:
+        raise CommandError(f"unknown service {args.service!r}: choose one of {', '.join(SERVICES)}")
     config = _config(args)
     lines = asyncio.run(_prepare(config, demo=not args.no_demo))
+    _compile_fingerprint_engine(args.service)
     app = _service_app(args.service, config)
     scheme = "https" if config.tls else "http"
     host = "localhost" if config.host in ("127.0.0.1", "0.0.0.0", "::") else config.host
@@ -73,8 +164,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  data folder: {config.data_dir.resolve()}", flush=True)
     for line in lines:
         print(line, flush=True)
-    web.run_app(app, host=config.host, port=config.port, ssl_context=_ssl_context(config),
-                print=None, access_log=None)
+    try:
+        web.run_app(app, host=config.host, port=config.port, ssl_context=_ssl_context(config),
+                    print=None, access_log=None)
+    except OSError as error:  # the port is taken or not ours to bind
+        raise CommandError(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}") from None
     return 0
 
 
@@ -99,10 +193,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from . import audit
-    from .db import Database
 
     async def run():
-        db = Database(_config(args).effective_database_url)
+        db = await open_existing_database(read_only_config(args))
         try:
             async with db.unit_of_work(write=False) as session:
                 return await audit.verify(session)
@@ -119,11 +212,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_audit_head(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from .db import Database
     from .orm import AuditHead
 
     async def run():
-        db = Database(_config(args).effective_database_url)
+        db = await open_existing_database(read_only_config(args))
         try:
             async with db.unit_of_work(write=False) as session:
                 return (await session.execute(select(AuditHead))).scalar_one_or_none()
@@ -184,8 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", metavar="DIR", help="data folder (default ./var or $LOANCTL_DATA)")
         return p
 
-    serve = with_data(commands.add_parser("serve", help="run the suite (or one service) on the embedded defaults"))
-    serve.add_argument("service", nargs="?", default="all", choices=("all", "core", "web", "committee", "biometrics"))
+    serve = with_data(commands.add_parser(
+        "serve", help="run the suite (or one service) on the embedded defaults",
+        epilog=SERVE_ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter))
+    # Checked by cmd_serve rather than by argparse `choices`, so that a mistyped option
+    # (`serve --prot 9000`) is reported by name instead of as an invalid service '9000'.
+    serve.add_argument("service", nargs="?", default="all", metavar="SERVICE",
+                       help=f"which service to run: {', '.join(SERVICES)} (default all: the whole suite "
+                            "in one process)")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--no-demo", action="store_true", help="do not load the demo organisation")
@@ -196,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmd = commands.add_parser("audit", help="the audit trail")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", metavar="ACTION")
     audit_sub.required = True
-    with_data(audit_sub.add_parser("verify", help="check the hash chain; exit 1 if broken")).set_defaults(run=cmd_audit_verify)
+    with_data(audit_sub.add_parser(
+        "verify", help="check the hash chain; exit 1 if broken, 3 if the folder holds no database")
+    ).set_defaults(run=cmd_audit_verify)
     with_data(audit_sub.add_parser("head", help="print the chain head (sequence and hash) to anchor elsewhere")
               ).set_defaults(run=cmd_audit_head)
 
@@ -224,7 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
-    except (CommandError, ConfigError, WorkflowDefinitionError, RuleTableError) as error:
+    except CommandError as error:
+        print(f"loanctl: {error}", file=sys.stderr)
+        return error.exit_code
+    except (ConfigError, WorkflowDefinitionError, RuleTableError) as error:
         print(f"loanctl: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -232,4 +335,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Through the package's own module, so that the other packages' commands (which import
+    # core.cli) raise the same CommandError classes this main() catches.
+    from core.cli import main as package_main
+
+    sys.exit(package_main())

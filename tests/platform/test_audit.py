@@ -4,7 +4,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 from sqlalchemy import delete, func, select, update
 
 from core import audit
@@ -88,8 +87,6 @@ async def test_inserted_record_is_named(suite):
 
 
 async def test_cli_verify_exit_code(suite, tmp_path):
-    if not suite.services.db.is_sqlite:
-        pytest.skip("the CLI is exercised on the embedded SQLite database")
     env_url = suite.services.db.url
     run = lambda: subprocess.run([sys.executable, "-m", "core.cli", "audit", "verify", "--data", str(tmp_path)],
                                  capture_output=True, text=True, env={"LOANCTL_DATABASE_URL": env_url, "PATH": ""})
