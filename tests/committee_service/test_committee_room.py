@@ -16,7 +16,7 @@ from core.servicetoken import ServiceTokens
 from recordings.tables import ArchiveEntry
 
 from committee_peers import SocketParticipant, wait_for  # tests/committee, on sys.path (conftest)
-from tests.waiting import PATIENCE
+from tests.waiting import PATIENCE, limit
 
 from .meeting import convene
 
@@ -98,7 +98,7 @@ async def test_room_officers_cut_off_recording_filed(suite):
 
     # on close: every track and the manifest filed for the loan, then the composite
     convener = await meeting.as_("convener")
-    deadline = asyncio.get_running_loop().time() + 90
+    deadline = asyncio.get_running_loop().time() + limit(90)
     seen_states = []
     while True:
         reply = await convener.request("GET", f"/committee/composites/{meeting.code}")

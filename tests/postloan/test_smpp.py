@@ -12,6 +12,7 @@ from core.postloan.tables import SmsPart, SmsSubmission
 from core.smpp import SmppConfigError, SmppGateway, SmppSettings, gateway_from_setting
 from core.smsgateway import GatewayError, OutgoingMessage, LogGateway
 from tests.postloan.smsc import Smsc
+from tests.waiting import PATIENCE
 
 LONG = "【农商银行】尊敬的张三，您的贷款ABCDEF将于3月20日结息，请提前存入足额资金。逾期将计收罚息并影响征信，如有疑问请联系您的客户经理。感谢您的支持！"
 
@@ -50,8 +51,12 @@ async def test_delivers_chinese_long_message_with_udh_and_receipt(db, smsc):
     assert await OutboxWorker(db, gw).drain_once() == 1
     assert smsc.texts() == [LONG]
     assert len(smsc.received) == -(-len(LONG) // 67) >= 2 and all(s.data_coding == 8 and s.esm_class & 0x40 for s in smsc.received)
-    await asyncio.sleep(0.1)
-    await gw.poll_receipts()
+    # The SMSC sends a receipt per part on its own; read until every one has come in.
+    deadline = asyncio.get_running_loop().time() + PATIENCE
+    stored = 0
+    while stored < len(smsc.received) and asyncio.get_running_loop().time() < deadline:
+        stored += await gw.poll_receipts()
+        await asyncio.sleep(0.05)
     async with db.unit_of_work(write=False) as session:
         parts = (await session.execute(select(SmsPart).where(SmsPart.outbox_id == mid))).scalars().all()
         message = await session.get(OutboxMessage, mid)
