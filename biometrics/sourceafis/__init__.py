@@ -5,12 +5,14 @@ matcher (:mod:`.matcher`) gives the original's scores bit for bit.
 """
 
 from .accuracy import ErrorRates
+from .compact import CompactGallery
 from .gallery import Gallery
 from .edges import SearchTemplate
 from .matcher import MatchExplanation, Matcher
 from .template import Minutia, MinutiaType, Template, TemplateError
 
 __all__ = [
+    "CompactGallery",
     "ErrorRates",
     "Gallery",
     "MatchExplanation",

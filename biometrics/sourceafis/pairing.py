@@ -21,6 +21,9 @@ PROPOSALS_PER_STEP = EDGE_TABLE_NEIGHBORS * EDGE_TABLE_NEIGHBORS
 
 
 _PROBE, _CANDIDATE, _PROBE_REF, _CANDIDATE_REF, _DISTANCE, _SUPPORT = 0, 1, 2, 3, 4, 5
+# The star slots of the edge that proposed the pair: scoring reads the edge's shape from the
+# stars, so a candidate needs no all-pairs edge matrix (the compact gallery keeps none).
+PROBE_SLOT, CANDIDATE_SLOT = 6, 7
 # A pair record is one row of this many int32 (32 bytes), so it sits in a single cache line.
 PAIR_FIELDS = 8
 
@@ -145,6 +148,8 @@ def crawl(
                         pairs[proposal, _CANDIDATE_REF] = candidate_ref
                         pairs[proposal, _DISTANCE] = clength
                         pairs[proposal, _SUPPORT] = 0
+                        pairs[proposal, PROBE_SLOT] = pslot
+                        pairs[proposal, CANDIDATE_SLOT] = cslot
                         if by_candidate[cneighbor] < 0 and by_probe[pneighbor] < 0:
                             heap_size = _heap_push(heap, heap_size, proposal, pairs)
                         else:
