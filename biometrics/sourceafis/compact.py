@@ -108,7 +108,7 @@ def _candidate_stars(xs, ys, directions, stars, polar_lengths, polar_directions,
 
 @njit(cache=True, _nrt=False)
 def enumerate_compact_roots(
-    pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     xs, ys, directions, polar_lengths, polar_directions, roots_probe, roots_candidate, seen,
 ):
     """roots.enumerate_roots over the candidate edges in edges.root_edge_order, each shaped when visited."""
@@ -119,8 +119,16 @@ def enumerate_compact_roots(
     for short_edges in range(2):
         for period in range(1, ccount):
             for phase in range(period + 1):
-                for reference in range(phase, ccount, period + 1):
-                    neighbor = (reference + period) % ccount
+                # range(phase, ccount, period + 1) and (reference + period) % ccount without the
+                # integer divisions they compile to (a 64-bit division costs as much as an edge).
+                reference = phase - period - 1
+                while True:
+                    reference += period + 1
+                    if reference >= ccount:
+                        break
+                    neighbor = reference + period
+                    if neighbor >= ccount:
+                        neighbor -= ccount
                     length, angle = edge_vector(xs[reference], ys[reference], xs[neighbor], ys[neighbor],
                                                 polar_lengths, polar_directions)
                     if (length >= MIN_ROOT_EDGE_LENGTH) == (short_edges == 1):
@@ -135,7 +143,7 @@ def enumerate_compact_roots(
                     reference_angle, neighbor_angle = edge_angles(directions[reference], directions[neighbor], angle)
                     cell = (angle_bin(reference_angle) * ANGLE_BINS + angle_bin(neighbor_angle)) * length_bins + lbin
                     tried, found = lookup(
-                        pcount, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+                        pcount, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
                         cell, length, reference_angle, neighbor_angle, reference, ccount,
                         roots_probe, roots_candidate, seen, tried, found,
                     )
@@ -149,7 +157,7 @@ def enumerate_compact_roots(
 @njit(cache=True, _nrt=False, nogil=True)
 def search_compact(
     ptypes, pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
-    length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     offsets, xs, ys, directions, types, stars, polar_lengths, polar_directions,
     first, last, scores,
     star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles,
@@ -169,7 +177,7 @@ def search_compact(
         _candidate_stars(cxs, cys, cdirections, stars[m0 * STAR:m1 * STAR], polar_lengths, polar_directions,
                          star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles)
         root_count = enumerate_compact_roots(
-            pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+            pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
             cxs, cys, cdirections, polar_lengths, polar_directions, roots_probe, roots_candidate, seen,
         )
         high = 0.0

@@ -31,7 +31,7 @@ from .template import Template
 def _match_one(
     ptypes, plengths, preference_angles, pneighbor_angles,
     pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
-    length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     ctypes, clengths, creference_angles, cneighbor_angles,
     cstar_offsets, cstar_neighbors, cstar_lengths, cstar_reference_angles, cstar_neighbor_angles,
     root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
@@ -40,7 +40,7 @@ def _match_one(
     pcount = plengths.shape[0]
     ccount = clengths.shape[0]
     root_count = enumerate_roots(
-        pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+        pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
         ccount, root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
         roots_probe, roots_candidate, seen,
     )
@@ -69,7 +69,7 @@ def _match_one(
 def _match_gallery(
     ptypes, plengths, preference_angles, pneighbor_angles,
     pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
-    length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     counts, minutia_offsets, matrix_offsets, star_offset_offsets, star_offsets_, root_offsets,
     types, lengths, reference_angles, neighbor_angles,
     star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles,
@@ -89,7 +89,7 @@ def _match_gallery(
         scores[index - first] = _match_one(
             ptypes, plengths, preference_angles, pneighbor_angles,
             pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
-            length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+            length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
             types[m0:m0 + n],
             lengths[e0:e0 + n * n].reshape((n, n)),
             reference_angles[e0:e0 + n * n].reshape((n, n)),
@@ -164,7 +164,7 @@ class Matcher:
         p, h = self.template, self.edge_hash
         return (
             p.types, p.lengths, p.reference_angles, p.neighbor_angles, *p.star_arrays(),
-            h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
+            h.length_bins, h.offsets, h.references, h.lengths, h.reference_angles, h.neighbor_angles,
         )
 
     def match(self, candidate: Template | SearchTemplate) -> float:
@@ -200,7 +200,7 @@ class Matcher:
         p, h = self.template, self.edge_hash
         search_compact(
             p.types, *p.star_arrays(),
-            h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
+            h.length_bins, h.offsets, h.references, h.lengths, h.reference_angles, h.neighbor_angles,
             gallery.offsets, gallery.xs, gallery.ys, gallery.directions, gallery.types, gallery.stars,
             POLAR_LENGTHS, POLAR_DIRECTIONS, first, last, scores,
             *stars.stars, *self._scratch(gallery.max_count),
@@ -213,7 +213,7 @@ class Matcher:
         p, h = self.template, self.edge_hash
         roots_probe, roots_candidate, seen, pairs, heap, tree, by_probe, by_candidate, _, parts = self._scratch(c.count)
         count = enumerate_roots(
-            p.count, h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
+            p.count, h.length_bins, h.offsets, h.references, h.lengths, h.reference_angles, h.neighbor_angles,
             c.count, *c.root_arrays(), roots_probe, roots_candidate, seen,
         )
         explanation = MatchExplanation(roots=[(int(a), int(b)) for a, b in zip(roots_probe[:count], roots_candidate[:count])])

@@ -17,7 +17,7 @@ from .parameters import MAX_DISTANCE_ERROR, MAX_ROOT_EDGE_LOOKUPS, MAX_TRIED_ROO
 
 @njit(cache=True, inline="always")
 def lookup(
-    pcount, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    pcount, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     cell, clength, creference_angle, cneighbor_angle, creference, ccount,
     roots_probe, roots_candidate, seen, tried, found,
 ):
@@ -30,7 +30,7 @@ def lookup(
             hash_lengths[slot], hash_reference_angles[slot], hash_neighbor_angles[slot],
             clength, creference_angle, cneighbor_angle,
         ):
-            preference = hash_edges[slot] // pcount
+            preference = hash_references[slot]
             key = preference * ccount + creference
             if seen[key] == 0:
                 seen[key] = 1
@@ -51,7 +51,7 @@ def forget(roots_probe, roots_candidate, found, seen, ccount):
 
 @njit(cache=True, _nrt=False)
 def enumerate_roots(
-    pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     ccount, root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
     roots_probe, roots_candidate, seen,
 ):
@@ -67,7 +67,7 @@ def enumerate_roots(
         if lbin >= length_bins:
             continue
         tried, found = lookup(
-            pcount, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+            pcount, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
             root_angle_cells[visit] * length_bins + lbin, clength, root_reference_angles[visit],
             root_neighbor_angles[visit], root_references[visit], ccount,
             roots_probe, roots_candidate, seen, tried, found,
