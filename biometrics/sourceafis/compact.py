@@ -33,44 +33,39 @@ _FIELDS = (("offsets", np.int64), ("xs", np.int16), ("ys", np.int16), ("directio
 
 
 @njit(cache=True, _nrt=False)
-def build_stars(offsets, xs, ys, polar_lengths, polar_directions, stars, nearest, keys):
+def build_stars(offsets, xs, ys, polar_lengths, polar_directions, stars, nearest, keys, squared):
     """Each minutia's star as neighbor_table orders it: the EDGE_TABLE_NEIGHBORS nearest (true
     squared distance; ties at the cut all enter), sorted by polar length then index, cut to
-    EDGE_TABLE_NEIGHBORS.  stars has STAR slots per minutia; nearest and keys are scratch of
-    at least STAR + 1 and MAX_MINUTIAE entries."""
+    EDGE_TABLE_NEIGHBORS.  stars has STAR slots per minutia; nearest, keys and squared are
+    scratch of at least STAR, MAX_MINUTIAE and MAX_MINUTIAE entries."""
     for template in range(offsets.shape[0] - 1):
         first = offsets[template]
         count = offsets[template + 1] - first
         for reference in range(count):
             rx = np.int64(xs[first + reference])
             ry = np.int64(ys[first + reference])
+            for other in range(count):
+                dx = np.int64(xs[first + other]) - rx
+                dy = np.int64(ys[first + other]) - ry
+                squared[other] = dx * dx + dy * dy
             limit = np.int64(2**62)
             if count - 1 > STAR:
                 # The STAR smallest squared distances to the others, kept sorted by insertion.
-                kept = 0
+                for k in range(STAR):
+                    nearest[k] = limit
                 for other in range(count):
-                    if other == reference:
+                    distance = squared[other]
+                    if other == reference or distance >= nearest[STAR - 1]:
                         continue
-                    dx = np.int64(xs[first + other]) - rx
-                    dy = np.int64(ys[first + other]) - ry
-                    squared = dx * dx + dy * dy
-                    if kept == STAR and squared >= nearest[STAR - 1]:
-                        continue
-                    slot = kept if kept < STAR else STAR - 1
-                    while slot > 0 and nearest[slot - 1] > squared:
+                    slot = STAR - 1
+                    while slot > 0 and nearest[slot - 1] > distance:
                         nearest[slot] = nearest[slot - 1]
                         slot -= 1
-                    nearest[slot] = squared
-                    if kept < STAR:
-                        kept += 1
+                    nearest[slot] = distance
                 limit = nearest[STAR - 1]
             size = 0
             for other in range(count):
-                if other == reference:
-                    continue
-                dx = np.int64(xs[first + other]) - rx
-                dy = np.int64(ys[first + other]) - ry
-                if dx * dx + dy * dy <= limit:
+                if other != reference and squared[other] <= limit:
                     length, _ = edge_vector(xs[first + reference], ys[first + reference],
                                             xs[first + other], ys[first + other], polar_lengths, polar_directions)
                     key = np.int64(length) * 65536 + other
@@ -220,8 +215,8 @@ class CompactGallery:
         xs = np.ascontiguousarray(xs, dtype=np.int16)
         ys = np.ascontiguousarray(ys, dtype=np.int16)
         stars = np.zeros(int(offsets[-1]) * STAR, dtype=np.uint8)
-        build_stars(offsets, xs, ys, POLAR_LENGTHS, POLAR_DIRECTIONS, stars,
-                    np.zeros(STAR + 1, dtype=np.int64), np.zeros(MAX_MINUTIAE + 1, dtype=np.int64))
+        build_stars(offsets, xs, ys, POLAR_LENGTHS, POLAR_DIRECTIONS, stars, np.zeros(STAR, dtype=np.int64),
+                    np.zeros(MAX_MINUTIAE + 1, dtype=np.int64), np.zeros(MAX_MINUTIAE + 1, dtype=np.int64))
         return cls(offsets, xs, ys, np.ascontiguousarray(directions, dtype=np.float32),
                    np.ascontiguousarray(types, dtype=np.int8), stars)
 

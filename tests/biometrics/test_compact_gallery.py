@@ -9,7 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from biometrics.sourceafis import CompactGallery, Matcher, Minutia, MinutiaType, SearchTemplate, Template
+from biometrics.sourceafis import CompactGallery, Matcher, Minutia, MinutiaType, SearchTemplate, Template, TemplateError
+from biometrics.sourceafis.loader import load_gallery
 from biometrics.sourceafis.compact import STAR
 
 from tests.biometrics.test_matcher import GOLDEN, _golden_scores, _template, needs_data
@@ -104,3 +105,65 @@ def test_gallery_bytes_round_trip_and_concatenation_keep_the_scores():
         CompactGallery.from_bytes(whole.to_bytes()[:-3])
     with pytest.raises(IndexError):
         matcher.match_compact(whole, 5, 31)
+
+
+def _cbor_head(major: int, value: int) -> bytes:
+    if value < 24:
+        return bytes([major << 5 | value])
+    return bytes([major << 5 | 25]) + value.to_bytes(2, "big")
+
+
+def _definite_cbor(template: Template, directions: list[float] | None = None) -> bytes:
+    """The template as a definite-length CBOR map, keys in another order (valid, not what Java writes)."""
+    import struct
+
+    def text(value: str) -> bytes:
+        return _cbor_head(3, len(value)) + value.encode()
+
+    def integer(value: int) -> bytes:
+        return _cbor_head(0, value) if value >= 0 else _cbor_head(1, -1 - value)
+
+    directions = directions if directions is not None else [m.direction for m in template.minutiae]
+    n = len(template.minutiae)
+    return b"".join([
+        _cbor_head(5, 7),
+        text("types"), text("".join("B" if m.type else "E" for m in template.minutiae)),
+        text("positionsY"), _cbor_head(4, n), *(integer(m.y) for m in template.minutiae),
+        text("positionsX"), _cbor_head(4, n), *(integer(m.x) for m in template.minutiae),
+        text("directions"), _cbor_head(4, n), *(b"\xfb" + struct.pack(">d", d) for d in directions),
+        text("width"), integer(template.width), text("height"), integer(template.height),
+        text("version"), text("test"),
+    ])
+
+
+def _same(first: CompactGallery, second: CompactGallery) -> bool:
+    return all(np.array_equal(getattr(first, f), getattr(second, f))
+               for f in ("offsets", "xs", "ys", "directions", "types", "stars"))
+
+
+@needs_data
+def test_loading_cbor_gives_the_gallery_of_the_parsed_templates():
+    blobs = [p.read_bytes() for p in sorted((GOLDEN / "templates").glob("*.cbor"))]
+    templates = [Template.from_cbor(b) for b in blobs]
+    expected = CompactGallery.from_templates(templates)
+    assert _same(load_gallery(blobs), expected)  # as Java wrote them
+    assert _same(load_gallery([t.to_cbor() for t in templates]), expected)  # as this project writes them
+
+
+def test_loading_takes_the_slow_road_for_unusual_encodings_and_refuses_malformed_ones():
+    rng = random.Random(5)
+    templates = [_random_template(rng, count, 300) for count in (0, 1, 12, 40)]
+    # float64 directions, definite lengths, keys in another order: valid CBOR the compiled reader leaves to Python.
+    definite = [_definite_cbor(t) for t in templates]
+    # Minutiae out of shuffled order: Template sorts them, so the compiled reader must not take them as they are.
+    out_of_order = Template.__new__(Template)
+    object.__setattr__(out_of_order, "width", 300)
+    object.__setattr__(out_of_order, "height", 300)
+    object.__setattr__(out_of_order, "minutiae", tuple(reversed(templates[2].minutiae)))
+    blobs = [t.to_cbor() for t in templates] + definite + [out_of_order.to_cbor()]
+    expected = CompactGallery.from_templates([Template.from_cbor(b) for b in blobs])
+    assert _same(load_gallery(blobs), expected)
+    for bad in (templates[2].to_cbor()[:-2], templates[2].to_cbor().replace(b"positionsX", b"positionsZ"),
+                _definite_cbor(templates[2], [7.0] * 12)):
+        with pytest.raises(TemplateError):
+            load_gallery([templates[1].to_cbor(), bad])
