@@ -14,9 +14,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
+from .sourceafis.compact import CompactGallery
 from .sourceafis.extractor import extract
-from .sourceafis.gallery import Gallery
 from .sourceafis.image import ImageError, decode_image
+from .sourceafis.loader import load_gallery
 from .sourceafis.matcher import Matcher
 from .sourceafis.template import Template
 
@@ -53,7 +56,7 @@ def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
 # Galleries a worker has built, by the digest of their members, newest last. The enrolled set
 # is searched in chunks of stable membership (by capture id), so a new enrollment rebuilds
 # only the chunk it joins; the rest are reused by the next search on this worker.
-_galleries: "OrderedDict[str, Gallery]" = OrderedDict()
+_galleries: "OrderedDict[str, CompactGallery]" = OrderedDict()
 CACHED_CHUNKS = 64
 CHUNK_SIZE = 4096
 
@@ -65,10 +68,12 @@ def gallery_key(candidates: Sequence[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _gallery(key: str, candidates: Sequence[bytes]) -> Gallery:
+def _gallery(key: str, candidates: Sequence[bytes]) -> CompactGallery:
     gallery = _galleries.get(key)
     if gallery is None:
-        gallery = Gallery(Template.from_cbor(c) for c in candidates)
+        # Compact form, read in one compiled pass: a worker that has not seen a chunk builds it at
+        # tens of thousands of templates per second, and keeps about 0.6 KB per template.
+        gallery = load_gallery(candidates)
         _galleries[key] = gallery
         while len(_galleries) > CACHED_CHUNKS:
             _galleries.popitem(last=False)
@@ -77,15 +82,29 @@ def _gallery(key: str, candidates: Sequence[bytes]) -> Gallery:
     return gallery
 
 
+def _scores(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> np.ndarray:
+    matcher = Matcher(Template.from_cbor(probe))
+    parts = [matcher.match_compact(_gallery(gallery_key(chunk), chunk)) for chunk in chunks if chunk]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def search(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
     """1:N: the probe's score against every candidate (chunk after chunk, in order), each chunk
-    in one compiled loop over its gallery."""
-    matcher = Matcher(Template.from_cbor(probe))
-    scores: list[float] = []
-    for chunk in chunks:
-        if chunk:
-            scores.extend(float(s) for s in matcher.match_gallery(_gallery(gallery_key(chunk), chunk)))
-    return scores
+    in one compiled loop over its compact gallery."""
+    return _scores(probe, chunks).tolist()
+
+
+def identify(probe: bytes, chunks: Sequence[Sequence[bytes]], threshold: float,
+             limit: int | None = None) -> list[tuple[int, float]]:
+    """1:N ranked: (candidate index over all chunks, score) of the best candidates at or above the
+    threshold, best first (ties: lower index first); no Python runs per candidate."""
+    return rank(_scores(probe, chunks), threshold, limit)
+
+
+def rank(scores: np.ndarray, threshold: float, limit: int | None = None) -> list[tuple[int, float]]:
+    hits = np.flatnonzero(scores >= threshold)
+    order = hits[np.lexsort((hits, -scores[hits]))][:limit]
+    return [(int(i), float(scores[i])) for i in order]
 
 
 class MatchingPool:
@@ -123,6 +142,11 @@ class MatchingPool:
     async def search(self, probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
         """Scores against the candidates of every chunk, in order (see `search`)."""
         return await self.run(search, probe, [list(c) for c in chunks])
+
+    async def identify(self, probe: bytes, chunks: Sequence[Sequence[bytes]], threshold: float,
+                       limit: int | None = None) -> list[tuple[int, float]]:
+        """The best candidates at or above the threshold, ranked (see `identify`)."""
+        return await self.run(identify, probe, [list(c) for c in chunks], threshold, limit)
 
     async def render(self, template: bytes, image: bytes | None = None) -> bytes:
         return await self.run(render, template, image)

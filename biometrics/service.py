@@ -312,14 +312,14 @@ class BiometricService:
         if not gallery:
             return []
         # Chunks by capture id keep their members as the set grows: workers reuse their galleries.
-        chunks: dict[int, list[bytes]] = {}
+        chunks: dict[int, list[Capture]] = {}
         for capture in gallery:
-            chunks.setdefault(capture.id // CHUNK_SIZE, []).append(templates[capture.id])
-        scores = await self.pool.search(template, [chunks[k] for k in sorted(chunks)])
-        hits = [{"subject": f"{c.subject_kind}:{c.subject_id}", "capture_id": c.id, "finger": c.finger,
-                 "loan_id": c.loan_id, "score": round(s, 3)}
-                for c, s in zip(gallery, scores) if s >= self.settings.threshold]
-        return sorted(hits, key=lambda h: -h["score"])
+            chunks.setdefault(capture.id // CHUNK_SIZE, []).append(capture)
+        order = [c for k in sorted(chunks) for c in chunks[k]]
+        ranked = await self.pool.identify(template, [[templates[c.id] for c in chunks[k]] for k in sorted(chunks)],
+                                          self.settings.threshold)
+        return [{"subject": f"{order[i].subject_kind}:{order[i].subject_id}", "capture_id": order[i].id,
+                 "finger": order[i].finger, "loan_id": order[i].loan_id, "score": round(s, 3)} for i, s in ranked]
 
     async def identify(self, capture: CaptureInput, *, kind: str = "customer") -> dict[str, Any]:
         if kind not in SUBJECT_KINDS:

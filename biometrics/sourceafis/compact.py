@@ -21,7 +21,9 @@ from numba import njit
 from .edgehash import angle_bin
 from .edges import POLAR_DIRECTIONS, POLAR_LENGTHS, SearchTemplate, edge_angles, edge_vector
 from .pairing import crawl
-from .parameters import ANGLE_BINS, EDGE_TABLE_NEIGHBORS, MAX_DISTANCE_ERROR, MAX_ROOT_EDGE_LOOKUPS, MAX_TRIED_ROOTS, MIN_ROOT_EDGE_LENGTH
+from .parameters import (
+    ANGLE_BINS, EDGE_TABLE_NEIGHBORS, MAX_DISTANCE_ERROR, MAX_ROOT_EDGE_LOOKUPS, MAX_TRIED_ROOTS, MIN_ROOT_EDGE_LENGTH,
+)
 from .roots import forget, lookup
 from .scoring import compute
 from .template import MAX_MINUTIAE, Template
@@ -292,4 +294,4 @@ class CompactScratch:
         )
 
 
-__all__ = ["CompactGallery", "CompactScratch", "search_compact", "MAX_TRIED_ROOTS"]
+__all__ = ["CompactGallery", "CompactScratch", "search_compact"]
