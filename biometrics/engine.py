@@ -101,6 +101,35 @@ def identify(probe: bytes, chunks: Sequence[Sequence[bytes]], threshold: float,
     return rank(_scores(probe, chunks), threshold, limit)
 
 
+def compact_chunk(candidates: Sequence[bytes]) -> tuple[str, bytes]:
+    """A chunk's compact gallery as bytes and their digest (the name workers cache it by)."""
+    data = load_gallery(candidates).to_bytes()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], threshold: float,
+                     limit: int | None = None) -> list[tuple[int, float]] | list[str]:
+    """Like identify, over chunks already in compact form: (digest, bytes) or (digest, None) for a
+    chunk the worker may hold.  The worker views the bytes as its gallery (nothing rebuilt) and
+    keeps them by digest; if a chunk sent without bytes is not held, the answer is the list of
+    such digests (the caller sends those again with their bytes)."""
+    missing = [digest for digest, data in chunks if data is None and digest not in _galleries]
+    if missing:
+        return missing
+    matcher = Matcher(Template.from_cbor(probe))
+    parts = []
+    for digest, data in chunks:
+        gallery = _galleries.get(digest)
+        if gallery is None:
+            gallery = _galleries[digest] = CompactGallery.from_bytes(data)
+            while len(_galleries) > CACHED_CHUNKS:
+                _galleries.popitem(last=False)
+        else:
+            _galleries.move_to_end(digest)
+        parts.append(matcher.match_compact(gallery))
+    return rank(np.concatenate(parts) if parts else np.zeros(0), threshold, limit)
+
+
 def rank(scores: np.ndarray, threshold: float, limit: int | None = None) -> list[tuple[int, float]]:
     hits = np.flatnonzero(scores >= threshold)
     order = hits[np.lexsort((hits, -scores[hits]))][:limit]
@@ -147,6 +176,22 @@ class MatchingPool:
                        limit: int | None = None) -> list[tuple[int, float]]:
         """The best candidates at or above the threshold, ranked (see `identify`)."""
         return await self.run(identify, probe, [list(c) for c in chunks], threshold, limit)
+
+    async def compact_chunk(self, candidates: Sequence[bytes]) -> tuple[str, bytes]:
+        return await self.run(compact_chunk, list(candidates))
+
+    async def identify_compact(self, probe: bytes, chunks: Sequence[tuple[str, bytes]], threshold: float,
+                               limit: int | None = None) -> list[tuple[int, float]]:
+        """identify_compact on a worker: first by digest only, then with the bytes of what it lacks
+        (after two misses, every chunk's bytes: the pool may hand each call to another worker)."""
+        missing: set[str] = set()
+        for attempt in range(3):
+            request = [(digest, data if attempt == 2 or digest in missing else None) for digest, data in chunks]
+            answer = await self.run(identify_compact, probe, request, threshold, limit)
+            if not answer or isinstance(answer[0], tuple):
+                return answer
+            missing = set(answer)
+        raise RuntimeError("a worker did not take the chunks it was sent")
 
     async def render(self, template: bytes, image: bytes | None = None) -> bytes:
         return await self.run(render, template, image)
