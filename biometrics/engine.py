@@ -53,11 +53,12 @@ def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
     return [float(matcher.match(Template.from_cbor(c))) for c in candidates]
 
 
-# Galleries a worker has built, by the digest of their members, newest last. The enrolled set
-# is searched in chunks of stable membership (by capture id), so a new enrollment rebuilds
-# only the chunk it joins; the rest are reused by the next search on this worker.
+# Compact galleries a worker holds, by digest, newest last. The enrolled set is searched in
+# chunks of stable membership (by capture id), so a new enrollment rebuilds only the chunk it
+# joins; the rest are reused by the next search on this worker.  A chunk of 4,096 prints takes
+# about 2.5 MB, so the cache holds a million prints.
 _galleries: "OrderedDict[str, CompactGallery]" = OrderedDict()
-CACHED_CHUNKS = 64
+CACHED_CHUNKS = 256
 CHUNK_SIZE = 4096
 
 
@@ -94,13 +95,6 @@ def search(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
     return _scores(probe, chunks).tolist()
 
 
-def identify(probe: bytes, chunks: Sequence[Sequence[bytes]], threshold: float,
-             limit: int | None = None) -> list[tuple[int, float]]:
-    """1:N ranked: (candidate index over all chunks, score) of the best candidates at or above the
-    threshold, best first (ties: lower index first); no Python runs per candidate."""
-    return rank(_scores(probe, chunks), threshold, limit)
-
-
 def compact_chunk(candidates: Sequence[bytes]) -> tuple[str, bytes]:
     """A chunk's compact gallery as bytes and their digest (the name workers cache it by)."""
     data = load_gallery(candidates).to_bytes()
@@ -109,24 +103,28 @@ def compact_chunk(candidates: Sequence[bytes]) -> tuple[str, bytes]:
 
 def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], threshold: float,
                      limit: int | None = None) -> list[tuple[int, float]] | list[str]:
-    """Like identify, over chunks already in compact form: (digest, bytes) or (digest, None) for a
-    chunk the worker may hold.  The worker views the bytes as its gallery (nothing rebuilt) and
-    keeps them by digest; if a chunk sent without bytes is not held, the answer is the list of
-    such digests (the caller sends those again with their bytes)."""
-    missing = [digest for digest, data in chunks if data is None and digest not in _galleries]
+    """1:N ranked: (candidate index over all chunks, score) of the best candidates at or above the
+    threshold, best first (ties: lower index first), with no Python per candidate.
+
+    Chunks come in compact form: (digest, bytes), or (digest, None) for a chunk the worker may
+    hold.  The worker views the bytes as its gallery (nothing is rebuilt) and keeps them by
+    digest; if a chunk sent without bytes is not held, the answer is the list of such digests
+    (the caller sends those again with their bytes).
+    """
+    galleries = [_galleries.get(digest) for digest, _ in chunks]
+    missing = [digest for (digest, data), held in zip(chunks, galleries) if held is None and data is None]
     if missing:
         return missing
-    matcher = Matcher(Template.from_cbor(probe))
-    parts = []
-    for digest, data in chunks:
-        gallery = _galleries.get(digest)
-        if gallery is None:
-            gallery = _galleries[digest] = CompactGallery.from_bytes(data)
-            while len(_galleries) > CACHED_CHUNKS:
-                _galleries.popitem(last=False)
+    for index, (digest, data) in enumerate(chunks):
+        if galleries[index] is None:
+            galleries[index] = _galleries[digest] = CompactGallery.from_bytes(data)
         else:
             _galleries.move_to_end(digest)
-        parts.append(matcher.match_compact(gallery))
+    # Trimmed after every gallery of this search is in hand, so none is dropped half-way.
+    while len(_galleries) > CACHED_CHUNKS:
+        _galleries.popitem(last=False)
+    matcher = Matcher(Template.from_cbor(probe))
+    parts = [matcher.match_compact(gallery) for gallery in galleries]
     return rank(np.concatenate(parts) if parts else np.zeros(0), threshold, limit)
 
 
@@ -171,11 +169,6 @@ class MatchingPool:
     async def search(self, probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
         """Scores against the candidates of every chunk, in order (see `search`)."""
         return await self.run(search, probe, [list(c) for c in chunks])
-
-    async def identify(self, probe: bytes, chunks: Sequence[Sequence[bytes]], threshold: float,
-                       limit: int | None = None) -> list[tuple[int, float]]:
-        """The best candidates at or above the threshold, ranked (see `identify`)."""
-        return await self.run(identify, probe, [list(c) for c in chunks], threshold, limit)
 
     async def compact_chunk(self, candidates: Sequence[bytes]) -> tuple[str, bytes]:
         return await self.run(compact_chunk, list(candidates))
