@@ -35,9 +35,10 @@ from biometrics.app import create_app  # noqa: E402
 from biometrics.client import HttpClient  # noqa: E402
 from biometrics.engine import analyse  # noqa: E402
 from biometrics.service import CaptureInput, Subject  # noqa: E402
-from biometrics.sourceafis.gallery import Gallery  # noqa: E402
+from biometrics.identifybench import moved  # noqa: E402
+from biometrics.sourceafis.compact import CompactGallery  # noqa: E402
 from biometrics.sourceafis.matcher import Matcher  # noqa: E402
-from biometrics.sourceafis.template import Minutia, Template  # noqa: E402
+from biometrics.sourceafis.template import Template  # noqa: E402
 from core.config import Config  # noqa: E402
 
 # The FVC2002 DB1_B prints the repository keeps for its tests (tests/data/fingerprints/README.md).
@@ -103,23 +104,6 @@ def real_templates() -> dict[str, Template]:
             for path in sorted(PRINTS.glob("*.png"))}
 
 
-def moved(template: Template, rng: random.Random) -> Template:
-    """The template's minutiae rotated about its centre and shifted; those leaving the image dropped."""
-    angle = rng.uniform(-math.pi, math.pi)
-    dx, dy = rng.uniform(-60, 60), rng.uniform(-60, 60)
-    cx, cy = template.width / 2, template.height / 2
-    cos, sin = math.cos(angle), math.sin(angle)
-    minutiae = []
-    for m in template.minutiae:
-        x = cx + (m.x - cx) * cos - (m.y - cy) * sin + dx
-        y = cy + (m.x - cx) * sin + (m.y - cy) * cos + dy
-        if 0 <= x < template.width and 0 <= y < template.height:
-            minutiae.append(Minutia(int(x), int(y), (m.direction + angle) % (2 * math.pi), m.type))
-    if len(minutiae) < 5:
-        return template
-    return Template(template.width, template.height, tuple(minutiae))
-
-
 def bench_identify(sizes: list[int], probes: int) -> list[dict]:
     rng = random.Random(2026)
     real = real_templates()
@@ -130,16 +114,16 @@ def bench_identify(sizes: list[int], probes: int) -> list[dict]:
         templates = [moved(bases[i % len(bases)], rng) for i in range(size)]
         before = rss_bytes()
         start = time.perf_counter()
-        gallery = Gallery(templates)
+        gallery = CompactGallery.from_templates(templates)
         build_s = time.perf_counter() - start
         grown = rss_bytes() - before
-        array_bytes = sum(a.nbytes for a in gallery.arrays())
+        array_bytes = gallery.nbytes
         del templates
-        Matcher(real[probe_names[0]]).match_gallery(gallery, 0, min(size, 50))  # compiled before timing
+        Matcher(real[probe_names[0]]).match_compact(gallery, 0, min(size, 50))  # compiled before timing
         start = time.perf_counter()
         best = []
         for name in probe_names:
-            scores = Matcher(real[name]).match_gallery(gallery)
+            scores = Matcher(real[name]).match_compact(gallery)
             best.append(float(scores.max()))
         elapsed = time.perf_counter() - start
         rows.append({"gallery": size, "probes": len(probe_names), "seconds_per_probe": elapsed / len(probe_names),

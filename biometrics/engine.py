@@ -14,9 +14,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
+from .sourceafis.compact import CompactGallery
 from .sourceafis.extractor import extract
-from .sourceafis.gallery import Gallery
 from .sourceafis.image import ImageError, decode_image
+from .sourceafis.loader import load_gallery
 from .sourceafis.matcher import Matcher
 from .sourceafis.template import Template
 
@@ -50,11 +53,12 @@ def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
     return [float(matcher.match(Template.from_cbor(c))) for c in candidates]
 
 
-# Galleries a worker has built, by the digest of their members, newest last. The enrolled set
-# is searched in chunks of stable membership (by capture id), so a new enrollment rebuilds
-# only the chunk it joins; the rest are reused by the next search on this worker.
-_galleries: "OrderedDict[str, Gallery]" = OrderedDict()
-CACHED_CHUNKS = 64
+# Compact galleries a worker holds, by digest, newest last. The enrolled set is searched in
+# chunks of stable membership (by capture id), so a new enrollment rebuilds only the chunk it
+# joins; the rest are reused by the next search on this worker.  A chunk of 4,096 prints takes
+# about 2.5 MB, so the cache holds a million prints.
+_galleries: "OrderedDict[str, CompactGallery]" = OrderedDict()
+CACHED_CHUNKS = 256
 CHUNK_SIZE = 4096
 
 
@@ -65,10 +69,12 @@ def gallery_key(candidates: Sequence[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _gallery(key: str, candidates: Sequence[bytes]) -> Gallery:
+def _gallery(key: str, candidates: Sequence[bytes]) -> CompactGallery:
     gallery = _galleries.get(key)
     if gallery is None:
-        gallery = Gallery(Template.from_cbor(c) for c in candidates)
+        # Compact form, read in one compiled pass: a worker that has not seen a chunk builds it at
+        # tens of thousands of templates per second, and keeps about 0.6 KB per template.
+        gallery = load_gallery(candidates)
         _galleries[key] = gallery
         while len(_galleries) > CACHED_CHUNKS:
             _galleries.popitem(last=False)
@@ -77,15 +83,55 @@ def _gallery(key: str, candidates: Sequence[bytes]) -> Gallery:
     return gallery
 
 
+def _scores(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> np.ndarray:
+    matcher = Matcher(Template.from_cbor(probe))
+    parts = [matcher.match_compact(_gallery(gallery_key(chunk), chunk)) for chunk in chunks if chunk]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def search(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
     """1:N: the probe's score against every candidate (chunk after chunk, in order), each chunk
-    in one compiled loop over its gallery."""
+    in one compiled loop over its compact gallery."""
+    return _scores(probe, chunks).tolist()
+
+
+def compact_chunk(candidates: Sequence[bytes]) -> tuple[str, bytes]:
+    """A chunk's compact gallery as bytes and their digest (the name workers cache it by)."""
+    data = load_gallery(candidates).to_bytes()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], threshold: float,
+                     limit: int | None = None) -> list[tuple[int, float]] | list[str]:
+    """1:N ranked: (candidate index over all chunks, score) of the best candidates at or above the
+    threshold, best first (ties: lower index first), with no Python per candidate.
+
+    Chunks come in compact form: (digest, bytes), or (digest, None) for a chunk the worker may
+    hold.  The worker views the bytes as its gallery (nothing is rebuilt) and keeps them by
+    digest; if a chunk sent without bytes is not held, the answer is the list of such digests
+    (the caller sends those again with their bytes).
+    """
+    galleries = [_galleries.get(digest) for digest, _ in chunks]
+    missing = [digest for (digest, data), held in zip(chunks, galleries) if held is None and data is None]
+    if missing:
+        return missing
+    for index, (digest, data) in enumerate(chunks):
+        if galleries[index] is None:
+            galleries[index] = _galleries[digest] = CompactGallery.from_bytes(data)
+        else:
+            _galleries.move_to_end(digest)
+    # Trimmed after every gallery of this search is in hand, so none is dropped half-way.
+    while len(_galleries) > CACHED_CHUNKS:
+        _galleries.popitem(last=False)
     matcher = Matcher(Template.from_cbor(probe))
-    scores: list[float] = []
-    for chunk in chunks:
-        if chunk:
-            scores.extend(float(s) for s in matcher.match_gallery(_gallery(gallery_key(chunk), chunk)))
-    return scores
+    parts = [matcher.match_compact(gallery) for gallery in galleries]
+    return rank(np.concatenate(parts) if parts else np.zeros(0), threshold, limit)
+
+
+def rank(scores: np.ndarray, threshold: float, limit: int | None = None) -> list[tuple[int, float]]:
+    hits = np.flatnonzero(scores >= threshold)
+    order = hits[np.lexsort((hits, -scores[hits]))][:limit]
+    return [(int(i), float(scores[i])) for i in order]
 
 
 class MatchingPool:
@@ -123,6 +169,22 @@ class MatchingPool:
     async def search(self, probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
         """Scores against the candidates of every chunk, in order (see `search`)."""
         return await self.run(search, probe, [list(c) for c in chunks])
+
+    async def compact_chunk(self, candidates: Sequence[bytes]) -> tuple[str, bytes]:
+        return await self.run(compact_chunk, list(candidates))
+
+    async def identify_compact(self, probe: bytes, chunks: Sequence[tuple[str, bytes]], threshold: float,
+                               limit: int | None = None) -> list[tuple[int, float]]:
+        """identify_compact on a worker: first by digest only, then with the bytes of what it lacks
+        (after two misses, every chunk's bytes: the pool may hand each call to another worker)."""
+        missing: set[str] = set()
+        for attempt in range(3):
+            request = [(digest, data if attempt == 2 or digest in missing else None) for digest, data in chunks]
+            answer = await self.run(identify_compact, probe, request, threshold, limit)
+            if not answer or isinstance(answer[0], tuple):
+                return answer
+            missing = set(answer)
+        raise RuntimeError("a worker did not take the chunks it was sent")
 
     async def render(self, template: bytes, image: bytes | None = None) -> bytes:
         return await self.run(render, template, image)

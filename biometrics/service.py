@@ -106,6 +106,14 @@ def _check_finger(finger: int | None, *, required: bool) -> int:
     return int(finger)
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    ids: tuple[int, ...]  # the enrolled captures of the chunk
+    members: list  # those whose template opened, in gallery order (id, subject, finger, loan)
+    digest: str
+    data: bytes  # CompactGallery.to_bytes()
+
+
 class BiometricService:
     """The running service: database, keys, process pool and settings."""
 
@@ -114,6 +122,8 @@ class BiometricService:
         self.keyring = keyring
         self.pool = pool
         self.settings = settings
+        # Compact galleries of the enrolled prints by (kind, chunk number), decrypted only in memory.
+        self._chunks: dict[tuple[str, int], _Chunk] = {}
 
     # --- keys and sealing ---------------------------------------------------------------
 
@@ -302,24 +312,43 @@ class BiometricService:
     async def identify_template(self, template: bytes, *, kind: str = "customer",
                                 exclude: Subject | None = None) -> list[dict[str, Any]]:
         """1:N over every enrolled print of the kind: the ones at or above the threshold, best first."""
-        async with self.db.unit_of_work(write=False) as session:
-            query = select(Capture).where(Capture.subject_kind == kind, Capture.enrolled)
-            if exclude is not None:
-                query = query.where(Capture.subject_id != exclude.id)
-            gallery = list((await session.execute(query.order_by(Capture.id))).scalars())
-            templates = await self.templates_of(session, gallery)
-        gallery = [c for c in gallery if c.id in templates]
-        if not gallery:
+        members = await self._enrolled_chunks(kind)
+        chunks = [(chunk.digest, chunk.data) for chunk in members if chunk.members]
+        order = [row for chunk in members for row in chunk.members]
+        if not order:
             return []
-        # Chunks by capture id keep their members as the set grows: workers reuse their galleries.
-        chunks: dict[int, list[bytes]] = {}
-        for capture in gallery:
-            chunks.setdefault(capture.id // CHUNK_SIZE, []).append(templates[capture.id])
-        scores = await self.pool.search(template, [chunks[k] for k in sorted(chunks)])
-        hits = [{"subject": f"{c.subject_kind}:{c.subject_id}", "capture_id": c.id, "finger": c.finger,
-                 "loan_id": c.loan_id, "score": round(s, 3)}
-                for c, s in zip(gallery, scores) if s >= self.settings.threshold]
-        return sorted(hits, key=lambda h: -h["score"])
+        ranked = await self.pool.identify_compact(template, chunks, self.settings.threshold)
+        hits = [{"subject": f"{order[i].subject_kind}:{order[i].subject_id}", "capture_id": order[i].id,
+                 "finger": order[i].finger, "loan_id": order[i].loan_id, "score": round(s, 3)} for i, s in ranked]
+        # Chunks hold the whole enrolled set, so one subject's search does not rebuild them.
+        return [h for h in hits if exclude is None or h["subject"] != str(exclude)]
+
+    async def _enrolled_chunks(self, kind: str) -> list["_Chunk"]:
+        """The enrolled prints of the kind in chunks of stable membership (by capture id), each in
+        compact form; a chunk is decrypted and built again only when its members change."""
+        columns = (Capture.id, Capture.subject_kind, Capture.subject_id, Capture.finger, Capture.loan_id)
+        async with self.db.unit_of_work(write=False) as session:
+            rows = (await session.execute(
+                select(*columns).where(Capture.subject_kind == kind, Capture.enrolled).order_by(Capture.id))).all()
+            grouped: dict[int, list] = {}
+            for row in rows:
+                grouped.setdefault(row.id // CHUNK_SIZE, []).append(row)
+            chunks = []
+            for number in sorted(grouped):
+                ids = tuple(row.id for row in grouped[number])
+                chunk = self._chunks.get((kind, number))
+                if chunk is None or chunk.ids != ids:
+                    captures = (await session.execute(select(Capture).where(
+                        Capture.subject_kind == kind, Capture.enrolled, Capture.id >= number * CHUNK_SIZE,
+                        Capture.id < (number + 1) * CHUNK_SIZE))).scalars()
+                    templates = await self.templates_of(session, captures)
+                    kept = [row for row in grouped[number] if row.id in templates]
+                    digest, data = await self.pool.compact_chunk([templates[row.id] for row in kept])
+                    chunk = self._chunks[(kind, number)] = _Chunk(ids, kept, digest, data)
+                chunks.append(chunk)
+            for key in [k for k in self._chunks if k[0] == kind and k[1] not in grouped]:
+                del self._chunks[key]
+        return chunks
 
     async def identify(self, capture: CaptureInput, *, kind: str = "customer") -> dict[str, Any]:
         if kind not in SUBJECT_KINDS:

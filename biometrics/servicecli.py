@@ -23,6 +23,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rotate.add_argument("--new-key-file", type=Path, metavar="FILE",
                         help="the new master key (64 hex characters); required when LOANCTL_BIOMETRIC_KEY is set")
     rotate.set_defaults(run=cmd_rotate_key)
+    bench = commands.add_parser("bench-identify", help="1:N search speed over a synthetic gallery (prints one JSON object)")
+    bench.add_argument("--gallery", type=_positive, required=True, metavar="N", help="templates in the gallery")
+    bench.add_argument("--shards", type=_positive, default=1, metavar="S", help="gallery shards (default 1)")
+    bench.add_argument("--probes", type=_positive, default=10, metavar="P", help="probes, one per finger (default 10)")
+    bench.add_argument("--prints", type=Path, metavar="DIR",
+                       help="FVC-named prints (default the repository's tests/data/fingerprints/fvc2002-db1b)")
+    bench.add_argument("--ray-address", metavar="ADDR", default=os.environ.get("LOANCTL_RAY_ADDRESS", ""),
+                       help="Ray cluster holding the shards (default $LOANCTL_RAY_ADDRESS; none: in-process)")
+    bench.add_argument("--fingers", type=_positive, metavar="F", help="use the prints of the first F fingers only")
+    bench.add_argument("--exhaustive-limit", type=_positive, default=20_000, metavar="N",
+                       help="up to this gallery size, rescore everything with the 1:1 kernel to check rank 1")
+    bench.set_defaults(run=cmd_bench_identify)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def cmd_bench_identify(args: argparse.Namespace) -> int:
+    import json
+
+    from core.cli import CommandError
+
+    from .identifybench import BenchError, default_prints, run
+
+    if args.ray_address:
+        raise CommandError("shards on a Ray cluster are not available in this build; "
+                           "leave out --ray-address and LOANCTL_RAY_ADDRESS to run the shards in-process")
+    try:
+        result = run(args.prints or default_prints(), args.gallery, shards=args.shards, probes=args.probes,
+                     exhaustive_limit=args.exhaustive_limit, fingers=args.fingers)
+    except BenchError as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps(result))
+    return 0
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import analyse, scores, search
+from .engine import analyse, compact_chunk, identify_compact, scores, search
 
 
 def _warm() -> None:
@@ -18,6 +18,7 @@ def _warm() -> None:
     analysis = analyse(out.getvalue(), 500.0)
     scores(analysis.template, [analysis.template])
     search(analysis.template, [[analysis.template, analysis.template]])
+    identify_compact(analysis.template, [compact_chunk([analysis.template])], 40.0)
 
 
 try:

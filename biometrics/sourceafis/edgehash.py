@@ -45,13 +45,14 @@ def _truncating_div(dividend, divisor):
 def matching(plength, preference, pneighbor, clength, creference, cneighbor):
     """Whether two edges agree within the distance and angle tolerances."""
     delta = plength - clength
-    if delta < -MAX_DISTANCE_ERROR or delta > MAX_DISTANCE_ERROR:
-        return False
     rdelta = angles.difference(preference, creference)
-    if rdelta > MAX_ANGLE_ERROR and rdelta < COMPLEMENTARY_MAX_ANGLE_ERROR:
-        return False
     ndelta = angles.difference(pneighbor, cneighbor)
-    return ndelta <= MAX_ANGLE_ERROR or ndelta >= COMPLEMENTARY_MAX_ANGLE_ERROR
+    # Bitwise, not short-circuit: the caller's one branch is rarely taken and so well predicted.
+    return (
+        (delta >= -MAX_DISTANCE_ERROR) & (delta <= MAX_DISTANCE_ERROR)
+        & ((rdelta <= MAX_ANGLE_ERROR) | (rdelta >= COMPLEMENTARY_MAX_ANGLE_ERROR))
+        & ((ndelta <= MAX_ANGLE_ERROR) | (ndelta >= COMPLEMENTARY_MAX_ANGLE_ERROR))
+    )
 
 
 @njit(cache=True, inline="always")
@@ -108,16 +109,18 @@ def build_table(lengths, reference_angles, neighbor_angles):
                             nbin = (nbin + 1) % ANGLE_BINS
                         rbin = (rbin + 1) % ANGLE_BINS
     # Copies of the filed edges' shapes, so that a lookup reads them contiguously.
+    filed_references = np.empty(edges.shape[0], dtype=np.int32)
     filed_lengths = np.empty(edges.shape[0], dtype=lengths.dtype)
     filed_reference_angles = np.empty(edges.shape[0], dtype=np.float32)
     filed_neighbor_angles = np.empty(edges.shape[0], dtype=np.float32)
     for slot in range(edges.shape[0]):
         reference = edges[slot] // count
         neighbor = edges[slot] - reference * count
+        filed_references[slot] = reference
         filed_lengths[slot] = lengths[reference, neighbor]
         filed_reference_angles[slot] = reference_angles[reference, neighbor]
         filed_neighbor_angles[slot] = neighbor_angles[reference, neighbor]
-    return length_bins, counts, edges, filed_lengths, filed_reference_angles, filed_neighbor_angles
+    return length_bins, counts, edges, filed_references, filed_lengths, filed_reference_angles, filed_neighbor_angles
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,17 +128,20 @@ class EdgeHash:
     length_bins: int
     offsets: np.ndarray
     edges: np.ndarray
-    # Shapes of the filed edges, aligned with edges, so a lookup scans contiguous memory.
+    # Reference minutia and shape of each filed edge, aligned with edges, so a lookup scans
+    # contiguous memory and divides nothing.
+    references: np.ndarray
     lengths: np.ndarray
     reference_angles: np.ndarray
     neighbor_angles: np.ndarray
 
     @classmethod
     def build(cls, lengths: np.ndarray, reference_angles: np.ndarray, neighbor_angles: np.ndarray) -> "EdgeHash":
-        length_bins, offsets, edges, filed_lengths, filed_reference_angles, filed_neighbor_angles = build_table(
-            lengths, reference_angles, neighbor_angles
+        length_bins, offsets, edges, references, filed_lengths, filed_reference_angles, filed_neighbor_angles = (
+            build_table(lengths, reference_angles, neighbor_angles)
         )
-        return cls(int(length_bins), offsets, edges, filed_lengths, filed_reference_angles, filed_neighbor_angles)
+        return cls(int(length_bins), offsets, edges, references, filed_lengths, filed_reference_angles,
+                   filed_neighbor_angles)
 
     def cell_key(self, cell: int) -> int:
         """The original's int key of a cell: reference bin << 24 | neighbour bin << 16 | length bin."""

@@ -38,9 +38,9 @@ def _polar_tables() -> tuple[np.ndarray, np.ndarray]:
 POLAR_LENGTHS, POLAR_DIRECTIONS = _polar_tables()
 
 
-@njit(cache=True)
-def edge_shape(rx, ry, rdirection, nx, ny, ndirection, polar_lengths, polar_directions):
-    """(length, reference angle, neighbour angle) of the edge from minutia r to minutia n."""
+@njit(cache=True, inline="always")
+def edge_vector(rx, ry, nx, ny, polar_lengths, polar_directions):
+    """(length, direction) of the vector from minutia r to minutia n, from the polar lookup."""
     quadrant = np.float32(0)
     x = nx - rx
     y = ny - ry
@@ -61,9 +61,20 @@ def edge_shape(rx, ry, rdirection, nx, ny, ndirection, polar_lengths, polar_dire
         rest >>= 1
     offset = (y >> shift) * _POLAR_RADIUS + (x >> shift)
     length = polar_lengths[offset] << shift
-    angle = np.float32(polar_directions[offset] + quadrant)
-    reference_angle = angles.difference(rdirection, angle)
-    neighbor_angle = angles.difference(ndirection, angles.opposite(angle))
+    return length, np.float32(polar_directions[offset] + quadrant)
+
+
+@njit(cache=True, inline="always")
+def edge_angles(rdirection, ndirection, angle):
+    """The edge's reference and neighbour angles: each end's direction against the edge direction."""
+    return angles.difference(rdirection, angle), angles.difference(ndirection, angles.opposite(angle))
+
+
+@njit(cache=True)
+def edge_shape(rx, ry, rdirection, nx, ny, ndirection, polar_lengths, polar_directions):
+    """(length, reference angle, neighbour angle) of the edge from minutia r to minutia n."""
+    length, angle = edge_vector(rx, ry, nx, ny, polar_lengths, polar_directions)
+    reference_angle, neighbor_angle = edge_angles(rdirection, ndirection, angle)
     return length, reference_angle, neighbor_angle
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from .compact import CompactGallery, CompactScratch, search_compact
 from .edgehash import EdgeHash
-from .edges import SearchTemplate
+from .edges import POLAR_DIRECTIONS, POLAR_LENGTHS, SearchTemplate
 from .gallery import Gallery
 from .pairing import PAIR_FIELDS, PROPOSALS_PER_STEP, crawl
 from .parameters import MAX_TRIED_ROOTS
@@ -30,7 +31,7 @@ from .template import Template
 def _match_one(
     ptypes, plengths, preference_angles, pneighbor_angles,
     pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
-    length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     ctypes, clengths, creference_angles, cneighbor_angles,
     cstar_offsets, cstar_neighbors, cstar_lengths, cstar_reference_angles, cstar_neighbor_angles,
     root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
@@ -39,7 +40,7 @@ def _match_one(
     pcount = plengths.shape[0]
     ccount = clengths.shape[0]
     root_count = enumerate_roots(
-        pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+        pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
         ccount, root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
         roots_probe, roots_candidate, seen,
     )
@@ -54,7 +55,8 @@ def _match_one(
         )
         score = compute(
             pairs, tree, count, pcount, ccount, ptypes, ctypes,
-            plengths, preference_angles, pneighbor_angles, clengths, creference_angles, cneighbor_angles, parts,
+            pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
+            cstar_lengths, cstar_reference_angles, cstar_neighbor_angles, parts,
         )
         # Strictly greater: among equal scores the first root tried wins, as in the original.
         if best < 0 or score > high:
@@ -67,7 +69,7 @@ def _match_one(
 def _match_gallery(
     ptypes, plengths, preference_angles, pneighbor_angles,
     pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
-    length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     counts, minutia_offsets, matrix_offsets, star_offset_offsets, star_offsets_, root_offsets,
     types, lengths, reference_angles, neighbor_angles,
     star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles,
@@ -87,7 +89,7 @@ def _match_gallery(
         scores[index - first] = _match_one(
             ptypes, plengths, preference_angles, pneighbor_angles,
             pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
-            length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+            length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
             types[m0:m0 + n],
             lengths[e0:e0 + n * n].reshape((n, n)),
             reference_angles[e0:e0 + n * n].reshape((n, n)),
@@ -162,7 +164,7 @@ class Matcher:
         p, h = self.template, self.edge_hash
         return (
             p.types, p.lengths, p.reference_angles, p.neighbor_angles, *p.star_arrays(),
-            h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
+            h.length_bins, h.offsets, h.references, h.lengths, h.reference_angles, h.neighbor_angles,
         )
 
     def match(self, candidate: Template | SearchTemplate) -> float:
@@ -185,13 +187,33 @@ class Matcher:
         _match_gallery(*self._probe_args(), *gallery.arrays(), first, last, scores, *self._scratch(gallery.max_count))
         return scores
 
+    def match_compact(self, gallery: CompactGallery, first: int = 0, last: int | None = None) -> np.ndarray:
+        """Scores against compact-gallery candidates first..last-1 in one compiled loop (the same
+        scores as match() on each candidate's template)."""
+        last = len(gallery) if last is None else last
+        if not 0 <= first <= last <= len(gallery):
+            raise IndexError(f"candidate range {first}..{last} is outside the gallery of {len(gallery)}")
+        scores = np.zeros(last - first, dtype=np.float64)
+        stars = getattr(self._local, "compact", None)
+        if stars is None or stars.max_count < gallery.max_count:
+            stars = self._local.compact = CompactScratch(gallery.max_count)
+        p, h = self.template, self.edge_hash
+        search_compact(
+            p.types, *p.star_arrays(),
+            h.length_bins, h.offsets, h.references, h.lengths, h.reference_angles, h.neighbor_angles,
+            gallery.offsets, gallery.xs, gallery.ys, gallery.directions, gallery.types, gallery.stars,
+            POLAR_LENGTHS, POLAR_DIRECTIONS, first, last, scores,
+            *stars.stars, *self._scratch(gallery.max_count),
+        )
+        return scores
+
     def explain(self, candidate: Template | SearchTemplate) -> MatchExplanation:
         """Runs the match step by step and reports roots, each root's pairing and score parts."""
         c = candidate if isinstance(candidate, SearchTemplate) else SearchTemplate.build(candidate)
         p, h = self.template, self.edge_hash
         roots_probe, roots_candidate, seen, pairs, heap, tree, by_probe, by_candidate, _, parts = self._scratch(c.count)
         count = enumerate_roots(
-            p.count, h.length_bins, h.offsets, h.edges, h.lengths, h.reference_angles, h.neighbor_angles,
+            p.count, h.length_bins, h.offsets, h.references, h.lengths, h.reference_angles, h.neighbor_angles,
             c.count, *c.root_arrays(), roots_probe, roots_candidate, seen,
         )
         explanation = MatchExplanation(roots=[(int(a), int(b)) for a, b in zip(roots_probe[:count], roots_candidate[:count])])
@@ -203,8 +225,8 @@ class Matcher:
             )
             score = compute(
                 pairs, tree, size, p.count, c.count, p.types, c.types,
-                p.lengths, p.reference_angles, p.neighbor_angles, c.lengths, c.reference_angles, c.neighbor_angles,
-                parts,
+                p.star_lengths, p.star_reference_angles, p.star_neighbor_angles,
+                c.star_lengths, c.star_reference_angles, c.star_neighbor_angles, parts,
             )
             edges = [
                 (int(pairs[t, 2]), int(pairs[t, 0]), int(pairs[t, 3]), int(pairs[t, 1]))
@@ -225,15 +247,16 @@ class Matcher:
 
 
 def _refresh_kernel_cache() -> None:
-    from . import angles, edgehash, edges, jitcache, pairing, parameters, roots, scoring
+    from . import angles, compact, edgehash, edges, jitcache, pairing, parameters, roots, scoring
     from . import matcher as this
 
     kernels = [
         _match_one, _match_gallery, roots.enumerate_roots, pairing.crawl, scoring.compute, scoring.shape,
         edgehash.build_table, edgehash.angle_cells, edges.edge_shape, edges.all_edge_shapes,
-        edges.neighbor_table, edges.root_edge_order,
+        edges.neighbor_table, edges.root_edge_order, compact.build_stars, compact.enumerate_compact_roots,
+        compact.search_compact,
     ]
-    jitcache.refresh(kernels, [angles, edgehash, edges, pairing, parameters, roots, scoring, this])
+    jitcache.refresh(kernels, [angles, compact, edgehash, edges, pairing, parameters, roots, scoring, this])
 
 
 _refresh_kernel_cache()

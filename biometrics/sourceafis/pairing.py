@@ -21,6 +21,9 @@ PROPOSALS_PER_STEP = EDGE_TABLE_NEIGHBORS * EDGE_TABLE_NEIGHBORS
 
 
 _PROBE, _CANDIDATE, _PROBE_REF, _CANDIDATE_REF, _DISTANCE, _SUPPORT = 0, 1, 2, 3, 4, 5
+# The star slots of the edge that proposed the pair: scoring reads the edge's shape from the
+# stars, so a candidate needs no all-pairs edge matrix (the compact gallery keeps none).
+PROBE_SLOT, CANDIDATE_SLOT = 6, 7
 # A pair record is one row of this many int32 (32 bytes), so it sits in a single cache line.
 PAIR_FIELDS = 8
 
@@ -132,23 +135,27 @@ def crawl(
             cneighbor_angle = cstar_neighbor_angles[cslot]
             for pslot in range(start, end):
                 rdiff = angles.difference(pstar_reference_angles[pslot], creference_angle)
-                if rdiff <= MAX_ANGLE_ERROR or rdiff >= COMPLEMENTARY_MAX_ANGLE_ERROR:
-                    ndiff = angles.difference(pstar_neighbor_angles[pslot], cneighbor_angle)
-                    if ndiff <= MAX_ANGLE_ERROR or ndiff >= COMPLEMENTARY_MAX_ANGLE_ERROR:
-                        pneighbor = pstar_neighbors[pslot]
-                        cneighbor = cstar_neighbors[cslot]
-                        proposal = allocated
-                        allocated += 1
-                        pairs[proposal, _PROBE] = pneighbor
-                        pairs[proposal, _CANDIDATE] = cneighbor
-                        pairs[proposal, _PROBE_REF] = probe_ref
-                        pairs[proposal, _CANDIDATE_REF] = candidate_ref
-                        pairs[proposal, _DISTANCE] = clength
-                        pairs[proposal, _SUPPORT] = 0
-                        if by_candidate[cneighbor] < 0 and by_probe[pneighbor] < 0:
-                            heap_size = _heap_push(heap, heap_size, proposal, pairs)
-                        else:
-                            logged = _support(pairs, proposal, by_probe, support_log, logged)
+                ndiff = angles.difference(pstar_neighbor_angles[pslot], cneighbor_angle)
+                # Bitwise, not short-circuit: one rarely taken branch instead of four unpredictable ones.
+                if ((rdiff <= MAX_ANGLE_ERROR) | (rdiff >= COMPLEMENTARY_MAX_ANGLE_ERROR)) & (
+                    (ndiff <= MAX_ANGLE_ERROR) | (ndiff >= COMPLEMENTARY_MAX_ANGLE_ERROR)
+                ):
+                    pneighbor = pstar_neighbors[pslot]
+                    cneighbor = cstar_neighbors[cslot]
+                    proposal = allocated
+                    allocated += 1
+                    pairs[proposal, _PROBE] = pneighbor
+                    pairs[proposal, _CANDIDATE] = cneighbor
+                    pairs[proposal, _PROBE_REF] = probe_ref
+                    pairs[proposal, _CANDIDATE_REF] = candidate_ref
+                    pairs[proposal, _DISTANCE] = clength
+                    pairs[proposal, _SUPPORT] = 0
+                    pairs[proposal, PROBE_SLOT] = pslot
+                    pairs[proposal, CANDIDATE_SLOT] = cslot
+                    if by_candidate[cneighbor] < 0 and by_probe[pneighbor] < 0:
+                        heap_size = _heap_push(heap, heap_size, proposal, pairs)
+                    else:
+                        logged = _support(pairs, proposal, by_probe, support_log, logged)
         # Drop queued proposals whose minutiae got paired meanwhile; they may still support.
         while heap_size > 0 and (by_probe[pairs[heap[0], _PROBE]] >= 0 or by_candidate[pairs[heap[0], _CANDIDATE]] >= 0):
             stale, heap_size = _heap_pop(heap, heap_size, pairs)

@@ -15,9 +15,43 @@ from .edgehash import matching
 from .parameters import MAX_DISTANCE_ERROR, MAX_ROOT_EDGE_LOOKUPS, MAX_TRIED_ROOTS
 
 
+@njit(cache=True, inline="always")
+def lookup(
+    pcount, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    cell, clength, creference_angle, cneighbor_angle, creference, ccount,
+    roots_probe, roots_candidate, seen, tried, found,
+):
+    """One candidate edge against the probe edges filed in its hash cell; returns (tried, found).
+
+    Stops as soon as tried reaches MAX_TRIED_ROOTS (the caller then stops too).
+    """
+    for slot in range(hash_offsets[cell], hash_offsets[cell + 1]):
+        if matching(
+            hash_lengths[slot], hash_reference_angles[slot], hash_neighbor_angles[slot],
+            clength, creference_angle, cneighbor_angle,
+        ):
+            preference = hash_references[slot]
+            key = preference * ccount + creference
+            if seen[key] == 0:
+                seen[key] = 1
+                roots_probe[found] = preference
+                roots_candidate[found] = creference
+                found += 1
+            tried += 1
+            if tried >= MAX_TRIED_ROOTS:
+                return tried, found
+    return tried, found
+
+
+@njit(cache=True, inline="always")
+def forget(roots_probe, roots_candidate, found, seen, ccount):
+    for i in range(found):
+        seen[roots_probe[i] * ccount + roots_candidate[i]] = 0
+
+
 @njit(cache=True, _nrt=False)
 def enumerate_roots(
-    pcount, length_bins, hash_offsets, hash_edges, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+    pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     ccount, root_references, root_lengths, root_reference_angles, root_neighbor_angles, root_angle_cells,
     roots_probe, roots_candidate, seen,
 ):
@@ -32,26 +66,13 @@ def enumerate_roots(
         lbin = clength // MAX_DISTANCE_ERROR
         if lbin >= length_bins:
             continue
-        cell = root_angle_cells[visit] * length_bins + lbin
-        slot_end = hash_offsets[cell + 1]
-        for slot in range(hash_offsets[cell], slot_end):
-            if matching(
-                hash_lengths[slot], hash_reference_angles[slot], hash_neighbor_angles[slot],
-                clength, root_reference_angles[visit], root_neighbor_angles[visit],
-            ):
-                preference = hash_edges[slot] // pcount
-                creference = root_references[visit]
-                key = preference * ccount + creference
-                if seen[key] == 0:
-                    seen[key] = 1
-                    roots_probe[found] = preference
-                    roots_candidate[found] = creference
-                    found += 1
-                tried += 1
-                if tried >= MAX_TRIED_ROOTS:
-                    for i in range(found):
-                        seen[roots_probe[i] * ccount + roots_candidate[i]] = 0
-                    return found
-    for i in range(found):
-        seen[roots_probe[i] * ccount + roots_candidate[i]] = 0
+        tried, found = lookup(
+            pcount, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
+            root_angle_cells[visit] * length_bins + lbin, clength, root_reference_angles[visit],
+            root_neighbor_angles[visit], root_references[visit], ccount,
+            roots_probe, roots_candidate, seen, tried, found,
+        )
+        if tried >= MAX_TRIED_ROOTS:
+            break
+    forget(roots_probe, roots_candidate, found, seen, ccount)
     return found

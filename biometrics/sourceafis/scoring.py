@@ -55,11 +55,14 @@ def shape(raw):
 @njit(cache=True, _nrt=False)
 def compute(
     pairs, tree, count, pcount, ccount, ptypes, ctypes,
-    plengths, preference_angles, pneighbor_angles, clengths, creference_angles, cneighbor_angles, parts,
+    pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
+    cstar_lengths, cstar_reference_angles, cstar_neighbor_angles, parts,
 ):
     """Scores the pairing tree[:count] (pair records as filled by pairing.crawl); returns the shaped score.
 
-    parts receives every intermediate value (PART_NAMES order).
+    Every pair after the root joined through a star edge on each side; the record names the
+    star slots, whose shapes the error sums read.  parts receives every intermediate value
+    (PART_NAMES order).
     """
     minutia_score = MINUTIA_SCORE * count
     fraction_in_probe = count / pcount
@@ -85,12 +88,11 @@ def compute(
     angle_error_sum = np.float32(0)
     for i in range(1, count):
         pair = tree[i]
-        probe, candidate = pairs[pair, 0], pairs[pair, 1]
-        probe_ref, candidate_ref = pairs[pair, 2], pairs[pair, 3]
-        distance_error_sum += max(INNER_DISTANCE_RADIUS, abs(plengths[probe_ref, probe] - clengths[candidate_ref, candidate]))
-        reference_error = angles.distance(preference_angles[probe_ref, probe], creference_angles[candidate_ref, candidate])
+        pslot, cslot = pairs[pair, 6], pairs[pair, 7]
+        distance_error_sum += max(INNER_DISTANCE_RADIUS, abs(np.int32(pstar_lengths[pslot]) - np.int32(cstar_lengths[cslot])))
+        reference_error = angles.distance(pstar_reference_angles[pslot], cstar_reference_angles[cslot])
         angle_error_sum = np.float32(angle_error_sum + max(INNER_ANGLE_RADIUS, reference_error))
-        neighbor_error = angles.distance(pneighbor_angles[probe_ref, probe], cneighbor_angles[candidate_ref, candidate])
+        neighbor_error = angles.distance(pstar_neighbor_angles[pslot], cstar_neighbor_angles[cslot])
         angle_error_sum = np.float32(angle_error_sum + max(INNER_ANGLE_RADIUS, neighbor_error))
     distance_potential = MAX_DISTANCE_ERROR * max(0, count - 1)
     distance_accuracy_sum = distance_potential - distance_error_sum

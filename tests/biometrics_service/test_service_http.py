@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from biometrics.app import AUDIENCE, create_app
+from biometrics.app import AUDIENCE, RUNTIME, create_app
 from biometrics.engine import analyse
+from biometrics.service import Subject
 from core.servicetoken import ServiceTokens
 from tests.suite import suite_config
 
@@ -67,6 +68,34 @@ async def test_enroll_verify_identify_with_real_prints(service):
     assert [c["subject"] for c in found["candidates"]] == ["customer:7"]
     nobody = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("107_1"))}, scope="identify")
     assert nobody["candidates"] == []
+
+
+async def test_identify_keeps_compact_chunks_until_their_members_change(service):
+    """The enrolled prints are decrypted and built into a compact chunk once; a search reuses it,
+    an enrollment into it rebuilds it, and a subject's exclusion does not."""
+    runtime = service.server.app[RUNTIME]
+    built = []
+    pool = runtime.running().pool
+    compact_chunk = pool.compact_chunk
+
+    async def counting(candidates):
+        built.append(len(candidates))
+        return await compact_chunk(candidates)
+
+    pool.compact_chunk = counting
+    await service.call("POST", "/enroll", {"subject": "customer:7", "finger": 2,
+                                           "image_base64": b64(fvc_bytes("104_1"))}, scope="enroll", expect=201)
+    found = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("104_5"))}, scope="identify")
+    assert [c["subject"] for c in found["candidates"]] == ["customer:7"] and built == [1]
+    again = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("104_6"))}, scope="identify")
+    assert [c["subject"] for c in again["candidates"]] == ["customer:7"] and built == [1]
+    await service.call("POST", "/enroll", {"subject": "customer:8", "finger": 1,
+                                           "image_base64": b64(fvc_bytes("102_1"))}, scope="enroll", expect=201)
+    found = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("102_3"))}, scope="identify")
+    assert [c["subject"] for c in found["candidates"]] == ["customer:8"] and built == [1, 2]
+    other = await runtime.running().identify_template(
+        (await pool.analyse(fvc_bytes("102_4"), 500.0)).template, exclude=Subject("customer", 8))
+    assert other == [] and built == [1, 2]
 
 
 async def test_replay_and_poor_captures_are_refused_with_a_reason(service):

@@ -1,0 +1,35 @@
+"""`loanctl biometrics bench-identify` on a small synthetic gallery: one JSON object whose
+ranking equals the 1:1 kernel's exhaustive one."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.cli import main
+from tests.fingerprint_data import FVC
+
+
+def test_bench_identify_prints_the_figures_and_the_rank1_check(capsys):
+    code = main(["biometrics", "bench-identify", "--gallery", "60", "--shards", "2", "--probes", "2",
+                 "--fingers", "3", "--prints", str(FVC)])
+    out = capsys.readouterr().out
+    assert code == 0
+    result = json.loads(out)
+    assert result["gallery"] == 60 and result["shards"] == 2 and result["probes"] == 2
+    for key in ("candidates_per_second_per_core", "kernel_impostor_per_second", "load_templates_per_second_per_core"):
+        assert result[key] > 0, key
+    assert 0 < result["bytes_per_template"] <= 4096
+    # Small enough to rescore every candidate with the 1:1 kernel: same scores, same rank 1.
+    assert result["scores_equal_to_1to1"] is True
+    assert result["rank1_same_as_exhaustive"] is True
+    assert result["rank1_correct"] == 1.0  # each probe's mates are in the gallery
+
+
+def test_bench_identify_refuses_what_it_cannot_do(capsys, tmp_path):
+    assert main(["biometrics", "bench-identify", "--gallery", "10", "--ray-address", "127.0.0.1:6379"]) == 2
+    assert "Ray" in capsys.readouterr().err
+    assert main(["biometrics", "bench-identify", "--gallery", "10", "--prints", str(tmp_path / "none")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["biometrics", "bench-identify", "--gallery", "0"])
