@@ -14,6 +14,11 @@ AFIS_SAMPLES = ROOT / "afis-samples"
 GOLDEN = ROOT / "golden" / "sourceafis-3.18.1"
 RAW_GRAY = GOLDEN / "raw-gray"
 TRANSPARENCY = GOLDEN / "transparency"
+FVC_DB2B = ROOT / "fvc2002-db2b"
+# Prints at resolutions other than 500 dpi and the Java original's outputs for them.
+PARITY = ROOT / "parity"
+PARITY_GOLDEN = GOLDEN / "parity"
+PARITY_DPIS = (400, 569, 1000)
 
 
 def fvc_path(name: str) -> Path:
@@ -33,6 +38,21 @@ def afis_images() -> list[Path]:
     images = sorted(AFIS_SAMPLES.glob("*.png"))
     if len(images) != 3:
         raise FileNotFoundError(f"expected the 3 SourceAFIS sample prints in {AFIS_SAMPLES}, found {len(images)}")
+    return images
+
+
+def parity_images(dpi: int) -> dict[str, Path]:
+    """The inputs of the resolution-parity goldens at `dpi`, by their golden name: eight FVC2002
+    DB1_B prints resampled to that resolution, and at 569 dpi also FVC2002 DB2_B 105_5, which that
+    scanner captured at 569 dpi (`db2b-105_5`)."""
+    images = {path.stem: path for path in sorted((PARITY / str(dpi)).glob("*.png"))}
+    if len(images) != 8:
+        raise FileNotFoundError(f"expected 8 resampled prints in {PARITY / str(dpi)}, found {len(images)}")
+    if dpi == 569:
+        db2b = FVC_DB2B / "105_5.png"
+        if not db2b.is_file():
+            raise FileNotFoundError(f"missing {db2b}")
+        images["db2b-105_5"] = db2b
     return images
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from tests.fingerprint_data import FVC, ROOT, fvc_images
+from tests.fingerprint_data import FVC, FVC_DB2B, ROOT, fvc_images
 
 
 def _listing(path):
@@ -22,10 +23,11 @@ def test_every_file_of_the_manifest_is_there_unaltered():
     assert not wrong, f"missing or altered fingerprint data: {wrong[:10]}"
 
 
-def test_the_fvc_prints_keep_the_original_pixels():
-    originals = {name.removesuffix(".tif"): (pixels, size) for _, pixels, name, size in _listing(FVC / "ORIGINALS.sha256")}
-    images = fvc_images()
-    assert {path.stem for path in images} == set(originals)
+@pytest.mark.parametrize("folder", [FVC, FVC_DB2B], ids=["db1b", "db2b"])
+def test_the_fvc_prints_keep_the_original_pixels(folder):
+    originals = {name.removesuffix(".tif"): (pixels, size) for _, pixels, name, size in _listing(folder / "ORIGINALS.sha256")}
+    images = fvc_images() if folder == FVC else sorted(folder.glob("*.png"))
+    assert images and {path.stem for path in images} == set(originals)
     for path in images:
         with Image.open(path) as image:
             assert image.mode == "L", path.name

@@ -7,20 +7,27 @@ import math
 
 import numba
 
+from .fdlibm import atan2
+
 PI2 = 2 * math.pi
 INV_PI2 = 1.0 / PI2
 
 
 @numba.njit(cache=True)
 def java_round(value: float) -> int:
-    """Java's Math.round: ties go up, not to even."""
-    return int(math.floor(value + 0.5))
+    """Java's Math.round: the nearest integer, ties up (not to even).
+
+    floor(value + 0.5) is not it: the addition rounds, so 0.49999999999999994 would give 1 and
+    2^52 + 1 would give 2^52 + 2. The fraction value - floor(value) is always exact.
+    """
+    whole = math.floor(value)
+    return int(whole) + (1 if value - whole >= 0.5 else 0)
 
 
 @numba.njit(cache=True)
 def atan(x: float, y: float) -> float:
-    """Direction of the vector (x, y) in [0, 2π)."""
-    angle = math.atan2(y, x)
+    """Direction of the vector (x, y) in [0, 2π), with Java's atan2 (fdlibm), not the C library's."""
+    angle = atan2(y, x)
     return angle if angle >= 0 else angle + PI2
 
 

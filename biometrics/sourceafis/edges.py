@@ -8,7 +8,6 @@ exactly as the original computes them, so the matcher sees identical shapes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +15,7 @@ from numba import njit
 
 from . import angles
 from .edgehash import angle_cells
+from .fdlibm import atan2
 from .parameters import EDGE_TABLE_NEIGHBORS, HALF_PI, MIN_ROOT_EDGE_LENGTH, PI
 from .template import Template
 
@@ -30,8 +30,8 @@ def _polar_tables() -> tuple[np.ndarray, np.ndarray]:
     directions = np.empty((_POLAR_RADIUS, _POLAR_RADIUS), dtype=np.float32)
     for y in range(_POLAR_RADIUS):
         for x in range(_POLAR_RADIUS):
-            # math.atan2 is the C library's correctly rounded atan2, as Java's Math.atan2 is in practice.
-            directions[y, x] = math.atan2(y, x) if (x or y) else 0.0
+            # Java's Math.atan2 (fdlibm), rounded to float as the original's FloatAngle does.
+            directions[y, x] = atan2(y, x) if (x or y) else 0.0
     return lengths.ravel(), directions.ravel()
 
 
