@@ -476,3 +476,10 @@ async def meetings_of_loan(session: AsyncSession, workflow: loanflow.Workflow, s
                       for m in rows],
             "loan_stage": loan.stage, "next": await next_meeting(session, workflow, loan),
             "awaiting_draw": await unconvened(session, loan)}
+
+
+async def closed_meetings(session: AsyncSession, loan_id: int) -> list[str]:
+    """The codes of a loan's closed meetings (the caller has checked the loan's scope)."""
+    rows = await session.execute(select(Meeting.code).where(Meeting.loan_id == loan_id,
+                                                             Meeting.phase == "closed").order_by(Meeting.id))
+    return [code for (code,) in rows]

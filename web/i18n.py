@@ -92,40 +92,16 @@ LABELS: dict[str, dict[str, str]] = {
     "nav_archive": {"zh": "档案", "en": "Archive"},
     "nav_committee": {"zh": "贷审会（视频审批）", "en": "Credit committee (video review)"},
     "nav_my_prints": {"zh": "我的指纹", "en": "My prints"},
+    "composite_video": {"zh": "合成录像", "en": "Composite video"},
+    "composite_waiting": {"zh": "等待合成", "en": "Waiting"},
+    "composite_queued": {"zh": "排队中", "en": "Queued"},
+    "composite_running": {"zh": "合成中", "en": "Composing"},
+    "composite_retrying": {"zh": "合成失败，正在重试", "en": "Failed; trying again"},
+    "composite_done": {"zh": "已合成并归档", "en": "Composed and filed"},
+    "composite_failed": {"zh": "合成失败（各人分轨录像已归档）", "en": "Failed (each person's tracks are filed)"},
+    "composite_attempt": {"zh": "第{attempt}/{attempts}次", "en": "attempt {attempt} of {attempts}"},
 }
 
-FIELDS: dict[str, dict[str, str]] = {
-    "opinion": {"zh": "意见", "en": "Opinion"}, "reason": {"zh": "原因", "en": "Reason"},
-    "risk_level": {"zh": "风险等级", "en": "Risk level"}, "route": {"zh": "派单路径", "en": "Route"},
-    "office": {"zh": "调查机构", "en": "Investigating office"}, "officer_a": {"zh": "客户经理A角", "en": "Officer A"},
-    "officer_b": {"zh": "客户经理B角", "en": "Officer B"}, "note": {"zh": "备注", "en": "Note"},
-    "items": {"zh": "调查/审查要素", "en": "Items"}, "conclusion": {"zh": "结论", "en": "Conclusion"},
-    "return_to": {"zh": "退回至", "en": "Return to"}, "meeting_id": {"zh": "会议编号", "en": "Meeting"},
-    "meeting_at": {"zh": "会议时间", "en": "Meeting time"}, "committee_kind": {"zh": "贷审会类型", "en": "Committee"},
-    "disbursing_office": {"zh": "放款社", "en": "Disbursing office"},
-    "post_loan_manager": {"zh": "贷后管理人", "en": "Post-loan manager"}, "conditions": {"zh": "附加条件", "en": "Conditions"},
-    "mode": {"zh": "签约方式", "en": "Signing mode"}, "contract_no": {"zh": "合同编号", "en": "Contract number"},
-    "signed_on": {"zh": "签约日期", "en": "Signed on"}, "payment_mode": {"zh": "支付方式", "en": "Payment mode"},
-    "amount": {"zh": "金额（元）", "en": "Amount (CNY)"}, "purpose": {"zh": "用途", "en": "Purpose"},
-    "payee_known": {"zh": "收款人明确", "en": "Payee known"}, "payee": {"zh": "收款人", "en": "Payee"},
-    "payee_account": {"zh": "收款账号", "en": "Payee account"}, "account": {"zh": "放款账号", "en": "Account"},
-    "voucher_no": {"zh": "凭证号", "en": "Voucher"}, "disbursed_on": {"zh": "放款日期", "en": "Disbursed on"},
-    "settlement": {"zh": "结清方式", "en": "Settlement"}, "closed_on": {"zh": "结清日期", "en": "Closed on"},
-    "justification": {"zh": "超期限说明", "en": "Justification"},
-}
-
-CHOICES: dict[str, dict[str, str]] = {
-    "low": {"zh": "低", "en": "low"}, "medium": {"zh": "中", "en": "medium"}, "high": {"zh": "高", "en": "high"},
-    "credit_union": {"zh": "存量客户：所属信用社", "en": "Existing customer: their credit union"},
-    "sub_center": {"zh": "新客户：分中心A/B角", "en": "New customer: sub-center A/B pair"},
-    "recommend": {"zh": "建议通过", "en": "Recommend"}, "not_recommend": {"zh": "不建议", "en": "Do not recommend"},
-    "small": {"zh": "小贷审会", "en": "Small committee"}, "large": {"zh": "大贷审会", "en": "Large committee"},
-    "face_to_face": {"zh": "面签", "en": "Face to face"}, "video": {"zh": "视频面签", "en": "Video"},
-    "entrusted": {"zh": "受托支付", "en": "Entrusted payment"}, "own": {"zh": "自主支付", "en": "Own payment"},
-    "consumption": {"zh": "消费", "en": "Consumption"}, "business": {"zh": "经营", "en": "Business"},
-    "repaid": {"zh": "正常结清", "en": "Repaid"}, "written_off": {"zh": "核销", "en": "Written off"},
-    "transferred": {"zh": "转让", "en": "Transferred"},
-}
 
 def translator(language: str):
     def label(key: str) -> str:

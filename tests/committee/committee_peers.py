@@ -284,7 +284,8 @@ class SocketParticipant:
             self.phases.append(data["phase"])
 
     async def connect(self, tok: str) -> None:
-        await self.client.connect(self.url, auth={"token": tok}, transports=["websocket"])
+        await self.client.connect(self.url, auth={"token": tok}, transports=["websocket"],
+                                  wait_timeout=15)  # a loaded machine answers the join slowly
 
     async def publish(self) -> None:
         offer = await self.peer.publish_offer()

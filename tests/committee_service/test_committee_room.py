@@ -83,7 +83,7 @@ async def test_room_officers_cut_off_recording_filed(suite):
             assert "revoked" in await refused(other, {"token": tokens["officer.e.a"]})
             probe = socketio.AsyncClient(reconnection=False)
             await probe.connect(other, auth={"token": (await meeting.join_token(members[1]))["token"]},
-                                transports=["websocket"])
+                                transports=["websocket"], wait_timeout=15)
             await probe.disconnect()
         finally:
             await runner.cleanup()

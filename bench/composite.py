@@ -1,0 +1,75 @@
+"""The composite of a committee meeting: time and peak memory against the meeting's length.
+
+    python bench/composite.py                     # 9 people, 5 and 30 minutes
+    python bench/composite.py --people 9 --minutes 1 5 30 --json out.json
+
+The meeting is synthetic (``committee.synthetic``: 160x120 15 fps VP8 and Opus tone per
+person, joins staggered over the first 5 %, every third person leaves at 90 %), written once
+per length into a temporary folder. The composite runs exactly as after a real meeting: in a
+child process with its memory limit (``committee.compositejob.CompositeRunner``, the
+suite's default settings: 320x240 tiles, 15 fps, WebM VP8/Opus). Reported per length: the
+child's wall time and peak RSS, and both as a ratio to the meeting's length (seconds of work
+per second of meeting; MB per minute of meeting). Flat memory means the peak RSS is the same
+for every length.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from committee.compositejob import CompositeJob, CompositeRunner  # noqa: E402
+from committee.synthetic import people, write_recording  # noqa: E402
+
+
+async def measure(directory: Path, runner: CompositeRunner) -> dict:
+    job = CompositeJob(directory.name)
+    started = time.perf_counter()
+    result = await runner.run(job, directory, directory / "composite.webm")
+    return {"seconds": time.perf_counter() - started, **result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=9)
+    parser.add_argument("--minutes", type=float, nargs="+", default=[5.0, 30.0])
+    parser.add_argument("--memory-mb", type=int, default=1536)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    runner = CompositeRunner(memory_mb=args.memory_mb, attempts=1)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-composite-") as temporary:
+        for minutes in args.minutes:
+            directory = Path(temporary) / f"m{minutes:g}"
+            seconds = minutes * 60
+            started = time.perf_counter()
+            write_recording(directory, f"BENCH-{minutes:g}", people(args.people, seconds))
+            generated = time.perf_counter() - started
+            result = asyncio.run(measure(directory, runner))
+            row = {"people": args.people, "minutes": minutes, "generate_seconds": round(generated, 1),
+                   "compose_seconds": round(result["seconds"], 1),
+                   "time_ratio": round(result["seconds"] / seconds, 3),
+                   "peak_rss_mb": result["peak_rss_mb"],
+                   "rss_mb_per_meeting_minute": round(result["peak_rss_mb"] / minutes, 2),
+                   "output": f"{result['width']}x{result['height']}, {result['video_frames']} frames"}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            (directory / "composite.webm").unlink(missing_ok=True)
+    print()
+    print("| meeting | compose time | time / meeting length | peak RSS (child) | peak RSS / meeting minute |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['people']} people, {row['minutes']:g} min | {row['compose_seconds']} s | {row['time_ratio']} "
+              f"| {row['peak_rss_mb']} MB | {row['rss_mb_per_meeting_minute']} MB/min |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
