@@ -57,6 +57,7 @@ class CommitteeMedia:
         self.phases: dict[str, str] = {}
         self.jobs: dict[str, CompositeJob] = {}
         self.signaling = CommitteeSignaling(self.verify, MeetingRooms(on_created=self._room_created))
+        self.signaling.on_seat = self.seat
         self._watcher: asyncio.Task | None = None
         self._closing: set[str] = set()
         self._background: set[asyncio.Task] = set()
@@ -73,6 +74,12 @@ class CommitteeMedia:
                 raise InvalidJoinToken(str(error)) from None
         self.phases.setdefault(claims.meeting_id, meeting.phase)
         return claims
+
+    async def seat(self, claims: JoinClaims, event: str) -> None:
+        """Write a seat taken or left on the meeting's record (the database: attendance and
+        quorum are checked by core's API, whichever process serves the media)."""
+        async with self.database().unit_of_work() as session:
+            await service.record_attendance(session, claims.meeting_id, int(claims.user_id), claims.role, event)
 
     def _room_created(self, room: MediaRoom) -> None:
         meeting_id = room.room_id

@@ -62,6 +62,7 @@ ARCHIVE_LABELS: dict[str, dict[str, str]] = {
     "archive_kind_post_loan_record": {"zh": "贷后记录", "en": "Post-loan record"},
     "archive_kind_vote": {"zh": "表决记录", "en": "Vote"},
     "archive_kind_committee_draw": {"zh": "抽签记录", "en": "Committee draw"},
+    "archive_kind_committee_minutes": {"zh": "贷审会纪要（出席记录）", "en": "Committee minutes (attendance)"},
 }
 # The archive's labels join the front's table (the loan page's upload panel uses them too).
 for _key, _value in ARCHIVE_LABELS.items():

@@ -100,7 +100,82 @@ LABELS: dict[str, dict[str, str]] = {
     "composite_done": {"zh": "已合成并归档", "en": "Composed and filed"},
     "composite_failed": {"zh": "合成失败（各人分轨录像已归档）", "en": "Failed (each person's tracks are filed)"},
     "composite_attempt": {"zh": "第{attempt}/{attempts}次", "en": "attempt {attempt} of {attempts}"},
+    "committee_attendance": {"zh": "出席记录", "en": "Attendance"},
+    "my_meetings": {"zh": "我的贷审会", "en": "My committee meetings"},
+    "enter_room": {"zh": "进入会议室", "en": "Enter the room"},
+    "meeting_phase": {"zh": "会议阶段", "en": "Phase"},
+    "meeting_role": {"zh": "我的身份", "en": "My role"},
+    "committee_phase_scheduled": {"zh": "待开会", "en": "Scheduled"},
+    "committee_phase_open": {"zh": "汇报答询", "en": "Officers present"},
+    "committee_phase_deliberation": {"zh": "闭门审议", "en": "Deliberation"},
+    "committee_phase_voting": {"zh": "表决", "en": "Voting"},
+    "committee_phase_tallied": {"zh": "已计票", "en": "Tallied"},
+    "committee_role_member": {"zh": "委员", "en": "Member"},
+    "committee_role_convener": {"zh": "召集人", "en": "Convener"},
+    "committee_role_officer": {"zh": "汇报客户经理", "en": "Presenting officer"},
+    "committee_quorum": {"zh": "法定人数", "en": "Quorum"},
+    "committee_quorum_state": {"zh": "需{needed}名委员在场，现{present}名", "en": "{needed} members needed in the room, {present} there"},
+    "committee_in_room": {"zh": "在场", "en": "in the room"},
+    "committee_not_in_room": {"zh": "未在场", "en": "not in the room"},
+    "committee_attended_presentation": {"zh": "出席汇报答询（可表决）", "en": "attended the presentation (may vote)"},
+    "committee_event_join": {"zh": "进入", "en": "joined"},
+    "committee_event_leave": {"zh": "离开", "en": "left"},
+    "committee_event_reconnect": {"zh": "重新进入", "en": "rejoined"},
 }
+
+FIELDS: dict[str, dict[str, str]] = {
+    "opinion": {"zh": "意见", "en": "Opinion"}, "reason": {"zh": "原因", "en": "Reason"},
+    "risk_level": {"zh": "风险等级", "en": "Risk level"}, "route": {"zh": "派单路径", "en": "Route"},
+    "office": {"zh": "调查机构", "en": "Investigating office"}, "officer_a": {"zh": "客户经理A角", "en": "Officer A"},
+    "officer_b": {"zh": "客户经理B角", "en": "Officer B"}, "note": {"zh": "备注", "en": "Note"},
+    "items": {"zh": "调查/审查要素", "en": "Items"}, "conclusion": {"zh": "结论", "en": "Conclusion"},
+    "return_to": {"zh": "退回至", "en": "Return to"}, "meeting_id": {"zh": "会议编号", "en": "Meeting"},
+    "meeting_at": {"zh": "会议时间", "en": "Meeting time"}, "committee_kind": {"zh": "贷审会类型", "en": "Committee"},
+    "disbursing_office": {"zh": "放款社", "en": "Disbursing office"},
+    "post_loan_manager": {"zh": "贷后管理人", "en": "Post-loan manager"}, "conditions": {"zh": "附加条件", "en": "Conditions"},
+    "mode": {"zh": "签约方式", "en": "Signing mode"}, "contract_no": {"zh": "合同编号", "en": "Contract number"},
+    "signed_on": {"zh": "签约日期", "en": "Signed on"}, "payment_mode": {"zh": "支付方式", "en": "Payment mode"},
+    "amount": {"zh": "金额（元）", "en": "Amount (CNY)"}, "purpose": {"zh": "用途", "en": "Purpose"},
+    "payee_known": {"zh": "收款人明确", "en": "Payee known"}, "payee": {"zh": "收款人", "en": "Payee"},
+    "payee_account": {"zh": "收款账号", "en": "Payee account"}, "account": {"zh": "放款账号", "en": "Account"},
+    "voucher_no": {"zh": "凭证号", "en": "Voucher"}, "disbursed_on": {"zh": "放款日期", "en": "Disbursed on"},
+    "settlement": {"zh": "结清方式", "en": "Settlement"}, "closed_on": {"zh": "结清日期", "en": "Closed on"},
+    "justification": {"zh": "超期限说明", "en": "Justification"},
+}
+
+CHOICES: dict[str, dict[str, str]] = {
+    "low": {"zh": "低", "en": "low"}, "medium": {"zh": "中", "en": "medium"}, "high": {"zh": "高", "en": "high"},
+    "credit_union": {"zh": "存量客户：所属信用社", "en": "Existing customer: their credit union"},
+    "sub_center": {"zh": "新客户：分中心A/B角", "en": "New customer: sub-center A/B pair"},
+    "recommend": {"zh": "建议通过", "en": "Recommend"}, "not_recommend": {"zh": "不建议", "en": "Do not recommend"},
+    "small": {"zh": "小贷审会", "en": "Small committee"}, "large": {"zh": "大贷审会", "en": "Large committee"},
+    "face_to_face": {"zh": "面签", "en": "Face to face"}, "video": {"zh": "视频面签", "en": "Video"},
+    "entrusted": {"zh": "受托支付", "en": "Entrusted payment"}, "own": {"zh": "自主支付", "en": "Own payment"},
+    "consumption": {"zh": "消费", "en": "Consumption"}, "business": {"zh": "经营", "en": "Business"},
+    "repaid": {"zh": "正常结清", "en": "Repaid"}, "written_off": {"zh": "核销", "en": "Written off"},
+    "transferred": {"zh": "转让", "en": "Transferred"},
+}
+
+# Refusals a person reads (API answers and pages), by the error's code; {names} are filled from
+# the error's details.
+MESSAGES: dict[str, dict[str, str]] = {
+    "before_scheduled_time": {
+        "zh": "会议时间（{at}）未到，不能开始闭门审议",
+        "en": "Deliberation cannot start before the meeting's time ({at})"},
+    "no_quorum": {
+        "zh": "出席委员不足法定人数：需{needed}名委员在场，现{present}名（未到：{absent}）；请等候或递补缺席委员",
+        "en": "No quorum: {needed} members must be in the room, {present} are (not there: {absent}); "
+              "wait for them or replace the absent by the reserve"},
+    "not_present_for_presentation": {
+        "zh": "您未出席汇报答询环节，不能表决",
+        "en": "You were not in the room for the presentation, so you cannot vote"},
+}
+
+
+def message(code: str, language: str = "en", **values) -> str:
+    """The catalogue's text of a refusal in ``language``, with its values filled in."""
+    entry = MESSAGES[code]
+    return entry.get(language, entry["zh"]).format(**values)
 
 
 def translator(language: str):
