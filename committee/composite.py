@@ -1,15 +1,19 @@
 """Compose a meeting's per-track recordings into one video for archivists.
 
-The video tracks are tiled in a grid (in manifest order), the audio tracks are
-mixed, and everything is placed on one timeline by the manifest's first-packet
-wall-clock times: a track whose first packet arrived ``d`` seconds after the
-earliest one starts ``d`` seconds into the composite. Before its first frame and
-after its last a tile is black; between frames the last picture is held, which
-also covers pauses. The output is WebM (VP8 + Opus). The per-track files are
-only read.
+Each person gets one tile in a grid (in manifest order); a person's video segments (a new
+track file each time they publish again, e.g. after a reconnect) share their tile. The audio
+tracks are mixed, and everything is placed on one timeline by the manifest's first-packet
+wall-clock times: a track whose first packet arrived ``d`` seconds after the earliest one
+starts ``d`` seconds into the composite. Before its first frame, after its last and between
+segments a tile is black; between frames the last picture is held, which also covers pauses.
+The output is WebM (VP8 + Opus). The per-track files are only read.
 
-This is CPU work (it decodes and encodes): run it off the event loop, e.g. in a
-worker process, and watch it through the ``progress`` callback (0.0 to 1.0).
+Memory stays bounded whatever the meeting's length: each track is decoded as it is needed
+(the current picture and one decoded ahead), audio in 20 ms blocks.
+
+This is CPU and memory the serving process must not pay: the suite runs it in a child process
+with its own memory limit (``committee.compositejob``) and follows the ``progress`` callback
+(0.0 to 1.0).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class CompositeResult:
     video_tracks: int
     width: int
     height: int
+    tiles: int = 0  # people shown (a person's segments share one tile)
 
 
 def grid(count: int) -> tuple[int, int]:
@@ -87,6 +92,26 @@ class _VideoSource:
 
     def close(self) -> None:
         self._container.close()
+
+
+class _Tile:
+    """One person's tile: their video segments (a new file each time they publish again, e.g.
+    after a reconnect) on the meeting's clock; black in the gaps between segments."""
+
+    def __init__(self, segments: list[_VideoSource]) -> None:
+        self.segments = sorted(segments, key=lambda s: s.offset)
+
+    def at(self, t: float) -> Optional[np.ndarray]:
+        current = None
+        for segment in self.segments:  # the latest segment that has begun
+            if segment.offset > t:
+                break
+            current = segment
+        return current.at(t) if current is not None else None
+
+    def close(self) -> None:
+        for segment in self.segments:
+            segment.close()
 
 
 class _AudioSource:
@@ -180,11 +205,12 @@ def compose_recording(
     manifest = RecordingManifest.load(directory / "manifest.json")
     entries, start, end = _timeline(manifest, directory)
     duration = max(end - start, 1.0 / fps)
-    videos = [
-        _VideoSource(directory / t.file, t.first_packet_time - start, *tile)
-        for t in entries
-        if t.kind == "video"
-    ]
+    segments: dict[str, list[_VideoSource]] = {}  # one tile per person, in manifest order
+    for t in entries:
+        if t.kind == "video":
+            segments.setdefault(t.participant_id, []).append(
+                _VideoSource(directory / t.file, t.first_packet_time - start, *tile))
+    videos = [_Tile(parts) for parts in segments.values()]
     audios = [
         _AudioSource(directory / t.file, t.first_packet_time - start)
         for t in entries
@@ -257,7 +283,8 @@ def compose_recording(
         duration=total_frames / fps,
         video_frames=total_frames,
         audio_tracks=len(audios),
-        video_tracks=len(videos),
+        video_tracks=sum(len(v.segments) for v in videos),
+        tiles=len(videos),
         width=width,
         height=height,
     )

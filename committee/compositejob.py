@@ -223,7 +223,7 @@ def main(argv: list[str]) -> int:
     peak_kib = usage.ru_maxrss  # Linux: KiB
     _report({"result": {"path": str(result.path), "duration": result.duration, "video_frames": result.video_frames,
                         "audio_tracks": result.audio_tracks, "video_tracks": result.video_tracks,
-                        "width": result.width, "height": result.height, "peak_rss_mb": round(peak_kib / 1024, 1),
+                        "width": result.width, "height": result.height, "tiles": result.tiles, "peak_rss_mb": round(peak_kib / 1024, 1),
                         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1)}})
     return 0
 

@@ -168,3 +168,25 @@ def test_composite_audio_gap_far_ahead_stays_bounded(tmp_path):
             assert held < 48000, f"{held} samples held at block {block}"
     finally:
         audio.close()
+
+
+def test_composite_segments_of_one_person_share_a_tile_with_the_gap_black(tmp_path):
+    """A person who published twice (a reconnect, a reloaded page) is one tile: the first
+    segment, black while they were away, then the second segment."""
+    from committee.synthetic import Person
+
+    write_recording(tmp_path / "rec", "CM-SEG", [Person("p01", 0.0, 10.0), Person("p02", 0.0, 3.0),
+                                                 Person("p02", 6.0, 10.0)])
+    result = compose_recording(tmp_path / "rec", tmp_path / "out.webm")
+    assert (result.tiles, result.video_tracks, result.width, result.height) == (2, 3, 640, 240)
+    with av.open(str(tmp_path / "out.webm")) as container:
+        frames = [(float(f.time), f.to_ndarray(format="gray")) for f in container.decode(video=0)]
+
+    def tile_brightness(t: float, column: int) -> float:
+        picture = min(frames, key=lambda f: abs(f[0] - t))[1]
+        return float(picture[:, column * 320 : (column + 1) * 320].mean())
+
+    assert tile_brightness(1.5, 1) > 40  # first segment
+    assert tile_brightness(5.0, 1) < 5  # away: black
+    assert tile_brightness(8.0, 1) > 40  # back, in the same tile
+    assert tile_brightness(5.0, 0) > 40  # the other person all along
