@@ -87,7 +87,10 @@ class Meeting:
             await asyncio.sleep(0.1)
 
     async def leave_all(self) -> None:
-        await self.unseat(*list(self.seats))
+        """Everyone seated leaves; returns once the meeting's record shows them gone."""
+        names = list(self.seats)
+        await self.unseat(*names)
+        await self.wait_present(*names, present=False)
 
     async def to_voting(self) -> None:
         """Open, seat the whole panel (the default quorum), deliberate, vote."""
