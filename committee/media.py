@@ -32,6 +32,7 @@ from .tables import Meeting
 logger = logging.getLogger(__name__)
 
 COMPOSITE_NAME = "composite.webm"
+COMPOSED_MARK, FAILED_MARK = ".composed", ".composite-failed"  # in the composed session folder
 
 
 def recording_policy(env: dict[str, str] | None = None) -> RecordingPolicy:
@@ -103,6 +104,10 @@ class CommitteeMedia:
         self.archive = Archive.open(self.config)
         self.archive.start(self.config)
         self._watcher = asyncio.create_task(self._watch(), name="committee-phase-watcher")
+        try:
+            await self.resume_composites()
+        except Exception:  # a database hiccup at start: the composites wait for the next start
+            logger.exception("resuming the composites of closed meetings")
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -181,6 +186,27 @@ class CommitteeMedia:
         if recorder is not None:
             self.compose(code, recorder.directory, loan_id)
 
+    async def resume_composites(self) -> list[str]:
+        """Compose again the closed meetings whose composite a stopped server left unfinished
+        (their recordings filed, no ``.composed`` nor ``.composite-failed`` mark): a restart
+        loses no composite."""
+        started = []
+        for meeting_dir in sorted(p for p in self.recordings_dir.glob("*") if p.is_dir()):
+            sessions = sorted(m.parent for m in meeting_dir.glob("*/manifest.json"))
+            if not sessions or not all((s / ".filed").exists() for s in sessions):
+                continue
+            latest = sessions[-1]  # the session a close composes (that of the closing server)
+            if (latest / COMPOSED_MARK).exists() or (latest / FAILED_MARK).exists() or meeting_dir.name in self.jobs:
+                continue
+            async with self.database().unit_of_work(write=False) as session:
+                meeting = (await session.execute(select(Meeting).where(
+                    Meeting.code == meeting_dir.name))).scalar_one_or_none()
+            if meeting is None or meeting.phase != "closed":
+                continue
+            self.compose(meeting.code, latest, meeting.loan_id)
+            started.append(meeting.code)
+        return started
+
     def compose(self, code: str, directory: Path, loan_id: int) -> CompositeJob:
         """Start the composite of a recording folder in the background; its job is what
         ``GET /committee/composites/<code>`` shows."""
@@ -225,10 +251,12 @@ class CommitteeMedia:
                                    "committee_meeting", job.meeting_id,
                                    {"attempt": job.attempt, "duration": result["duration"]})
             job.state, job.progress = "done", 1.0
+            (directory / COMPOSED_MARK).write_text("composed\n")
             job.message = f"{result['video_frames']} frames, {result['duration']:.1f} s"
         except CompositeFailed as error:  # the per-track files are filed already
             logger.error("composite of %s failed: %s", job.meeting_id, error)
             job.state, job.message = "failed", str(error)
+            (directory / FAILED_MARK).write_text(job.message + "\n")  # not retried at every start
             await self._audit_failure(job)
         except Exception as error:  # filing failed: the composite file is kept for a retry by hand
             logger.exception("composite of %s could not be filed", job.meeting_id)

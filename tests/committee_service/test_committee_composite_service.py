@@ -73,3 +73,29 @@ async def test_composite_failures_reported_while_the_server_keeps_serving(suite,
     job = media.compose(meeting.code, recording, meeting.loan_id)
     await asyncio.wait_for(job.finished.wait(), 120)
     assert (await convener.json("GET", f"/committee/composites/{meeting.code}"))["state"] == "done"
+
+
+async def test_composite_left_unfinished_by_a_stopped_server_is_made_at_the_next_start(suite, tmp_path):
+    """A server stopped mid-composite (its child killed with it) leaves the recording filed and
+    no composite: the next start composes it; a composite that failed every attempt is not
+    retried at each start."""
+    meeting = await convene(suite)
+    media = suite.server.app[MEDIA]
+    async with suite.services.db.unit_of_work() as session:
+        await session.execute(update(Meeting).where(Meeting.id == meeting.id).values(
+            phase="closed", outcome="rejected", votes_for=0, votes_against=0,
+            tally='{"ballots": [], "closed_early": true, "members": [], "not_voted": []}'))
+    folder = media.recordings_dir / meeting.code / "20260101T090000"
+    write_recording(folder, meeting.code, people(2, 2.0))
+    (folder / ".filed").write_text("filed\n")
+
+    assert await media.resume_composites() == [meeting.code]
+    job = media.jobs[meeting.code]
+    await asyncio.wait_for(job.finished.wait(), 120)
+    assert job.state == "done" and (folder / ".composed").exists()
+    assert await media.resume_composites() == []  # done once
+
+    (folder / ".composed").unlink()
+    (folder / ".composite-failed").write_text("failed\n")
+    del media.jobs[meeting.code]
+    assert await media.resume_composites() == []  # failed for good: the room shows why
