@@ -11,6 +11,7 @@ from aiohttp import web
 from committee import ballots as ballot_mod
 from committee import decision as decision_mod
 from committee import service as committee
+from web.i18n import MESSAGES, message, pick_language
 
 from ..apispec import Body, Field
 from ..audit import Actor, append
@@ -18,8 +19,6 @@ from ..context import principal, scope, services
 from ..errors import Forbidden, InvalidInput, ServiceError
 from ..orm import utcnow
 from . import routes
-
-from web.i18n import MESSAGES, message, pick_language
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from committee.tables import Meeting as MeetingRow
 from core.orm import OutboxMessage
 
 from .meeting import convene
@@ -56,7 +57,6 @@ async def test_members_and_convener_find_their_meetings(suite):
 
     # after deliberation starts the officers are out, and the link goes from their pages
     async with suite.services.db.unit_of_work() as session:
-        from committee.tables import Meeting as MeetingRow
         row = await session.get(MeetingRow, meeting.id)
         row.phase = "deliberation"
     page = await (await officer.request("GET", f"/loans/{meeting.loan_id}")).text()
