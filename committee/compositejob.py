@@ -93,6 +93,7 @@ class CompositeRunner:
                 job.message = f"attempt {attempt}/{self.attempts} failed: {reason}"
                 output.unlink(missing_ok=True)  # never keep half a video
                 if attempt < self.attempts:
+                    job.state = "retrying"  # shown while waiting for the next attempt
                     await asyncio.sleep(self.retry_delay * attempt)
         raise CompositeFailed(f"{self.attempts} attempts failed; the last: {reason}")
 

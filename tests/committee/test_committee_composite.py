@@ -109,10 +109,14 @@ async def test_composite_child_composes_a_synthetic_multitrack_recording(tmp_pat
 async def test_composite_child_over_its_memory_limit_fails_and_is_retried(tmp_path):
     synthetic(tmp_path / "rec", count=2, seconds=2.0)
     # 4000x4000 tiles need far more than 400 MB: the child's own limit stops it, not the machine.
-    runner = CompositeRunner(memory_mb=400, attempts=2, retry_delay=0, options={"tile": [4000, 4000]})
+    runner = CompositeRunner(memory_mb=400, attempts=2, retry_delay=0.5, options={"tile": [4000, 4000]})
     job = CompositeJob("CM-SYN")
+    run = asyncio.ensure_future(runner.run(job, tmp_path / "rec", tmp_path / "rec" / "composite.webm"))
+    # between the attempts the job says it is retrying, and why the first one failed
+    await wait_for(lambda: "attempt 1/2 failed" in job.message, 60, "the first attempt to fail")
+    assert job.state == "retrying" and "memory limit of 400 MB" in job.message
     with pytest.raises(CompositeFailed, match="memory limit of 400 MB"):
-        await runner.run(job, tmp_path / "rec", tmp_path / "rec" / "composite.webm")
+        await run
     assert job.attempt == 2 and "attempt 2/2 failed" in job.message
     assert not (tmp_path / "rec" / "composite.webm").exists()  # no half-written video is kept
 
