@@ -12,18 +12,18 @@ import asyncio
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from sqlalchemy import select
 
+from core import audit
 from core.audit import Actor
 from core.config import Config
 from core.db import Database
 
 from . import service
-from .composite import compose_recording
+from .compositejob import CompositeFailed, CompositeJob, CompositeRunner, runner_from
 from .recorder import RecordingPolicy, RoomRecorder
 from .sfu import MediaRoom
 from .signaling import CommitteeSignaling, InvalidJoinToken, JoinClaims, MeetingRooms
@@ -32,6 +32,7 @@ from .tables import Meeting
 logger = logging.getLogger(__name__)
 
 COMPOSITE_NAME = "composite.webm"
+COMPOSED_MARK, FAILED_MARK = ".composed", ".composite-failed"  # in the composed session folder
 
 
 def recording_policy(env: dict[str, str] | None = None) -> RecordingPolicy:
@@ -42,33 +43,22 @@ def recording_policy(env: dict[str, str] | None = None) -> RecordingPolicy:
     return RecordingPolicy(record_deliberation_and_voting=value in ("1", "true", "yes", "on"))
 
 
-@dataclass
-class CompositeJob:
-    meeting_id: str
-    state: str = "queued"  # queued | running | done | failed
-    progress: float = 0.0
-    message: str = ""
-    started_at: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"meeting_id": self.meeting_id, "state": self.state, "progress": round(self.progress, 3),
-                "message": self.message}
-
-
 class CommitteeMedia:
     """Signaling plus the meeting rules, for one process."""
 
     def __init__(self, config: Config, database: Callable[[], Database], *, poll_seconds: float = 0.5,
-                 policy: RecordingPolicy | None = None) -> None:
+                 policy: RecordingPolicy | None = None, compositor: CompositeRunner | None = None) -> None:
         self.config = config
         self.database = database
         self.poll_seconds = poll_seconds
         self.policy = policy or recording_policy()
+        self.compositor = compositor or runner_from(config)
         self.recordings_dir = config.data_dir / "committee" / "recordings"
         self.recorders: dict[str, RoomRecorder] = {}
         self.phases: dict[str, str] = {}
         self.jobs: dict[str, CompositeJob] = {}
         self.signaling = CommitteeSignaling(self.verify, MeetingRooms(on_created=self._room_created))
+        self.signaling.on_seat = self.seat
         self._watcher: asyncio.Task | None = None
         self._closing: set[str] = set()
         self._background: set[asyncio.Task] = set()
@@ -85,6 +75,12 @@ class CommitteeMedia:
                 raise InvalidJoinToken(str(error)) from None
         self.phases.setdefault(claims.meeting_id, meeting.phase)
         return claims
+
+    async def seat(self, claims: JoinClaims, event: str) -> None:
+        """Write a seat taken or left on the meeting's record (the database: attendance and
+        quorum are checked by core's API, whichever process serves the media)."""
+        async with self.database().unit_of_work() as session:
+            await service.record_attendance(session, claims.meeting_id, int(claims.user_id), claims.role, event)
 
     def _room_created(self, room: MediaRoom) -> None:
         meeting_id = room.room_id
@@ -108,6 +104,10 @@ class CommitteeMedia:
         self.archive = Archive.open(self.config)
         self.archive.start(self.config)
         self._watcher = asyncio.create_task(self._watch(), name="committee-phase-watcher")
+        try:
+            await self.resume_composites()
+        except Exception:  # a database hiccup at start: the composites wait for the next start
+            logger.exception("resuming the composites of closed meetings")
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -118,6 +118,8 @@ class CommitteeMedia:
                 pass
         for task in list(self._background):
             task.cancel()
+        # Wait for them: a cancelled composite kills its child process on the way out.
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.signaling.rooms.close_all()
         for recorder in self.recorders.values():
             await recorder.close()
@@ -181,12 +183,38 @@ class CommitteeMedia:
             if not marker.exists():
                 await self.file_recording(manifest.parent, code, loan_id)
                 marker.write_text("filed\n")
-        if recorder is None:
-            return
+        if recorder is not None:
+            self.compose(code, recorder.directory, loan_id)
+
+    async def resume_composites(self) -> list[str]:
+        """Compose again the closed meetings whose composite a stopped server left unfinished
+        (their recordings filed, no ``.composed`` nor ``.composite-failed`` mark): a restart
+        loses no composite."""
+        started = []
+        for meeting_dir in sorted(p for p in self.recordings_dir.glob("*") if p.is_dir()):
+            sessions = sorted(m.parent for m in meeting_dir.glob("*/manifest.json"))
+            if not sessions or not all((s / ".filed").exists() for s in sessions):
+                continue
+            latest = sessions[-1]  # the session a close composes (that of the closing server)
+            if (latest / COMPOSED_MARK).exists() or (latest / FAILED_MARK).exists() or meeting_dir.name in self.jobs:
+                continue
+            async with self.database().unit_of_work(write=False) as session:
+                meeting = (await session.execute(select(Meeting).where(
+                    Meeting.code == meeting_dir.name))).scalar_one_or_none()
+            if meeting is None or meeting.phase != "closed":
+                continue
+            self.compose(meeting.code, latest, meeting.loan_id)
+            started.append(meeting.code)
+        return started
+
+    def compose(self, code: str, directory: Path, loan_id: int) -> CompositeJob:
+        """Start the composite of a recording folder in the background; its job is what
+        ``GET /committee/composites/<code>`` shows."""
         job = self.jobs[code] = CompositeJob(code)
-        task = asyncio.create_task(self._compose(job, recorder.directory, loan_id))
+        task = asyncio.create_task(self._compose(job, directory, loan_id), name=f"composite-{code}")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return job
 
     async def file_recording(self, directory: Path, code: str, loan_id: int) -> list[dict]:
         from recordings.service import file_record
@@ -208,24 +236,40 @@ class CommitteeMedia:
         return filed
 
     async def _compose(self, job: CompositeJob, directory: Path, loan_id: int) -> None:
+        """The composite runs in a child process with its own memory limit and is retried
+        (``committee.compositejob``); here we only wait on it, file it, and say how it went."""
         from recordings.service import file_record
 
-        loop = asyncio.get_running_loop()
-
-        def progress(fraction: float) -> None:
-            job.progress = fraction
-            loop.call_soon_threadsafe(logger.info, "composite %s: %.0f%%", job.meeting_id, fraction * 100)
-
-        job.state = "running"
         try:
-            result = await asyncio.to_thread(compose_recording, directory, directory / COMPOSITE_NAME,
-                                             progress=progress)
+            result = await self.compositor.run(job, directory, directory / COMPOSITE_NAME)
             async with self.database().unit_of_work() as session:
-                blob = await self.archive.store.put_file(result.path)
+                blob = await self.archive.store.put_file(Path(result["path"]))
                 await file_record(session, self.archive, loan_id, "recording", blob.digest, blob.size,
                                   "贷审会合成录像", actor=Actor.system("committee"), media_type="video/webm",
                                   meeting_id=job.meeting_id)
-            job.state, job.progress, job.message = "done", 1.0, f"{result.video_frames} frames, {result.duration:.1f} s"
-        except Exception as error:  # the per-track files are filed already; the composite can be redone
-            logger.exception("composite of %s failed", job.meeting_id)
+                await audit.append(session, Actor.system("committee"), "committee.composite_done",
+                                   "committee_meeting", job.meeting_id,
+                                   {"attempt": job.attempt, "duration": result["duration"]})
+            job.state, job.progress = "done", 1.0
+            (directory / COMPOSED_MARK).write_text("composed\n")
+            job.message = f"{result['video_frames']} frames, {result['duration']:.1f} s"
+        except CompositeFailed as error:  # the per-track files are filed already
+            logger.error("composite of %s failed: %s", job.meeting_id, error)
             job.state, job.message = "failed", str(error)
+            (directory / FAILED_MARK).write_text(job.message + "\n")  # not retried at every start
+            await self._audit_failure(job)
+        except Exception as error:  # filing failed: the composite file is kept for a retry by hand
+            logger.exception("composite of %s could not be filed", job.meeting_id)
+            job.state, job.message = "failed", f"filing the composite failed: {error}"
+            await self._audit_failure(job)
+        finally:
+            job.finished.set()
+
+    async def _audit_failure(self, job: CompositeJob) -> None:
+        try:
+            async with self.database().unit_of_work() as session:
+                await audit.append(session, Actor.system("committee"), "committee.composite_failed",
+                                   "committee_meeting", job.meeting_id,
+                                   {"attempts": job.attempt, "reason": job.message[:500]})
+        except Exception:  # the job's state still says it failed
+            logger.exception("audit of the failed composite of %s", job.meeting_id)

@@ -22,12 +22,14 @@ from core.identity import Principal
 from core.orm import Loan, LoanDuty, LoanEvent, User, UserRole, utcnow
 from core.scope import Scope
 from core.servicetoken import ServiceTokens
+from core.rules.committee import seats_needed
 from core.workflow import DutyRecord, excluded_for
+from web.i18n import message
 
 from . import ballots
 from .draw import DrawError, DrawRecord, Exclusion, SeedCommitment, draw_panel, replace_absent, verify_draw
 from .signaling import JoinClaims
-from .tables import Ballot, IssuedJoinToken, Meeting, MeetingParticipant, RevokedJoinToken
+from .tables import Attendance, Ballot, IssuedJoinToken, Meeting, MeetingParticipant, RevokedJoinToken
 
 POOL_ROLE = "committee_member"
 JOIN_AUDIENCE = "committee"
@@ -132,7 +134,7 @@ def parse_meeting_at(text: str) -> dt.datetime:
 
 async def convene(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope, who: Principal, *,
                   loan_id: int, meeting_at: str, step_up: str | None = None,
-                  require_step_up: bool = False) -> Meeting:
+                  require_step_up: bool = False, site_url: str = "") -> Meeting:
     """The convener calls the meeting: core's convene_committee command (payload
     ``{meeting_id, meeting_at, committee_kind}`` with ``next_meeting``'s id and kind and
     ``meeting_at`` exactly as given), then the seed is committed, the pool frozen, exclusions
@@ -144,7 +146,7 @@ async def convene(session: AsyncSession, workflow: loanflow.Workflow, scope: Sco
     await loanflow.execute(session, workflow, scope, loanflow.Caller.of(who), loan.id, "convene_committee",
                            {"meeting_id": code, "meeting_at": meeting_at, "committee_kind": rule.kind},
                            step_up=step_up, require_step_up=require_step_up)
-    return await _draw(session, workflow, who, loan, code, moment)
+    return await _draw(session, workflow, who, loan, code, moment, site_url)
 
 
 async def unconvened(session: AsyncSession, loan: Loan) -> dict[str, Any] | None:
@@ -163,7 +165,7 @@ async def unconvened(session: AsyncSession, loan: Loan) -> dict[str, Any] | None
 
 
 async def draw_for_convened(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope, who: Principal,
-                            loan_id: int) -> Meeting:
+                            loan_id: int, *, site_url: str = "") -> Meeting:
     """The hook after core's own convene_committee command: the loan is already at
     committee_meeting (the command was confirmed then); commit the seed and draw now."""
     if not who.has("convener"):
@@ -176,17 +178,28 @@ async def draw_for_convened(session: AsyncSession, workflow: loanflow.Workflow, 
     if not MEETING_CODE.match(code):
         raise Conflict(f"the meeting id {code!r} cannot name a meeting (letters, digits, _.:- up to 64); "
                        "reschedule and call the meeting from the committee page", code="bad_meeting_id")
-    return await _draw(session, workflow, who, loan, code, parse_meeting_at(str(payload.get("meeting_at", ""))))
+    return await _draw(session, workflow, who, loan, code, parse_meeting_at(str(payload.get("meeting_at", ""))),
+                       site_url)
+
+
+def room_url(site_url: str, meeting: Meeting) -> str:
+    """The room's address for a message (``site_url``: the suite's address people use)."""
+    return f"{site_url.rstrip('/')}/committee/meetings/{meeting.id}"
+
+
+def _beijing_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
 
 
 async def _draw(session: AsyncSession, workflow: loanflow.Workflow, who: Principal, loan: Loan, code: str,
-                meeting_at: dt.datetime) -> Meeting:
+                meeting_at: dt.datetime, site_url: str = "") -> Meeting:
     rule = workflow.rules.at(dt.date.today()).committee_for(loan.product, loan.amount_fen)
     # 1. commit the seed (its hash is recorded before the pool exists)
     commitment = SeedCommitment.new()
     committed_at = utcnow()
     meeting = Meeting(code=code, loan_id=loan.id, kind=rule.kind, panel_size=rule.size,
-                      pass_ratio=str(Fraction(rule.pass_ratio)), scheduled_at=meeting_at, phase="scheduled",
+                      pass_ratio=str(Fraction(rule.pass_ratio)), quorum=str(Fraction(rule.quorum)),
+                      scheduled_at=meeting_at, phase="scheduled",
                       convener_id=who.user_id, seed_commitment=commitment.commitment, committed_at=committed_at,
                       ballot_salt=ballots.new_salt())
     session.add(meeting)
@@ -213,10 +226,11 @@ async def _draw(session: AsyncSession, workflow: loanflow.Workflow, who: Princip
         roles.setdefault(int(member), "member")
     for user_id, role in roles.items():
         session.add(MeetingParticipant(meeting_id=meeting.id, user_id=user_id, role=role))
-    when = meeting_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+    when = _beijing_time(meeting_at)
     for member in record.panel:
         await _notify_member(session, meeting, int(member),
-                             f"您被抽选为贷审会{code}委员，会议时间{when}（北京时间），请准时参加。")
+                             f"您被抽选为贷审会{code}委员，会议时间{when}（北京时间），请准时参加。"
+                             f"入会：{room_url(site_url, meeting)}")
     await audit.append(session, who.actor("convener"), "committee.drawn", "committee_meeting", code,
                        {"loan_id": loan.id, "pool_hash": record.pool_hash, "panel": list(record.panel),
                         "reserves": list(record.reserves),
@@ -225,7 +239,8 @@ async def _draw(session: AsyncSession, workflow: loanflow.Workflow, who: Princip
     return meeting
 
 
-async def mark_absent(session: AsyncSession, who: Principal, meeting_id: int, member_id: int, reason: str) -> Meeting:
+async def mark_absent(session: AsyncSession, who: Principal, meeting_id: int, member_id: int, reason: str,
+                      *, site_url: str = "") -> Meeting:
     """Replace an absent panel member by the next reserve (a logged re-draw)."""
     meeting = await meeting_by_id(session, meeting_id, for_update=True)
     _require_convener(meeting, who)
@@ -250,7 +265,8 @@ async def mark_absent(session: AsyncSession, who: Principal, meeting_id: int, me
         existing.active, existing.role = True, "member"
     await _revoke_user(session, meeting, member_id, "replaced as absent")
     await _notify_member(session, meeting, replacement,
-                         f"贷审会{meeting.code}委员{member_id}缺席，您作为递补委员被抽选，请参加会议。")
+                         f"贷审会{meeting.code}委员{member_id}缺席，您作为递补委员被抽选，会议时间"
+                         f"{_beijing_time(meeting.scheduled_at)}（北京时间），请参加会议。入会：{room_url(site_url, meeting)}")
     await audit.append(session, who.actor("convener"), "committee.member_replaced", "committee_meeting",
                        meeting.code, {"absent": member_id, "replacement": replacement, "reason": reason.strip()})
     return meeting
@@ -340,10 +356,15 @@ async def change_phase(session: AsyncSession, secret_key: bytes, who: Principal,
         await tally(session, secret_key, meeting, who.actor("convener"), closed_early=True)
         return meeting
     details: dict[str, Any] = {"from": meeting.phase, "to": phase}
+    now = utcnow()
+    if phase == "open":
+        meeting.opened_at = now
     if phase == "deliberation":
+        details["present"] = await _check_quorum(session, meeting, now)
+        meeting.deliberation_at = now
         details["revoked_tokens"] = await _revoke(session, meeting, "the officers' part of the meeting has ended",
                                                   IssuedJoinToken.role == "officer")
-    meeting.phase, meeting.phase_changed_at = phase, utcnow()
+    meeting.phase, meeting.phase_changed_at = phase, now
     await audit.append(session, who.actor("convener"), "committee.phase", "committee_meeting", meeting.code, details)
     return meeting
 
@@ -366,6 +387,8 @@ async def cast_ballot(session: AsyncSession, secret_key: bytes, who: Principal, 
         raise Forbidden("only the meeting's panel members vote")
     if meeting.phase != "voting":
         raise Conflict(f"votes are cast in the voting phase; the meeting is in '{meeting.phase}'", code="wrong_phase")
+    if who.user_id not in await attended_presentation(session, meeting):
+        raise Conflict(message("not_present_for_presentation"), code="not_present_for_presentation")
     existing = (await session.execute(select(Ballot.id).where(
         Ballot.meeting_id == meeting.id, Ballot.member_id == who.user_id))).first()
     if existing is not None:
@@ -386,7 +409,9 @@ async def cast_ballot(session: AsyncSession, secret_key: bytes, who: Principal, 
                                       "step_up": bool(require_step_up)})
     cast = (await session.execute(select(func.count()).select_from(Ballot).where(
         Ballot.meeting_id == meeting.id))).scalar_one()
-    if cast >= len(await _members(session, meeting)):
+    # Everyone who may vote has voted (members absent from the presentation count as not in
+    # favour): the tally opens the ballots.
+    if cast >= len(set(await _members(session, meeting)) & await attended_presentation(session, meeting)):
         await tally(session, secret_key, meeting, audit.Actor.system("committee"), closed_early=False)
     return meeting
 
@@ -449,12 +474,20 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
     names = dict((await session.execute(select(User.id, User.display_name).where(
         User.id.in_([p.user_id for p in people])))).all())
     cast = {m for (m,) in (await session.execute(select(Ballot.member_id).where(Ballot.meeting_id == meeting.id)))}
+    rows = await _attendance(session, meeting)
+    present, attended = _present(rows), _attended(meeting, rows)
     base.update({
         "kind": meeting.kind, "panel_size": meeting.panel_size, "pass_ratio": meeting.pass_ratio,
         "scheduled_at": _iso(meeting.scheduled_at), "convener_id": meeting.convener_id,
         "my_role": participant.role if participant.active else "replaced",
         "participants": [{"user_id": p.user_id, "name": names.get(p.user_id, ""), "role": p.role,
-                          "active": p.active, "voted": p.user_id in cast} for p in people],
+                          "active": p.active, "voted": p.user_id in cast, "present": p.user_id in present,
+                          "attended_presentation": p.user_id in attended} for p in people],
+        "attendance": [_attendance_row(row, names) for row in rows],
+        "quorum": {"ratio": meeting.quorum, "needed": seats_needed(Fraction(meeting.quorum), meeting.panel_size),
+                   "present": len(present & set(await _members(session, meeting)))},
+        "opened_at": _iso(meeting.opened_at) if meeting.opened_at else None,
+        "deliberation_at": _iso(meeting.deliberation_at) if meeting.deliberation_at else None,
         "seed_commitment": meeting.seed_commitment, "committed_at": _iso(meeting.committed_at),
         "draw": json.loads(meeting.draw_record),
         "draw_verified": verify_draw(record_of(meeting)).matches,
@@ -476,3 +509,149 @@ async def meetings_of_loan(session: AsyncSession, workflow: loanflow.Workflow, s
                       for m in rows],
             "loan_stage": loan.stage, "next": await next_meeting(session, workflow, loan),
             "awaiting_draw": await unconvened(session, loan)}
+
+
+async def closed_meetings(session: AsyncSession, loan_id: int) -> list[str]:
+    """The codes of a loan's closed meetings (the caller has checked the loan's scope)."""
+    rows = await session.execute(select(Meeting.code).where(Meeting.loan_id == loan_id,
+                                                             Meeting.phase == "closed").order_by(Meeting.id))
+    return [code for (code,) in rows]
+
+
+
+# --- attendance and quorum -------------------------------------------------------------------
+
+async def record_attendance(session: AsyncSession, meeting_code: str, user_id: int, role: str,
+                            event: str) -> Attendance | None:
+    """A seat taken (``join``; ``reconnect`` when the user was seated before) or left, as the
+    media server saw it; audited. A leave of someone not seated is ignored."""
+    if event not in ("join", "leave"):
+        raise ValueError(f"attendance events are join or leave, not {event!r}")
+    meeting = (await session.execute(select(Meeting).where(Meeting.code == meeting_code))).scalar_one_or_none()
+    if meeting is None:
+        return None
+    last = (await session.execute(select(Attendance).where(
+        Attendance.meeting_id == meeting.id, Attendance.user_id == user_id).order_by(
+        Attendance.at.desc(), Attendance.id.desc()).limit(1))).scalar_one_or_none()
+    if event == "leave":
+        if last is None or last.event == "leave":
+            return None
+    elif last is not None:
+        event = "reconnect"
+    row = Attendance(meeting_id=meeting.id, user_id=user_id, role=role[:16], event=event, phase=meeting.phase,
+                     at=utcnow())
+    session.add(row)
+    await session.flush()
+    await audit.append(session, audit.Actor.system("committee"), "committee.attendance", "committee_meeting",
+                       meeting.code, {"user": user_id, "role": role, "event": event, "phase": meeting.phase,
+                                      "at": _iso(row.at)})
+    return row
+
+
+async def _attendance(session: AsyncSession, meeting: Meeting) -> list[Attendance]:
+    # by time: rows written by concurrent connections may get their ids in another order
+    return list((await session.execute(select(Attendance).where(Attendance.meeting_id == meeting.id).order_by(
+        Attendance.at, Attendance.id))).scalars())
+
+
+def _present(rows: list[Attendance]) -> set[int]:
+    last: dict[int, str] = {}
+    for row in rows:
+        last[row.user_id] = row.event
+    return {user for user, event in last.items() if event != "leave"}
+
+
+def _intervals(rows: list[Attendance]) -> dict[int, list[tuple[dt.datetime, dt.datetime | None]]]:
+    """Each user's stretches in the room: from a join or reconnect to the next leave (None: still there)."""
+    spans: dict[int, list[tuple[dt.datetime, dt.datetime | None]]] = {}
+    for row in rows:
+        mine = spans.setdefault(row.user_id, [])
+        if row.event == "leave":
+            if mine and mine[-1][1] is None:
+                mine[-1] = (mine[-1][0], row.at)
+        elif not mine or mine[-1][1] is not None:
+            mine.append((row.at, None))
+    return spans
+
+
+def _attended(meeting: Meeting, rows: list[Attendance]) -> set[int]:
+    """Who was in the room at some time during the presentation (the open phase, from
+    ``opened_at`` to ``deliberation_at``): those members may vote."""
+    if meeting.opened_at is None:
+        return set()
+    start, end = meeting.opened_at, meeting.deliberation_at
+    return {user for user, spans in _intervals(rows).items()
+            if any((end is None or since <= end) and (until is None or until >= start) for since, until in spans)}
+
+
+async def attended_presentation(session: AsyncSession, meeting: Meeting) -> set[int]:
+    return _attended(meeting, await _attendance(session, meeting))
+
+
+async def _check_quorum(session: AsyncSession, meeting: Meeting, now: dt.datetime) -> list[int]:
+    """Deliberation starts at the meeting's time with a quorum of the panel in the room;
+    returns the members present."""
+    if now < meeting.scheduled_at:
+        at = _iso(meeting.scheduled_at)
+        raise Conflict(message("before_scheduled_time", at=at), code="before_scheduled_time", details={"at": at})
+    members = await _members(session, meeting)
+    present = _present(await _attendance(session, meeting))
+    seated = [m for m in members if m in present]
+    needed = seats_needed(Fraction(meeting.quorum), meeting.panel_size)
+    if len(seated) < needed:
+        names = dict((await session.execute(select(User.id, User.display_name).where(
+            User.id.in_(members)))).all())
+        absent = [m for m in members if m not in present]
+        values = {"needed": needed, "present": len(seated), "absent": "、".join(names.get(m, str(m)) for m in absent)}
+        raise Conflict(message("no_quorum", **values), code="no_quorum",
+                       details={**values, "present_members": seated, "absent_members": absent})
+    return seated
+
+
+def _attendance_row(row: Attendance, names: dict[int, str]) -> dict[str, Any]:
+    return {"user_id": row.user_id, "name": names.get(row.user_id, ""), "role": row.role, "event": row.event,
+            "phase": row.phase, "at": _iso(row.at)}
+
+
+async def minutes(session: AsyncSession, meeting: Meeting) -> dict[str, Any]:
+    """The meeting's minutes for the archive: times, attendance (every seat joined, left and
+    rejoined, with times; each person's time in the room), the panel and the outcome."""
+    rows = await _attendance(session, meeting)
+    people = await _participants(session, meeting.id)
+    names = dict((await session.execute(select(User.id, User.display_name).where(
+        User.id.in_([p.user_id for p in people] + [r.user_id for r in rows])))).all())
+    spans = _intervals(rows)
+    attended = _attended(meeting, rows)
+    return {
+        "format": "las-committee-minutes/1", "meeting_id": meeting.code, "loan_id": meeting.loan_id,
+        "kind": meeting.kind, "panel_size": meeting.panel_size, "quorum": meeting.quorum,
+        "scheduled_at": _iso(meeting.scheduled_at),
+        "opened_at": _iso(meeting.opened_at) if meeting.opened_at else None,
+        "deliberation_at": _iso(meeting.deliberation_at) if meeting.deliberation_at else None,
+        "closed_at": _iso(meeting.phase_changed_at) if meeting.phase == "closed" else None,
+        "participants": [{"user_id": p.user_id, "name": names.get(p.user_id, ""), "role": p.role,
+                          "active": p.active, "attended_presentation": p.user_id in attended,
+                          "in_room": [[_iso(a), _iso(b) if b else None] for a, b in spans.get(p.user_id, [])]}
+                         for p in people],
+        "attendance": [_attendance_row(row, names) for row in rows],
+        "outcome": meeting.outcome, "votes_for": meeting.votes_for, "votes_against": meeting.votes_against,
+    }
+
+
+
+# --- finding one's meetings ------------------------------------------------------------------
+
+async def rooms_for(session: AsyncSession, user_id: int, *, loan_id: int | None = None) -> list[dict[str, Any]]:
+    """The meetings, not yet closed, whose room this user may enter now (as for a join token:
+    an active participant; officers only until deliberation), soonest first, with their link."""
+    query = select(Meeting, MeetingParticipant.role).join(
+        MeetingParticipant, MeetingParticipant.meeting_id == Meeting.id).where(
+        MeetingParticipant.user_id == user_id, MeetingParticipant.active.is_(True), Meeting.phase != "closed")
+    if loan_id is not None:
+        query = query.where(Meeting.loan_id == loan_id)
+    rows = (await session.execute(query.order_by(Meeting.scheduled_at, Meeting.id))).all()
+    tracking = dict((await session.execute(select(Loan.id, Loan.tracking_code).where(
+        Loan.id.in_({m.loan_id for m, _ in rows})))).all()) if rows else {}
+    return [{"id": m.id, "meeting_id": m.code, "loan_id": m.loan_id, "tracking_code": tracking.get(m.loan_id, ""),
+             "phase": m.phase, "scheduled_at": _iso(m.scheduled_at), "role": role, "url": room_url("", m)}
+            for m, role in rows if role != "officer" or m.phase in OFFICER_PHASES]

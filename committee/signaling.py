@@ -20,6 +20,9 @@ Server -> client:
 * ``left`` ``{"participant_id"}``: close the subscription to them.
 * ``removed`` ``{"reason"}``: sent before the server disconnects a revoked or
   removed participant.
+
+``on_seat(claims, "join" | "leave")``, when set, is awaited for every connection that
+joins and every one that ends (the meeting's attendance).
 * anything sent with :meth:`CommitteeSignaling.emit_to_meeting` (e.g. ``phase``).
 
 ``revoke(token_id)`` and ``remove_user(meeting_id, user_id)`` close a
@@ -142,6 +145,8 @@ class CommitteeSignaling:
             logger=False,
             engineio_logger=False,
         )
+        # Told of every seat taken ("join") and left ("leave"): the meeting's attendance.
+        self.on_seat: Optional[Callable[[JoinClaims, str], Awaitable[None]]] = None
         self.revoked_tokens: set[str] = set()
         self.removed_users: set[tuple[str, str]] = set()
         self._claims: dict[str, JoinClaims] = {}  # sid -> claims
@@ -207,6 +212,15 @@ class CommitteeSignaling:
             room = self.rooms.existing(claims.meeting_id)
             if room is not None:
                 await room.remove(claims.user_id)
+            await self._seat(claims, "leave")
+
+    async def _seat(self, claims: JoinClaims, event: str) -> None:
+        if self.on_seat is None:
+            return
+        try:
+            await self.on_seat(claims, event)
+        except Exception:  # attendance is recorded best effort; the media keeps flowing
+            logger.exception("attendance %s of %s in %s", event, claims.user_id, claims.meeting_id)
 
     async def _verify(self, token: Any) -> JoinClaims:
         if not isinstance(token, str) or not token:
@@ -251,6 +265,7 @@ class CommitteeSignaling:
             await sio.enter_room(sid, claims.meeting_id)
             room = self._room(claims.meeting_id)
             await room.join(claims.user_id, role=claims.role, display_name=claims.display_name)
+            await self._seat(claims, "join")
             await sio.emit(
                 "participants",
                 [self._describe(room.participant(p)) for p in room.publishers()],
@@ -265,6 +280,7 @@ class CommitteeSignaling:
             room = self.rooms.existing(claims.meeting_id)
             if room is not None:
                 await room.remove(claims.user_id)
+            await self._seat(claims, "leave")
 
         @sio.event
         async def publish(sid: str, data: Any) -> dict:

@@ -45,6 +45,11 @@ class Meeting(Base):
     tally: Mapped[str | None] = mapped_column(Text)  # JSON: the opened ballots, after the tally
     decision_sent_at: Mapped[dt.datetime | None] = mapped_column()
     phase_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Seats to be filled before deliberation, a fraction of panel_size (the rule tables' quorum
+    # when the meeting was called); when the presentation (open) began and ended.
+    quorum: Mapped[str] = mapped_column(String(16), default="1", server_default="1")
+    opened_at: Mapped[dt.datetime | None] = mapped_column()
+    deliberation_at: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -100,3 +105,19 @@ class Ballot(Base):
     sealed: Mapped[str] = mapped_column(Text)  # base64(nonce 12 bytes || ciphertext || tag)
     commitment: Mapped[str] = mapped_column(String(64))
     cast_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Attendance(Base):
+    """A seat taken or left in the meeting's room, as the media server saw it: ``join`` (first
+    connection), ``reconnect`` (a later one), ``leave``. The last row of a user says whether
+    they are present; the rows are the minutes' attendance list."""
+
+    __tablename__ = "committee_attendance"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("committee_meetings.id", ondelete="CASCADE", name="fk_committee_attendance_meeting"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", name="fk_committee_attendance_user"))
+    role: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))  # join | reconnect | leave
+    phase: Mapped[str] = mapped_column(String(16))  # the meeting's phase then
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

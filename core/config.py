@@ -85,6 +85,10 @@ class Config:
     sms_gateway: str = field(default="log", repr=False)
     step_up: str = "required"
     step_up_seconds: int = 180
+    # A committee meeting's composite video runs in a child process with this much address
+    # space, and is tried this many times before it is reported failed.
+    composite_memory_mb: int = 1536
+    composite_attempts: int = 3
 
     @property
     def tls(self) -> bool:
@@ -145,6 +149,8 @@ class Config:
             sms_gateway=env.get("LOANCTL_SMS_GATEWAY", "log"),
             step_up=env.get("LOANCTL_STEP_UP", "required"),
             step_up_seconds=_env_int(env, "LOANCTL_STEP_UP_SECONDS", 180),
+            composite_memory_mb=_env_int(env, "LOANCTL_COMPOSITE_MEMORY_MB", 1536),
+            composite_attempts=_env_int(env, "LOANCTL_COMPOSITE_ATTEMPTS", 3),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
@@ -159,6 +165,9 @@ class Config:
         if config.fingerprint_threshold <= 0 or not 1 <= config.fingerprint_min_fingers <= 10:
             raise ConfigError("LOANCTL_FINGERPRINT_THRESHOLD must be positive and "
                               "LOANCTL_FINGERPRINT_MIN_FINGERS 1..10")
+        if config.composite_memory_mb < 256 or not 1 <= config.composite_attempts <= 10:
+            raise ConfigError("LOANCTL_COMPOSITE_MEMORY_MB must be at least 256 and "
+                              "LOANCTL_COMPOSITE_ATTEMPTS 1..10")
         if config.password_min_length < 8:
             raise ConfigError("LOANCTL_PASSWORD_MIN_LENGTH may not be below 8")
         return config

@@ -36,6 +36,7 @@ KNOWN_KINDS = (
     "review_record",
     "fingerprint_record",
     "committee_draw",
+    "committee_minutes",
     "vote",
     "recording",
     "recording_manifest",

@@ -49,6 +49,7 @@ DEFAULT_RULES: dict[str, RetentionRule] = {
     "investigation_record": RetentionRule(30),
     "review_record": RetentionRule(30),
     "committee_draw": RetentionRule(30),
+    "committee_minutes": RetentionRule(30),
     "vote": RetentionRule(30),
     "recording": RetentionRule(30),
     "recording_manifest": RetentionRule(30),

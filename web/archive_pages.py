@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from committee import service as committee_service
 from core.api.archive import ARCHIVE
 from core.context import scope, services
 from core.errors import InvalidInput
@@ -61,6 +62,7 @@ ARCHIVE_LABELS: dict[str, dict[str, str]] = {
     "archive_kind_post_loan_record": {"zh": "贷后记录", "en": "Post-loan record"},
     "archive_kind_vote": {"zh": "表决记录", "en": "Vote"},
     "archive_kind_committee_draw": {"zh": "抽签记录", "en": "Committee draw"},
+    "archive_kind_committee_minutes": {"zh": "贷审会纪要（出席记录）", "en": "Committee minutes (attendance)"},
 }
 # The archive's labels join the front's table (the loan page's upload panel uses them too).
 for _key, _value in ARCHIVE_LABELS.items():
@@ -90,7 +92,10 @@ async def credit_file_page(request: web.Request) -> web.Response:
     async with svc.db.unit_of_work() as session:
         view = await archive_service.credit_file(session, request.config_dict[ARCHIVE], svc.workflow,
                                                  scope(request), int(request.match_info["loan_id"]))
-    return render(request, "archive_file.html", file=view)
+        # The loan's closed committee meetings: their composite's state (made after close, in
+        # the background, and retried) is followed on the page.
+        meetings = await committee_service.closed_meetings(session, view["loan"]["id"])
+    return render(request, "archive_file.html", file=view, meetings=meetings)
 
 
 @routes.get(r"/archive/loans/{loan_id:\d{1,18}}/recordings/{entry_id:\d{1,18}}")

@@ -92,6 +92,35 @@ LABELS: dict[str, dict[str, str]] = {
     "nav_archive": {"zh": "档案", "en": "Archive"},
     "nav_committee": {"zh": "贷审会（视频审批）", "en": "Credit committee (video review)"},
     "nav_my_prints": {"zh": "我的指纹", "en": "My prints"},
+    "composite_video": {"zh": "合成录像", "en": "Composite video"},
+    "composite_waiting": {"zh": "等待合成", "en": "Waiting"},
+    "composite_queued": {"zh": "排队中", "en": "Queued"},
+    "composite_running": {"zh": "合成中", "en": "Composing"},
+    "composite_retrying": {"zh": "合成失败，正在重试", "en": "Failed; trying again"},
+    "composite_done": {"zh": "已合成并归档", "en": "Composed and filed"},
+    "composite_failed": {"zh": "合成失败（各人分轨录像已归档）", "en": "Failed (each person's tracks are filed)"},
+    "composite_attempt": {"zh": "第{attempt}/{attempts}次", "en": "attempt {attempt} of {attempts}"},
+    "committee_attendance": {"zh": "出席记录", "en": "Attendance"},
+    "my_meetings": {"zh": "我的贷审会", "en": "My committee meetings"},
+    "enter_room": {"zh": "进入会议室", "en": "Enter the room"},
+    "meeting_phase": {"zh": "会议阶段", "en": "Phase"},
+    "meeting_role": {"zh": "我的身份", "en": "My role"},
+    "committee_phase_scheduled": {"zh": "待开会", "en": "Scheduled"},
+    "committee_phase_open": {"zh": "汇报答询", "en": "Officers present"},
+    "committee_phase_deliberation": {"zh": "闭门审议", "en": "Deliberation"},
+    "committee_phase_voting": {"zh": "表决", "en": "Voting"},
+    "committee_phase_tallied": {"zh": "已计票", "en": "Tallied"},
+    "committee_role_member": {"zh": "委员", "en": "Member"},
+    "committee_role_convener": {"zh": "召集人", "en": "Convener"},
+    "committee_role_officer": {"zh": "汇报客户经理", "en": "Presenting officer"},
+    "committee_quorum": {"zh": "法定人数", "en": "Quorum"},
+    "committee_quorum_state": {"zh": "需{needed}名委员在场，现{present}名", "en": "{needed} members needed in the room, {present} there"},
+    "committee_in_room": {"zh": "在场", "en": "in the room"},
+    "committee_not_in_room": {"zh": "未在场", "en": "not in the room"},
+    "committee_attended_presentation": {"zh": "出席汇报答询（可表决）", "en": "attended the presentation (may vote)"},
+    "committee_event_join": {"zh": "进入", "en": "joined"},
+    "committee_event_leave": {"zh": "离开", "en": "left"},
+    "committee_event_reconnect": {"zh": "重新进入", "en": "rejoined"},
 }
 
 FIELDS: dict[str, dict[str, str]] = {
@@ -126,6 +155,28 @@ CHOICES: dict[str, dict[str, str]] = {
     "repaid": {"zh": "正常结清", "en": "Repaid"}, "written_off": {"zh": "核销", "en": "Written off"},
     "transferred": {"zh": "转让", "en": "Transferred"},
 }
+
+# Refusals a person reads (API answers and pages), by the error's code; {names} are filled from
+# the error's details.
+MESSAGES: dict[str, dict[str, str]] = {
+    "before_scheduled_time": {
+        "zh": "会议时间（{at}）未到，不能开始闭门审议",
+        "en": "Deliberation cannot start before the meeting's time ({at})"},
+    "no_quorum": {
+        "zh": "出席委员不足法定人数：需{needed}名委员在场，现{present}名（未到：{absent}）；请等候或递补缺席委员",
+        "en": "No quorum: {needed} members must be in the room, {present} are (not there: {absent}); "
+              "wait for them or replace the absent by the reserve"},
+    "not_present_for_presentation": {
+        "zh": "您未出席汇报答询环节，不能表决",
+        "en": "You were not in the room for the presentation, so you cannot vote"},
+}
+
+
+def message(code: str, language: str = "en", **values) -> str:
+    """The catalogue's text of a refusal in ``language``, with its values filled in."""
+    entry = MESSAGES[code]
+    return entry.get(language, entry["zh"]).format(**values)
+
 
 def translator(language: str):
     def label(key: str) -> str:

@@ -8,6 +8,7 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy import select
 
+from committee import service as committee_service
 from core import loanflow
 from core.api.session import set_session_cookie, sign_in, sign_out
 from core.context import PRINCIPAL, principal, scope, services
@@ -105,7 +106,8 @@ async def queue_page(request: web.Request) -> web.Response:
     async with services(request).db.unit_of_work(write=False) as session:
         queue = await loans.list_loans(session, scope(request), queue=True, limit=100)
         cases = await loans.list_loans(session, scope(request), limit=100)
-    return render(request, "queue.html", queue=queue, cases=cases)
+        meetings = await committee_service.rooms_for(session, principal(request).user_id)
+    return render(request, "queue.html", queue=queue, cases=cases, meetings=meetings)
 
 
 @routes.get(r"/loans/{loan_id:\d{1,18}}")
@@ -134,8 +136,10 @@ async def loan_page(request: web.Request) -> web.Response:
                     candidates[field["name"]] = list((await session.execute(
                         select(User).join(UserRole, UserRole.user_id == User.id)
                         .where(UserRole.role == role, User.active).order_by(User.office_id, User.id))).scalars())
+        rooms = await committee_service.rooms_for(session, who.user_id, loan_id=loan_id)
     return render(request, "loan.html", loan=view, actions=actions, history=history, credit=credit,
-                  suggestion=suggestion, offices=offices, candidates=candidates, flags=json.loads(row.flags))
+                  suggestion=suggestion, offices=offices, candidates=candidates, flags=json.loads(row.flags),
+                  rooms=rooms)
 
 
 @routes.get("/admin/offices")

@@ -2,18 +2,21 @@
 absent members, sealed ballots; the decision is sent on to the workflow after the tally."""
 from __future__ import annotations
 
+import json
 import logging
+from contextlib import contextmanager
 
 from aiohttp import web
 
 from committee import ballots as ballot_mod
 from committee import decision as decision_mod
 from committee import service as committee
+from web.i18n import MESSAGES, message, pick_language
 
 from ..apispec import Body, Field
 from ..audit import Actor, append
 from ..context import principal, scope, services
-from ..errors import Forbidden, InvalidInput
+from ..errors import Forbidden, InvalidInput, ServiceError
 from ..orm import utcnow
 from . import routes
 
@@ -62,6 +65,36 @@ async def _deliver_decision(request: web.Request, meeting_id: int) -> dict:
     return {}
 
 
+@contextmanager
+def _in_their_language(request: web.Request):
+    """A refusal the catalogue words (attendance, quorum) is answered in the caller's language."""
+    try:
+        yield
+    except ServiceError as error:
+        if error.code in MESSAGES:
+            language = pick_language(request.cookies.get("lang"), request.headers.get("Accept-Language", ""))
+            error.message = message(error.code, language, **error.details)
+        raise
+
+
+async def _file_minutes(request: web.Request, session, meeting) -> None:
+    """The closed meeting's minutes (attendance with times) into the loan's credit file."""
+    from recordings.service import file_record
+
+    from .archive import ARCHIVE
+
+    archive = request.config_dict.get(ARCHIVE)
+    if archive is None:  # a suite without its archive: the minutes stay readable from the meeting
+        logger.warning("no archive: the minutes of %s are not filed", meeting.code)
+        return
+    data = json.dumps(await committee.minutes(session, meeting), ensure_ascii=False, indent=2,
+                      sort_keys=True).encode()
+    blob = await archive.store.put_bytes(data)
+    await file_record(session, archive, meeting.loan_id, "committee_minutes", blob.digest, blob.size,
+                      f"贷审会{meeting.code}会议纪要（出席记录）", actor=Actor.system("committee"),
+                      media_type="application/json", meeting_id=meeting.code)
+
+
 async def _view(request: web.Request, meeting_id: int, extra: dict | None = None, status: int = 200) -> web.Response:
     async with services(request).db.unit_of_work(write=False) as session:
         data = await committee.view(session, scope(request), principal(request), meeting_id)
@@ -75,7 +108,8 @@ async def convene(request: web.Request, body: dict) -> web.Response:
     async with svc.db.unit_of_work() as session:
         meeting = await committee.convene(session, svc.workflow, scope(request), principal(request),
                                           loan_id=body["loan_id"], meeting_at=body["meeting_at"],
-                                          step_up=body.get("step_up"), require_step_up=svc.config.step_up == "required")
+                                          step_up=body.get("step_up"), require_step_up=svc.config.step_up == "required",
+                                          site_url=str(request.url.origin()))
         meeting_id = meeting.id
     return await _view(request, meeting_id, status=201)
 
@@ -85,7 +119,8 @@ async def convene(request: web.Request, body: dict) -> web.Response:
 async def draw_convened(request: web.Request, loan_id: int) -> web.Response:
     svc = services(request)
     async with svc.db.unit_of_work() as session:
-        meeting = await committee.draw_for_convened(session, svc.workflow, scope(request), principal(request), loan_id)
+        meeting = await committee.draw_for_convened(session, svc.workflow, scope(request), principal(request), loan_id,
+                                                    site_url=str(request.url.origin()))
         meeting_id = meeting.id
     return await _view(request, meeting_id, status=201)
 
@@ -117,8 +152,12 @@ async def join(request: web.Request, meeting_id: int) -> web.Response:
               summary="The convener moves the meeting to its next phase (voting -> tallied closes the vote)")
 async def phase(request: web.Request, body: dict, meeting_id: int) -> web.Response:
     svc = services(request)
-    async with svc.db.unit_of_work() as session:
-        await committee.change_phase(session, svc.config.secret_key, principal(request), meeting_id, body["phase"])
+    with _in_their_language(request):
+        async with svc.db.unit_of_work() as session:
+            meeting = await committee.change_phase(session, svc.config.secret_key, principal(request), meeting_id,
+                                                   body["phase"])
+            if meeting.phase == "closed":
+                await _file_minutes(request, session, meeting)
     return await _view(request, meeting_id, await _deliver_decision(request, meeting_id))
 
 
@@ -126,7 +165,8 @@ async def phase(request: web.Request, body: dict, meeting_id: int) -> web.Respon
               summary="Replace an absent panel member by the next reserve (logged re-draw)")
 async def absent(request: web.Request, body: dict, meeting_id: int) -> web.Response:
     async with services(request).db.unit_of_work() as session:
-        await committee.mark_absent(session, principal(request), meeting_id, body["member_id"], body["reason"])
+        await committee.mark_absent(session, principal(request), meeting_id, body["member_id"], body["reason"],
+                                    site_url=str(request.url.origin()))
     return await _view(request, meeting_id)
 
 
@@ -139,9 +179,11 @@ async def ballot(request: web.Request, body: dict, meeting_id: int) -> web.Respo
         vote = ballot_mod.Vote(body["choice"], body["opinion"], body.get("conditions", ""), body["nonce"])
     except ballot_mod.BallotError as error:
         raise InvalidInput(str(error)) from None
-    async with svc.db.unit_of_work() as session:
-        await committee.cast_ballot(session, svc.config.secret_key, principal(request), meeting_id, vote,
-                                    step_up=body.get("step_up"), require_step_up=svc.config.step_up == "required")
+    with _in_their_language(request):
+        async with svc.db.unit_of_work() as session:
+            await committee.cast_ballot(session, svc.config.secret_key, principal(request), meeting_id, vote,
+                                        step_up=body.get("step_up"),
+                                        require_step_up=svc.config.step_up == "required")
     return await _view(request, meeting_id, await _deliver_decision(request, meeting_id), status=201)
 
 
@@ -153,3 +195,10 @@ async def resend(request: web.Request, meeting_id: int) -> web.Response:
         if meeting.convener_id != principal(request).user_id:
             raise Forbidden("only the meeting's convener does this")
     return await _view(request, meeting_id, await _deliver_decision(request, meeting_id))
+
+
+@routes.route("GET", "/committee/mine", tag="committee",
+              summary="The caller's committee meetings not yet closed whose room they may enter, with links")
+async def mine(request: web.Request) -> web.Response:
+    async with services(request).db.unit_of_work(write=False) as session:
+        return web.json_response({"items": await committee.rooms_for(session, principal(request).user_id)})

@@ -144,7 +144,8 @@ _BOOK = {"name": (str, True)}
 _VERSION = {"code": (str, True), "title": (str, True), "effective_from": (dt.date, True),
             "signing_modes": (list, True), "committee": (dict, True), "split_check": (dict, True),
             "post_loan": (dict, True), "product": (list, True)}
-_COMMITTEE = {"pass_ratio": (str, True), "large_above": (str, True), "small": (dict, True), "large": (dict, True)}
+_COMMITTEE = {"pass_ratio": (str, True), "large_above": (str, True), "small": (dict, True), "large": (dict, True),
+              "quorum": (str, False)}
 _PANEL = {"size": (int, True), "pool": (str, True)}
 _SPLIT = {"window_days": (int, True), "group_by": (str, True), "min_parts": (int, True)}
 _POST = {"first_check_from_days": (int, True), "first_check_by_days": (int, True)}
@@ -251,6 +252,8 @@ class _Loader:
         if self.table(path + ("committee",), com, _COMMITTEE, "[version.committee]"):
             ratio = self.fraction(path + ("committee", "pass_ratio"), com["pass_ratio"], Fraction(1, 2), Fraction(1))
             large_above = self.money(path + ("committee", "large_above"), com["large_above"])
+            # seats to be filled before deliberation (default every seat)
+            quorum = self.fraction(path + ("committee", "quorum"), com.get("quorum", "1"), Fraction(0), Fraction(1))
             panels = {}
             for kind in ("small", "large"):
                 ppath = path + ("committee", kind)
@@ -258,7 +261,7 @@ class _Loader:
                     size = com[kind]["size"]
                     if size < 3 or size % 2 == 0:
                         self.problem(ppath, f"the {kind} committee needs an odd number of members, at least 3 (got {size})")
-                    panels[kind] = CommitteeRule(kind, size, com[kind]["pool"], ratio)
+                    panels[kind] = CommitteeRule(kind, size, com[kind]["pool"], ratio, quorum)
             small, large = panels.get("small"), panels.get("large")
         split = None
         if self.table(path + ("split_check",), entry["split_check"], _SPLIT, "[version.split_check]"):

@@ -24,8 +24,7 @@ async def raw_rows(suite, table: str) -> list[dict]:
 async def test_sealed_ballots_vote_once_and_who_sees_the_result(suite):
     meeting = await convene(suite)
     members = meeting.members()
-    for phase in ("open", "deliberation", "voting"):
-        await meeting.phase(phase)
+    await meeting.to_voting()
     # votes only by the panel, only in the voting phase
     await meeting.vote("officer.e.a", expect=403)
     await meeting.vote("convener", expect=403)
@@ -97,8 +96,7 @@ async def test_sealed_ballots_vote_once_and_who_sees_the_result(suite):
 async def test_convener_closes_voting_early_non_voters_count_against(suite):
     meeting = await convene(suite)
     members = meeting.members()
-    for phase in ("open", "deliberation", "voting"):
-        await meeting.phase(phase)
+    await meeting.to_voting()
     await meeting.phase("closed", expect=409)  # one step at a time
     await meeting.vote(members[0], "approve")
     result = await meeting.phase("tallied")

@@ -9,7 +9,7 @@ from core.orm import LoanDuty
 from tests.suite import DEMO_PASSWORD, browser_page
 from tests.waiting import limit
 
-from .meeting import CONFLICTED
+from .meeting import CONFLICTED, Meeting
 
 
 async def sign_in(browser, base: str, username: str):
@@ -47,7 +47,10 @@ async def test_three_browsers_meet_and_vote(suite, browser):
 
     convener = await sign_in(browser, base, "convener")
     await convener.goto(f"{base}/committee/loans/{loan_id}")
-    await convener.fill("[data-testid=meeting-at]", "2030-01-02T09:30")
+    # the meeting's time has come (deliberation waits for it): a minute ago, in the page's zone
+    just_now = await convener.evaluate("""() => { const d = new Date(Date.now() - 60000);
+        d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); }""")
+    await convener.fill("[data-testid=meeting-at]", just_now)
     await convener.click("[data-testid=convene]")
     await convener.wait_for_url(lambda url: "/committee/meetings/" in url)
     meeting_url = convener.url
@@ -55,6 +58,7 @@ async def test_three_browsers_meet_and_vote(suite, browser):
     assert "✔" in await convener.locator("[data-testid=draw-record] h2").inner_text()
     panel = (await convener.locator("[data-testid=panel]").inner_text()).split(", ")
     names = {str(v): k for k, v in users.items()}
+    names_by_id = {v: k for k, v in users.items()}
     voter, other = names[panel[0]], names[panel[1]]
 
     members = [await sign_in(browser, base, name) for name in (voter, other)]
@@ -76,6 +80,11 @@ async def test_three_browsers_meet_and_vote(suite, browser):
                 arg=phase_label)
 
     await to_phase("汇报答询")
+    # the rest of the panel takes its seats without a browser (the default quorum: every seat)
+    meeting = Meeting(suite, loan_id, {"id": int(meeting_url.rstrip("/").rsplit("/", 1)[1])}, users, names_by_id)
+    meeting.view = await meeting.get()
+    await meeting.seat(*[m for m in meeting.members() if m not in (voter, other)])
+    await meeting.wait_present(voter, other)
     await to_phase("闭门审议")
     await to_phase("表决")
     ballot = members[0]
@@ -90,3 +99,4 @@ async def test_three_browsers_meet_and_vote(suite, browser):
     result = await convener.locator("[data-testid=result]").inner_text()
     assert "同意：经营稳定" in result and "未投票" in result
     await ballot.wait_for_selector("[data-testid=result]")
+    await meeting.leave_all()

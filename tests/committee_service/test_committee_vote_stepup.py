@@ -32,8 +32,7 @@ async def test_vote_needs_the_members_own_fresh_print(strict_suite):
         return await real_step_up(suite, client, loan_id, action, payload)
 
     meeting = await convene(suite, step_up=step_up)
-    for phase in ("open", "deliberation", "voting"):
-        await meeting.phase(phase)
+    await meeting.to_voting()
     member = meeting.members()[0]
     client = await meeting.as_(member)
     ballot = {"choice": "approve", "opinion": "同意", "conditions": "", "nonce": secrets.token_urlsafe(18)}

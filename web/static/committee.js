@@ -254,24 +254,30 @@ if (roomRoot) {
   window.committeeRoom = room;
   room.start().catch((failure) => room.message(failure.message));
 }
-// After close the server composes the meeting's video; show how far it is.
+// After close the server composes the meeting's video (in a child process, retried when it
+// fails); show how far it is, and a failure, in the page's language.
 async function followComposite(box) {
   const bar = box.querySelector('progress');
   const state = box.querySelector('[data-composite-state]');
+  const labels = JSON.parse(box.dataset.compositeLabels || '{}');
   for (;;) {
     const reply = await fetch(`/committee/composites/${encodeURIComponent(box.dataset.composite)}`);
     if (reply.ok) {
       const job = await reply.json();
       bar.value = job.progress;
-      state.textContent = `${Math.round(job.progress * 100)}% ${job.state} ${job.message || ''}`;
+      box.dataset.state = job.state;
+      const attempt = job.attempts > 1 ? ` (${(labels.attempt || '{attempt}/{attempts}')
+        .replace('{attempt}', job.attempt).replace('{attempts}', job.attempts)})` : '';
+      state.textContent = `${Math.round(job.progress * 100)}% ${labels[job.state] || job.state}${attempt}`
+        + (job.message && job.state !== 'running' ? ` — ${job.message}` : '');
+      box.classList.toggle('error', job.state === 'failed' || job.state === 'retrying');
       if (job.state === 'done' || job.state === 'failed') return;
     } else {
-      state.textContent = '等待 waiting';
+      state.textContent = labels.waiting || 'waiting';
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
-const compositeBox = document.querySelector('[data-composite]');
-if (compositeBox) followComposite(compositeBox);
+for (const box of document.querySelectorAll('[data-composite]')) followComposite(box);
 const setupRoot = document.querySelector('[data-committee-setup]');
 if (setupRoot) setup(setupRoot);
