@@ -3,15 +3,19 @@ the statistics page (server-drawn chart, late cases, supervision) and the portal
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy import select
 
-from core.api.insight import chart_of, load
+from core.api.insight import load
+from core.insight.charts import bar_chart
 from core.context import PRINCIPAL, principal, scope, services
 from core.errors import Forbidden
+from core.orm import Office
 from core.postloan import service
 from core.postloan.service import RECORD_KINDS
 from core.services import intake
 
-from .pages import render, signed_in
+from .i18n import Catalogue
+from .pages import labels, render, signed_in
 
 routes = web.RouteTableDef()
 
@@ -44,7 +48,39 @@ async def insight_page(request: web.Request) -> web.Response:
     data = await load(request, 365)
     async with services(request).db.unit_of_work(write=False) as session:
         feedback = await intake.list_feedback(session, scope(request))
-    return render(request, "insight_dashboard.html", data=data, chart=chart_of(data), feedback=feedback)
+        # the figures name offices in Chinese; an English page shows their English names
+        english = dict((await session.execute(select(Office.name_zh, Office.name_en))).all())
+    c = labels(request)
+    office = (lambda name: english.get(name) or name) if c.language == "en" else (lambda name: name)
+    return render(request, "insight_dashboard.html", data=data, charts=dashboard_charts(data, c, office),
+                  feedback=feedback, office_name=office)
+
+
+def dashboard_charts(data: dict, c: Catalogue, office=lambda name: name) -> list[str]:
+    """The trends a manager reads at a glance: by month, office and product, and time in stage
+    against each stage's deadline."""
+    counts = lambda rows: [(c.label("st_applications"), [r["applications"] for r in rows]),  # noqa: E731
+                           (c.label("st_approved"), [r["approved"] for r in rows]),
+                           (c.label("st_rejected"), [r["rejected"] for r in rows])]
+    cases = c.label("st_unit_cases")
+    out = [bar_chart(c.label("st_by_month"), [r["key"] for r in data["by_month"]], counts(data["by_month"]), unit=cases),
+           bar_chart(c.label("st_amount_by_month"), [r["key"] for r in data["by_month"]],
+                     [(c.label("amount_10k"), [r["amount_fen"] / 1_000_000 for r in data["by_month"]])],
+                     unit=c.label("amount_10k")),
+           bar_chart(c.label("st_by_office"), [office(r["key"]) for r in data["by_office"]], counts(data["by_office"]),
+                     unit=cases),
+           bar_chart(c.label("st_by_product"), [c.product(r["key"]) for r in data["by_product"]],
+                     counts(data["by_product"]), unit=cases)]
+    timed = [r for r in data["stage_times"] if c.definition and r["stage"] in c.definition.stages]
+    if timed:
+        def limit_hours(code: str) -> float:
+            stage = c.definition.stages[code]
+            return float(stage.deadline_hours or (stage.deadline_working_days or 0) * 24)  # a working day: a day on the clock
+        out.append(bar_chart(c.label("st_stage_times"), [c.stage(r["stage"]) for r in timed],
+                             [(c.label("st_average_hours"), [r["average_hours"] for r in timed]),
+                              (c.label("st_deadline_hours"), [limit_hours(r["stage"]) for r in timed])],
+                             unit=c.label("hours_unit")))
+    return out
 
 
 @routes.get("/rate")
