@@ -51,6 +51,8 @@ async def insight_page(request: web.Request) -> web.Response:
         # the figures name offices in Chinese; an English page shows their English names
         english = dict((await session.execute(select(Office.name_zh, Office.name_en))).all())
     c = labels(request)
+    order = {code: n for n, code in enumerate(c.definition.stages)}  # the stages as the case goes through them
+    data["stage_times"] = sorted(data["stage_times"], key=lambda r: order.get(r["stage"], len(order)))
     office = (lambda name: english.get(name) or name) if c.language == "en" else (lambda name: name)
     return render(request, "insight_dashboard.html", data=data, charts=dashboard_charts(data, c, office),
                   feedback=feedback, office_name=office)
@@ -71,7 +73,8 @@ def dashboard_charts(data: dict, c: Catalogue, office=lambda name: name) -> list
                      unit=cases),
            bar_chart(c.label("st_by_product"), [c.product(r["key"]) for r in data["by_product"]],
                      counts(data["by_product"]), unit=cases)]
-    timed = [r for r in data["stage_times"] if c.definition and r["stage"] in c.definition.stages]
+    order = list(c.definition.stages) if c.definition else []
+    timed = sorted((r for r in data["stage_times"] if r["stage"] in order), key=lambda r: order.index(r["stage"]))
     if timed:
         def limit_hours(code: str) -> float:
             stage = c.definition.stages[code]

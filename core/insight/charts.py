@@ -29,7 +29,10 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
     """Grouped bars: one group per label, one bar per series; ``unit`` names the value axis."""
     if any(len(values) != len(labels) for _, values in series):
         raise ValueError("every series needs one value per label")
-    top, bottom, left, right = 44, 64, 64, 12
+    group_min = 70  # below this a category's name is written slanted, under its bars
+    slanted = len(labels) * group_min > width - 76
+    top, bottom, left, right = 44, 110 if slanted else 64, 64, 12
+    height += bottom - 64
     plot_w, plot_h = width - left - right, height - top - bottom
     ticks = nice_ticks(max([v for _, values in series for v in values] + [0]))
     peak = ticks[-1]
@@ -60,8 +63,13 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
             if bar >= 14:
                 parts.append(f'<text class="value" x="{x + bar * 0.45:.1f}" y="{y - 3:.1f}" font-size="10" '
                              f'text-anchor="middle" fill="{INK}">{_number(value)}</text>')
-        parts.append(f'<text x="{x0 + group * 0.4:.1f}" y="{top + plot_h + 15}" font-size="11" text-anchor="middle" '
-                     f'fill="{INK}">{escape(str(label))[:14]}</text>')
+        x, y = x0 + group * 0.4, top + plot_h + 15
+        if slanted:
+            parts.append(f'<text x="{x:.1f}" y="{y}" font-size="11" text-anchor="end" fill="{INK}" '
+                         f'transform="rotate(-40 {x:.1f} {y})">{escape(str(label))[:14]}</text>')
+        else:
+            parts.append(f'<text x="{x:.1f}" y="{y}" font-size="11" text-anchor="middle" fill="{INK}">'
+                         f'{escape(str(label))[:14]}</text>')
     for j, (name, _) in enumerate(series):
         x = left + j * 150
         parts.append(f'<rect x="{x}" y="{height - 18}" width="12" height="12" fill="{PALETTE[j % len(PALETTE)]}"/>'
