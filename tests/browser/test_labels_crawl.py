@@ -25,7 +25,7 @@ from core.orm import Loan
 from core.roles import ROLES
 from tests.committee_service.meeting import convene
 from tests.loans.walk import Walk
-from tests.suite import start_suite, suite_config
+from tests.suite import DEMO_PASSWORD, start_suite, suite_config
 
 # One database is enough for what pages show; the API tests cover both.
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -177,6 +177,14 @@ async def _cases(suite) -> dict[str, int]:
     return loans
 
 
+async def _names(suite) -> frozenset[str]:
+    """The cases' tracking codes (a page's <title> names its case; no markup there) and the
+    document codes (shown next to the document's name)."""
+    async with suite.services.db.unit_of_work(write=False) as session:
+        codes = set((await session.execute(select(Loan.tracking_code))).scalars())
+    return frozenset(codes | set(suite.services.workflow.current.documents))
+
+
 def _codes(suite) -> set[str]:
     definition = suite.services.workflow.current
     products = suite.services.workflow.rules.at(dt.date.today()).products
@@ -187,9 +195,7 @@ def _codes(suite) -> set[str]:
 async def test_every_page_in_both_languages_for_every_role(suite):
     loans = await _cases(suite)
     codes = _codes(suite)
-    async with suite.services.db.unit_of_work(write=False) as session:
-        # names: the cases' tracking codes (a page's <title> names its case; no markup there)
-        names = frozenset((await session.execute(select(Loan.tracking_code))).scalars())
+    names = await _names(suite)
     report, reached = {}, set()
     for language in ("zh", "en"):
         anonymous = await suite.client()
@@ -262,3 +268,35 @@ async def test_api_refusals_speak_the_page_language(suite):
     manager.client.session.cookie_jar.update_cookies({"lang": "zh"})
     page = await (await manager.request("GET", "/insight")).text()
     assert "统计监督仅供经营层负责人和董事长/理事长查看" in page
+
+
+@ON_SQLITE
+async def test_what_the_page_scripts_write_is_in_the_page_language(suite, browser):
+    """The parts of a page its scripts fill in (the upload panel, the fingerprint panel, My
+    prints, the step-up dialog's action), read from the live page in both languages."""
+    walk = await Walk(suite).start()
+    await walk.apply()
+    await walk.walk_to("investigation")
+    codes = _codes(suite)
+    names = await _names(suite)
+    base = str(suite.server.make_url("")).rstrip("/")
+    for language in ("zh", "en"):
+        context = await browser.new_context(locale="zh-CN")
+        await context.add_cookies([{"name": "lang", "value": language, "url": base}])
+        page = await context.new_page()
+        await page.goto(f"{base}/login")
+        await page.fill("input[name=username]", "officer.e.a")
+        await page.fill("input[name=password]", DEMO_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{base}/queue")
+        await page.goto(f"{base}/loans/{walk.loan_id}")
+        await page.wait_for_selector("[data-testid=filed-pages] li")
+        await page.wait_for_selector("[data-fingerprint-summary] li")
+        found = problems(await page.content(), language, codes, names)
+        assert not found, (language, found[:10])
+        options = await page.locator("[data-testid=upload-panel] select[name=code] option").all_inner_texts()
+        assert any(("Investigation report" if language == "en" else "调查报告") in o for o in options), options
+        await page.goto(f"{base}/me/fingerprints")
+        await page.wait_for_load_state("networkidle")
+        assert not problems(await page.content(), language, codes, names)
+        await context.close()

@@ -3,9 +3,11 @@ trends by month, office and product; time in stage against its deadline; tables 
 and units — in the reader's language."""
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from openpyxl import load_workbook
 
 from core.insight.charts import bar_chart, nice_ticks
 from tests.loans.walk import Walk
@@ -60,3 +62,15 @@ async def test_the_dashboard_shows_trends_and_time_in_stage_against_deadlines(su
     html = await (await english.request("GET", "/insight")).text()
     assert "By month" in html and "Applications (cases)" in html and "1 working day" in html
     assert "East Intake Sub-center" in html or "Intake" in html  # offices by their English names
+
+    # the page's downloads: the same figures, headed and named as on the page
+    csv = await (await chairman.request("GET", "/insight/export?format=csv&table=by_product")).read()
+    lines = csv.decode("utf-8-sig").splitlines()
+    assert lines[0] == "贷款品种,申请（笔）,批准（笔）,拒绝（笔）,金额（元）"
+    assert any(line.startswith("个人消费贷款,1,") for line in lines[1:]), lines
+    xlsx = await (await english.request("GET", "/insight/export?format=xlsx")).read()
+    book = load_workbook(io.BytesIO(xlsx))
+    assert "By month" in book.sheetnames and book["By month"]["E1"].value == "Amount (CNY)"
+    assert book["By month"]["B2"].value == 2
+    officer = await suite.login("officer.e.a")
+    assert (await officer.request("GET", "/insight/export?format=xlsx")).status == 403

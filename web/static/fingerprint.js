@@ -106,9 +106,15 @@ async function desk(form) {
   }
   const section = document.querySelector('[data-testid=desk-result]');
   section.hidden = false;
-  section.querySelector('[data-testid=decision]').textContent =
-    result.matched ? label('fp_matched') : `${label('fp_refused')}: ${result.people.filter((p) => !p.matched).map((p) => `${p.name} (${why(p, result.threshold)})`).join('; ')}`;
-  section.querySelector('[data-testid=decision]').dataset.matched = String(result.matched);
+  const decision = section.querySelector('[data-testid=decision]');
+  decision.dataset.matched = String(result.matched);
+  if (result.matched) decision.textContent = label('fp_matched');
+  else {
+    decision.replaceChildren(`${label('fp_refused')}: `);
+    result.people.filter((p) => !p.matched).forEach((p, i) => decision.append(i ? '; ' : '',
+      Object.assign(document.createElement('span'), { textContent: p.name, translate: false }),
+      ` (${why(p, result.threshold)})`));
+  }
   const people = section.querySelector('[data-testid=desk-people]');
   people.replaceChildren();
   for (const person of result.people) {
@@ -121,8 +127,9 @@ async function desk(form) {
     if (person.capture_png) row.append(picture(person.capture_png, `${label('stepup_capture')} (${person.minutiae} ${label('fp_minutiae')})`));
     const verdict = document.createElement('p');
     verdict.dataset.testid = `score-${person.customer_id}`;
-    verdict.textContent = `${person.name}: ${person.score === undefined ? '—' : person.score.toFixed(1)} / ${result.threshold} → `
-      + (person.matched ? label('fp_match_one') : `${label('fp_no_match')} (${why(person, result.threshold)})`);
+    verdict.append(Object.assign(document.createElement('span'), { textContent: person.name, translate: false }),
+      `: ${person.score === undefined ? '—' : person.score.toFixed(1)} / ${result.threshold} → `
+      + (person.matched ? label('fp_match_one') : `${label('fp_no_match')} (${why(person, result.threshold)})`));
     const block = document.createElement('div');
     block.append(row, verdict);
     people.append(block);
@@ -137,16 +144,22 @@ async function panel(section) {
   } catch {
     return;  // not for this reader (e.g. the applicant)
   }
-  const lines = status.people.map((p) => `${label(p.role === 'applicant' ? 'fp_applicant' : 'fp_guarantor')} ${p.name}: ${p.fingers.length} / ${status.min_fingers}`);
   const list = document.createElement('ul');
-  for (const line of lines) list.append(Object.assign(document.createElement('li'), { textContent: line }));
+  for (const p of status.people) {
+    const name = Object.assign(document.createElement('span'), { textContent: p.name, translate: false });
+    const item = document.createElement('li');
+    item.append(`${label(p.role === 'applicant' ? 'fp_applicant' : 'fp_guarantor')} `, name,
+      `: ${p.fingers.length} / ${status.min_fingers}`);
+    list.append(item);
+  }
   summary.replaceChildren(list);
   if (status.duplicates.length) {
     const warning = document.createElement('div');
     warning.className = 'error';
     warning.dataset.testid = 'duplicate-warning';
-    warning.textContent = `${label('flag_duplicate_identity')}: ` + status.duplicates.map(
-      (d) => `${d.name} ≈ ${d.other.name} (${d.other.id_number}), ${d.score.toFixed(1)}`).join('; ');
+    const who = Object.assign(document.createElement('span'), { translate: false, textContent: status.duplicates.map(
+      (d) => `${d.name} ≈ ${d.other.name} (${d.other.id_number}), ${d.score.toFixed(1)}`).join('; ') });
+    warning.append(`${label('flag_duplicate_identity')}: `, who);
     summary.append(warning);
   }
 }
