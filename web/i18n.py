@@ -666,14 +666,6 @@ def catalogue(language: str, workflow: Any = None, definition: Any = None) -> Ca
     return Catalogue(language, definition or workflow.current, products)
 
 
-def translator(language: str):
-    return Catalogue(language).label
-
-
-def choice_namer(language: str):
-    return Catalogue(language).choice
-
-
 def pick_language(cookie: str | None, accept: str) -> str:
     if cookie in LANGUAGES:
         return cookie
