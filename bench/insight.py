@@ -168,6 +168,17 @@ async def measure(db: Database, repeats: int) -> dict[str, float]:
         }
         for name, work in cases.items():
             results[f"{who}: {name}"] = await timed(db, work, repeats)
+        # the page draws its charts (SVG) from the figures: timed on top of the whole dashboard
+        from web.i18n import Catalogue
+        from web.postloan_pages import dashboard_charts
+
+        async with db.unit_of_work(write=False) as session:
+            data = await figures.dashboard(session, scope, now, 365, definition)
+        names = Catalogue("zh", definition)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            dashboard_charts(data, names)
+        results[f"{who}: the page's charts (SVG)"] = (time.perf_counter() - started) / repeats * 1000
     return results
 
 

@@ -396,7 +396,8 @@ async def history(session: AsyncSession, workflow: Workflow, loan: Loan) -> list
              "action_zh": definition.actions[e.action].name_zh if e.action in definition.actions else e.action,
              "action_en": definition.actions[e.action].name_en if e.action in definition.actions else e.action,
              "maker": name or ("committee" if e.kind == "system" else "—"), "maker_role": e.maker_role,
-             "reason": e.reason, "at": e.at.isoformat()} for e, name in rows]
+             "reason": e.reason, "payload": json.loads(e.payload or "{}"), "at": e.at.isoformat()}
+            for e, name in rows]
 
 
 async def options(session: AsyncSession, workflow: Workflow, scope: Scope, loan: Loan, caller: Caller) -> list[dict]:
@@ -412,7 +413,8 @@ async def options(session: AsyncSession, workflow: Workflow, scope: Scope, loan:
         result.append({
             "code": action.code, "name_zh": action.name_zh, "name_en": action.name_en, "kind": action.kind,
             "important": action.important, "open": option.open,
-            "blocked": None if option.open else {"error": option.blocked.code, "message": option.blocked.message},
+            "blocked": None if option.open else {"error": option.blocked.code, "message": option.blocked.message,
+                                                 "details": dict(option.blocked.details)},
             "fields": [{"name": name, "type": spec.type, "required": spec.required,
                         "choices": list(spec.choices or ())} for name, spec in action.payload.items()],
             "choices": dict(action.to_choices) if action.choose_by else {},

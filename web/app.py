@@ -14,7 +14,7 @@ from core.context import RENDER_ERROR
 from . import archive_pages, committee_pages, portal
 from . import postloan_pages
 from . import biometrics_pages
-from .pages import JINJA, render_error, routes
+from .pages import JINJA, localized_errors, render_error, routes
 
 HERE = Path(__file__).parent
 
@@ -22,6 +22,7 @@ HERE = Path(__file__).parent
 def create_app(config: Config) -> web.Application:
     """Pages, static files and the core API (/api/) in one application."""
     app = create_root(config, "web")
+    app.middlewares.insert(0, localized_errors)  # outside the JSON error middleware: it words what that one wrote
     app[JINJA] = Environment(loader=FileSystemLoader(HERE / "templates"),
                              autoescape=select_autoescape(["html"]), auto_reload=False)
     app[RENDER_ERROR] = render_error

@@ -5,68 +5,23 @@ The upload panel of the loan page is the template `archive_upload.html` (include
 """
 from __future__ import annotations
 
+import asyncio
+import tempfile
+
 from aiohttp import web
 
 from committee import service as committee_service
+from core import loanflow
 from core.api.archive import ARCHIVE
 from core.context import scope, services
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
+from core.orm import Customer
 from recordings import service as archive_service
+from recordings.pdfexport import PdfExportError, export_pages_pdf, summary_pdf
 
-from .i18n import LABELS
-from .pages import render, signed_in
+from .pages import case_file_of, labels, render, signed_in, when
 
 routes = web.RouteTableDef()
-
-ARCHIVE_LABELS: dict[str, dict[str, str]] = {
-    "archive": {"zh": "档案查询", "en": "Archive"},
-    "archive_search": {"zh": "档案检索", "en": "Search the credit archive"},
-    "archive_name": {"zh": "客户姓名", "en": "Customer name"},
-    "archive_id_number": {"zh": "证件号码", "en": "ID number"},
-    "archive_meeting": {"zh": "贷审会编号", "en": "Committee meeting"},
-    "archive_date_from": {"zh": "申请日期自", "en": "Applied from"},
-    "archive_date_to": {"zh": "至", "en": "to"},
-    "archive_find": {"zh": "查询", "en": "Search"},
-    "archive_no_results": {"zh": "未找到档案", "en": "No credit files found"},
-    "archive_credit_file": {"zh": "信贷档案", "en": "Credit file"},
-    "archive_open": {"zh": "打开", "en": "Open"},
-    "archive_kind": {"zh": "类别", "en": "Kind"},
-    "archive_code": {"zh": "编号", "en": "Reference"},
-    "archive_page": {"zh": "页", "en": "Page"},
-    "archive_size": {"zh": "大小", "en": "Size"},
-    "archive_filed_at": {"zh": "归档时间", "en": "Filed"},
-    "archive_digest": {"zh": "SHA-256", "en": "SHA-256"},
-    "archive_index": {"zh": "档案目录签名", "en": "Signed index"},
-    "archive_version": {"zh": "版本", "en": "Version"},
-    "archive_status": {"zh": "校验结果", "en": "Verification"},
-    "archive_status_intact": {"zh": "完整，签名有效", "en": "Intact, signature valid"},
-    "archive_status_changed": {"zh": "与签名目录不一致", "en": "Differs from the signed index"},
-    "archive_status_signature_invalid": {"zh": "签名无效", "en": "Signature invalid"},
-    "archive_status_unsigned": {"zh": "未签名", "en": "Not signed"},
-    "archive_status_empty": {"zh": "尚无归档", "en": "Nothing filed yet"},
-    "archive_export_zip": {"zh": "导出档案包（ZIP）", "en": "Export (ZIP)"},
-    "archive_export_pdf": {"zh": "打印扫描件（PDF）", "en": "Print scans (PDF)"},
-    "archive_play": {"zh": "播放", "en": "Play"},
-    "archive_recording": {"zh": "贷审会录像", "en": "Committee recording"},
-    "archive_timeline": {"zh": "会议时间线", "en": "Meeting timeline"},
-    "archive_other_recordings": {"zh": "同场其他录像", "en": "Other recordings of the meeting"},
-    "archive_upload": {"zh": "上传扫描件", "en": "Upload scanned pages"},
-    "archive_document_code": {"zh": "资料类别", "en": "Document"},
-    "archive_files": {"zh": "文件", "en": "Files"},
-    "archive_send": {"zh": "上传", "en": "Upload"},
-    "archive_filed_pages": {"zh": "已归档扫描件", "en": "Filed pages"},
-    "archive_kind_document_page": {"zh": "扫描件", "en": "Scanned page"},
-    "archive_kind_fingerprint_record": {"zh": "指纹记录", "en": "Fingerprint record"},
-    "archive_kind_recording": {"zh": "录像", "en": "Recording"},
-    "archive_kind_recording_manifest": {"zh": "录像清单", "en": "Recording manifest"},
-    "archive_kind_post_loan_record": {"zh": "贷后记录", "en": "Post-loan record"},
-    "archive_kind_vote": {"zh": "表决记录", "en": "Vote"},
-    "archive_kind_committee_draw": {"zh": "抽签记录", "en": "Committee draw"},
-    "archive_kind_committee_minutes": {"zh": "贷审会纪要（出席记录）", "en": "Committee minutes (attendance)"},
-}
-# The archive's labels join the front's table (the loan page's upload panel uses them too).
-for _key, _value in ARCHIVE_LABELS.items():
-    LABELS.setdefault(_key, _value)
 
 _SEARCH_FIELDS = ("name", "id_number", "tracking_code", "date_from", "date_to", "meeting_id")
 
@@ -105,3 +60,53 @@ async def player_page(request: web.Request) -> web.Response:
         view = await archive_service.recording(session, scope(request), int(request.match_info["loan_id"]),
                                                int(request.match_info["entry_id"]))
     return render(request, "archive_player.html", rec=view)
+
+
+@routes.get(r"/archive/loans/{loan_id:\d{1,18}}/file.pdf")
+async def credit_file_pdf(request: web.Request) -> web.StreamResponse:
+    """The credit file to print: what the case found and decided, step by step with who and
+    when (in the reader's language), then every scanned page of the signed index."""
+    signed_in(request)
+    svc, c = services(request), labels(request)
+    running = request.config_dict[ARCHIVE]
+    async with svc.db.unit_of_work() as session:
+        loan, index, _ = await archive_service.export_index(session, running, scope(request),
+                                                           int(request.match_info["loan_id"]), "pdf")
+        customer = await session.get(Customer, loan.customer_id)
+        history = await loanflow.history(session, svc.workflow, loan)
+        findings = await case_file_of(request, session, loan, history)
+    title = f"{c.label('archive_credit_file')} {loan.tracking_code}"
+    sections = [(c.label("loan_file"), [
+        f"{c.label('customer')}: {customer.name} ({archive_service.mask_id(customer.id_number)})",
+        f"{c.label('product')}: {c.product(loan.product)}", f"{c.label('amount')}: {loan.amount_fen / 100:,.2f}",
+        f"{c.label('term')}: {loan.term_months}", f"{c.label('stage')}: {c.stage(loan.stage)}",
+        f"{c.label('channel')}: {c.channel(loan.channel)}"])]
+    sections.append((c.label("history"), [
+        f"{when(e['at'])}  {c.action(e['action'])}  {c.stage(e['from'])} → {c.stage(e['to'])}  "
+        f"{c.maker(e['maker'], e['kind'])}" + (f"  {c.label('reason')}: {e['reason']}" if e["reason"] else "")
+        for e in history]))
+    for entry in findings:
+        lines = []
+        for name, value, _written in entry["content"]:
+            if isinstance(value, dict):
+                value = "; ".join(f"{k}: {v}" if v else str(k) for k, v in value.items())
+            lines.append(f"{c.field(name)}: {value}")
+        who = c.maker(entry["maker"], entry["kind"])
+        sections.append((f"{c.label('case_file')} · {c.action(entry['action'])} · {who} · {when(entry['at'])}", lines))
+    summary = await asyncio.to_thread(summary_pdf, title, sections)
+    with tempfile.SpooledTemporaryFile(max_size=16 * 2**20) as out:
+        try:
+            await export_pages_pdf(index.scanned_pages(), running.store, out, preface=(title, summary))
+        except PdfExportError as error:
+            raise Conflict(str(error), code="export_failed") from None
+        size = out.tell()
+        out.seek(0)
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/pdf", "Cache-Control": "no-store",
+            "Content-Disposition": f'inline; filename="credit-file-{loan.tracking_code}-v{index.version}.pdf"'})
+        response.content_length = size
+        await response.prepare(request)
+        while chunk := out.read(1 << 20):
+            await response.write(chunk)
+        await response.write_eof()
+        return response

@@ -12,10 +12,6 @@ from core.errors import Forbidden
 from .pages import render, signed_in
 
 routes = web.RouteTableDef()
-FINGERS = {1: ("右拇指", "right thumb"), 2: ("右食指", "right index"), 3: ("右中指", "right middle"),
-           4: ("右环指", "right ring"), 5: ("右小指", "right little"), 6: ("左拇指", "left thumb"),
-           7: ("左食指", "left index"), 8: ("左中指", "left middle"), 9: ("左环指", "left ring"),
-           10: ("左小指", "left little")}
 
 
 async def _status(request: web.Request) -> dict:
@@ -29,7 +25,7 @@ async def enroll_page(request: web.Request) -> web.Response:
     async with services(request).db.unit_of_work(write=False) as session:
         loan = await scope(request).loan(session, status["loan_id"])
         officer_a = loan.officer_a_id == principal(request).user_id
-    return render(request, "biometrics_enroll.html", info=status, fingers=FINGERS, officer_a=officer_a)
+    return render(request, "biometrics_enroll.html", info=status, officer_a=officer_a)
 
 
 @routes.get(r"/loans/{loan_id:\d{1,18}}/fingerprints/desk")
@@ -43,4 +39,4 @@ async def desk_page(request: web.Request) -> web.Response:
 @routes.get("/me/fingerprints")
 async def my_prints_page(request: web.Request) -> web.Response:
     signed_in(request)
-    return render(request, "biometrics_me.html", fingers=FINGERS, step_up=services(request).config.step_up)
+    return render(request, "biometrics_me.html", step_up=services(request).config.step_up)

@@ -6,13 +6,12 @@ from aiohttp import web
 
 from committee import service
 from core.context import principal, scope, services
+from core.orm import Loan
 
-from .pages import render, signed_in
+from .pages import case_file_of, render, signed_in
 
 routes = web.RouteTableDef()
 
-PHASE_NAMES = {"scheduled": "待开会 Scheduled", "open": "汇报答询 Officers present", "deliberation": "闭门审议 Deliberation",
-               "voting": "表决 Voting", "tallied": "已计票 Tallied", "closed": "已结束 Closed"}
 
 
 @routes.get(r"/committee/loans/{loan_id:\d{1,18}}")
@@ -25,8 +24,10 @@ async def setup_page(request: web.Request) -> web.Response:
         latest = None
         if listing["items"]:
             latest = await service.view(session, scope(request), principal(request), listing["items"][-1]["id"])
+        row = await scope(request).loan(session, loan_id)
+        findings = await case_file_of(request, session, row)
     return render(request, "committee_setup.html", loan_id=loan_id, listing=listing, latest=latest,
-                  phase_names=PHASE_NAMES)
+                  case_file=findings, tracking_code=row.tracking_code)
 
 
 @routes.get(r"/committee/meetings/{meeting_id:\d{1,18}}")
@@ -34,5 +35,8 @@ async def room_page(request: web.Request) -> web.Response:
     signed_in(request)
     async with services(request).db.unit_of_work(write=False) as session:
         view = await service.view(session, scope(request), principal(request), int(request.match_info["meeting_id"]))
-    return render(request, "committee_room.html", view=view, phase_names=PHASE_NAMES,
-                  next_phase=service.NEXT_PHASE.get(view["phase"]))
+        # every member reads what the officers, the reviewer and the intake found before voting
+        row = await session.get(Loan, view["loan_id"])
+        findings = await case_file_of(request, session, row) if view.get("my_role") or principal(request).roles - {"applicant"} else []
+    return render(request, "committee_room.html", view=view, next_phase=service.NEXT_PHASE.get(view["phase"]),
+                  case_file=findings, tracking_code=row.tracking_code)

@@ -11,7 +11,7 @@ from aiohttp import web
 from committee import ballots as ballot_mod
 from committee import decision as decision_mod
 from committee import service as committee
-from web.i18n import MESSAGES, message, pick_language
+from web.i18n import REFUSALS, message, pick_language
 
 from ..apispec import Body, Field
 from ..audit import Actor, append
@@ -71,7 +71,7 @@ def _in_their_language(request: web.Request):
     try:
         yield
     except ServiceError as error:
-        if error.code in MESSAGES:
+        if error.code in REFUSALS:
             language = pick_language(request.cookies.get("lang"), request.headers.get("Accept-Language", ""))
             error.message = message(error.code, language, **error.details)
         raise

@@ -37,12 +37,12 @@ async def load(request: web.Request, days: int) -> dict:
         return await figures.dashboard(session, scope(request), utcnow(), days, svc.workflow.current)
 
 
-def chart_of(data: dict) -> str:
+def chart_of(data: dict, title: str = "Applications and approvals by office",
+             names: tuple[str, str, str] = ("applications", "approved", "rejected"), unit: str = "cases") -> str:
     rows = data["by_office"]
-    return charts.bar_chart("各机构申请与审批 Applications and approvals by office", [r["key"] for r in rows],
-                            [("申请 applications", [r["applications"] for r in rows]),
-                             ("批准 approved", [r["approved"] for r in rows]),
-                             ("拒绝 rejected", [r["rejected"] for r in rows])])
+    return charts.bar_chart(title, [r["key"] for r in rows],
+                            [(names[0], [r["applications"] for r in rows]), (names[1], [r["approved"] for r in rows]),
+                             (names[2], [r["rejected"] for r in rows])], unit=unit)
 
 
 @routes.route("GET", "/insight/dashboard", summary="Live figures within the caller's subtree", query=_DAYS, tag="insight")

@@ -92,11 +92,12 @@ async def dispatch_suggestion(session: AsyncSession, workflow: Workflow, scope: 
     rules = workflow.rules.at(loan.created_at.date())
     large = rules.committee_for(loan.product, loan.amount_fen).kind == "large"
     risky = bool(history["rejections"] or history["overdue"])
-    reasons = []
+    reasons, codes = [], []
     home = await session.get(Office, customer.office_id) if customer.office_id else None
     if history["loans"] and home is not None and not risky and not large:
         route, office = "credit_union", home
         reasons.append("existing customer: their own credit union")
+        codes.append("existing_customer")
     else:
         route = "sub_center"
         centers = list((await session.execute(select(Office).where(Office.kind == "sub_center", Office.active)
@@ -112,9 +113,11 @@ async def dispatch_suggestion(session: AsyncSession, workflow: Workflow, scope: 
             office = min(loads)[2]
         reasons.append("new customer" if not history["loans"] else
                        ("large amount" if large else "risk history") + ": an intake sub-center's A/B pair")
+        codes.append("new_customer" if not history["loans"] else ("large_amount" if large else "risk_history"))
     officers = await _officers(session, office.id)
     pair = [user for user, _ in officers[:2]]
     return {"route": route, "office_id": office.id, "office_name": office.name_zh,
+            "office_name_en": office.name_en or office.name_zh, "reason_codes": codes,
             "officer_a": pair[0].id if pair else None, "officer_b": pair[1].id if len(pair) > 1 else None,
             "candidates": [{"id": u.id, "name": u.display_name, "open_cases": n} for u, n in officers],
             "reasons": reasons, "large_committee": large, "risky": risky}

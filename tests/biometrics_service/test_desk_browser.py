@@ -61,18 +61,18 @@ async def test_the_clerk_matches_prints_at_the_desk_then_disburses(suite, browse
     await clerk.wait_for_url(f"{base}/loans/{walk.loan_id}/fingerprints/desk")
 
     decision = await _match_at_desk(clerk, scans, people["applicant"], people["guarantor"], "110_2")
-    assert "REFUSED" in decision and "below the threshold" in decision
+    assert "拒绝放款" in decision and "< 40" in decision
     score = await clerk.inner_text(f"[data-testid=score-{people['applicant']}]")
-    assert "/ 40" in score and "no match" in score
+    assert "/ 40" in score and "不符" in score
     await clerk.goto(f"{base}/loans/{walk.loan_id}")
     blocked = clerk.locator("details[data-action=disburse]")
-    assert "prints have not been matched" in await blocked.text_content()
+    assert "指纹尚未在放款柜台核验" in await blocked.text_content()
     assert await blocked.locator("form").count() == 0
 
     await clerk.goto(f"{base}/loans/{walk.loan_id}/fingerprints/desk")
     decision = await _match_at_desk(clerk, scans, people["applicant"], people["guarantor"], "104_3")
-    assert "MATCHED" in decision
-    assert "match" in await clerk.inner_text(f"[data-testid=score-{people['guarantor']}]")
+    assert "可以放款" in decision
+    assert "相符" in await clerk.inner_text(f"[data-testid=score-{people['guarantor']}]")
 
     await clerk.click("[data-testid=back-to-loan]")
     await clerk.wait_for_url(f"{base}/loans/{walk.loan_id}")

@@ -66,7 +66,8 @@ async def test_three_browsers_meet_and_vote(suite, browser):
         await page.goto(meeting_url)
     pages = [convener, *members]
     for page in pages:
-        assert await page.locator("[data-testid=my-role]").inner_text() in ("convener", "member")
+        assert await page.locator("[data-testid=my-role]").get_attribute("data-role") in ("convener", "member")
+        assert await page.locator("[data-testid=my-role]").inner_text() in ("召集人", "委员")
     # everyone decodes the two others' video
     for page in pages:
         stats = await wait_decoding(page, 2)

@@ -1,5 +1,12 @@
 // Small page helpers: forms marked data-api are sent to the JSON API with the CSRF token.
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? '';
+let labels = null;
+
+// A label of the page's language, from the catalogue the server put in the page (web/i18n.py JS_LABELS).
+export function label(key) {
+  labels ??= JSON.parse(document.getElementById('labels')?.textContent || '{}');
+  return labels[key] ?? key;
+}
 
 export async function api(method, url, body) {
   const response = await fetch(url, {
@@ -26,7 +33,9 @@ function formBody(form) {
   const body = {};
   for (const element of form.elements) {
     if (!element.name || element.disabled) continue;
-    if (element.type === 'checkbox') {
+    if (element.type === 'hidden' && element.dataset.array !== undefined) {
+      (body[element.name] ??= []).push(element.value);  // kept as it is (e.g. a role this admin may not grant)
+    } else if (element.type === 'checkbox') {
       if (element.name === 'roles' || element.dataset.array !== undefined) {
         (body[element.name] ??= []);
         if (element.checked) body[element.name].push(element.value);
@@ -48,7 +57,7 @@ document.addEventListener('submit', async (event) => {
   if (button) button.disabled = true;
   try {
     await api(form.dataset.method || 'POST', form.dataset.api, formBody(form));
-    toast(document.documentElement.lang === 'en' ? 'Saved' : '已保存');
+    toast(label('saved'));
     if (form.dataset.reload) window.location.reload();
   } catch (error) {
     toast(error.message, true);
@@ -103,3 +112,39 @@ document.addEventListener('submit', async (event) => {
     if (button) button.disabled = false;
   }
 });
+
+// When something on the loan page changed what may be done (a document filed), the actions are
+// read again from the server: an action waiting for that document opens without a reload.
+document.addEventListener('loan-changed', async () => {
+  const current = document.querySelector('[data-testid="actions"]');
+  const response = await fetch(window.location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+  if (!response.ok) return;
+  const page = new DOMParser().parseFromString(await response.text(), 'text/html');
+  const fresh = page.querySelector('[data-testid="actions"]');
+  if (current && fresh) current.replaceWith(document.adoptNode(fresh));
+  else if (current) current.remove();
+  else if (fresh) document.querySelector('[data-testid="history"]')?.closest('section')?.before(document.adoptNode(fresh));
+  bindOfficePickers(document);
+  document.dispatchEvent(new CustomEvent('actions-refreshed'));
+});
+
+// Officers A and B are chosen among the officers of the office picked in the same form.
+function bindOfficePickers(root) {
+  for (const picker of root.querySelectorAll('select[data-officers-of]')) {
+    const office = picker.form?.elements[picker.dataset.officersOf];
+    if (!office || picker.dataset.bound) continue;
+    picker.dataset.bound = 'true';
+    const follow = () => {
+      let keep = false;
+      for (const option of picker.options) {
+        option.hidden = option.dataset.office !== office.value;
+        option.disabled = option.hidden;
+        if (!option.hidden && option.selected) keep = true;
+      }
+      if (!keep) picker.value = [...picker.options].find((o) => !o.hidden)?.value ?? '';
+    };
+    office.addEventListener('change', follow);
+    follow();
+  }
+}
+bindOfficePickers(document);

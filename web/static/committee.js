@@ -2,16 +2,13 @@
 // committee server (an SFU: one sending connection, one receiving connection per other
 // participant), VP8 video with a capped bitrate, the phase banner, the convener's controls and
 // the vote with its fingerprint step. Also the convener's meeting setup form.
-import { api, toast } from '/static/app.js';
+import { api, label, toast } from '/static/app.js';
 import { stepUp } from '/static/fingerprint.js';
 
 const MAX_VIDEO_BITRATE = 500_000; // the server relays REMB to nobody: the sender caps itself
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 15 } };
-const PHASES = {
-  scheduled: '待开会 Scheduled', open: '汇报答询 Officers present', deliberation: '闭门审议 Deliberation',
-  voting: '表决 Voting', tallied: '已计票 Tallied', closed: '已结束 Closed',
-};
-const ROLES = { convener: '召集人 Convener', member: '委员 Member', officer: '客户经理 Officer' };
+const phaseName = (code) => label(`phase_${code}`);
+const roleName = (code) => (code ? label(`meeting_role_${code}`) : '');
 
 function preferCodecs(transceiver, kind) {
   if (!RTCRtpReceiver.getCapabilities || !transceiver.setCodecPreferences) return;
@@ -72,7 +69,7 @@ class Room {
 
   label(id, role, name) {
     const person = this.people.get(String(id));
-    return `${name || person?.name || id} · ${ROLES[role || person?.role] || role || ''}`;
+    return `${name || person?.name || id} · ${roleName(role || person?.role)}`;
   }
 
   async start() {
@@ -86,12 +83,12 @@ class Room {
       return;
     }
     const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: VIDEO });
-    const mine = this.tile('me', this.label(this.view.me || '', this.view.my_role, '我 Me'));
+    const mine = this.tile('me', this.label(this.view.me || '', this.view.my_role, label('cm_me')));
     mine.muted = true;
     mine.srcObject = media;
     this.media = media;
     this.socket = window.io({ auth: { token }, transports: ['websocket'], reconnection: false });
-    this.socket.on('connect_error', (error) => this.message(`无法加入 cannot join: ${error.message}`));
+    this.socket.on('connect_error', (error) => this.message(`${label('cm_cannot_join')}: ${error.message}`));
     this.socket.on('connect', () => this.publish().catch((e) => this.message(e.message)));
     this.socket.on('participants', (items) => items.forEach((p) => this.subscribe(p)));
     this.socket.on('published', (p) => this.subscribe(p));
@@ -163,7 +160,7 @@ class Room {
   async phaseChanged(phase) {
     this.view.phase = phase;
     const banner = this.root.querySelector('[data-phase-banner]');
-    banner.textContent = PHASES[phase] || phase;
+    banner.textContent = phaseName(phase);
     banner.dataset.phase = phase;
     const panel = this.root.querySelector('[data-vote-panel]');
     if (panel && phase === 'voting' && this.root.querySelector('[data-voted]')?.hidden) panel.hidden = false;
@@ -185,10 +182,10 @@ class Room {
         const view = await api('POST', `/api/committee/meetings/${this.view.id}/phase`, { phase: target });
         this.view.phase = view.phase;
         const after = order[order.indexOf(view.phase) + 1];
-        next.textContent = after ? `进入 Move to: ${PHASES[after]}` : '会议已结束 Meeting closed';
+        next.textContent = after ? `${label('cm_move_to')}: ${phaseName(after)}` : label('cm_meeting_closed');
         next.disabled = !after;
-        this.root.querySelector('[data-phase-banner]').textContent = PHASES[view.phase];
-        if (view.decision_error) toast(`决议未送达 decision not delivered: ${view.decision_error}`, true);
+        this.root.querySelector('[data-phase-banner]').textContent = phaseName(view.phase);
+        if (view.decision_error) toast(`${label('cm_decision_not_delivered')}: ${view.decision_error}`, true);
       } catch (failure) {
         toast(failure.message, true);
       }

@@ -1,12 +1,12 @@
 // Fingerprint pages: files saved by the scanner software are read in the browser and sent as
 // base64 to the JSON API; the step-up dialog confirms important actions on the loan page.
-import { api, toast } from '/static/app.js';
+import { api, label, toast } from '/static/app.js';
 
 function readBase64(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(String(reader.result).split(',', 2)[1] || '');
-    reader.onerror = () => reject(new Error('the file cannot be read'));
+    reader.onerror = () => reject(new Error(label('fp_unreadable')));
     reader.readAsDataURL(file);
   });
 }
@@ -29,11 +29,11 @@ function askForPrint(dialog, action) {
   return new Promise((resolve, reject) => {
     const input = dialog.querySelector('input[type=file]');
     input.value = '';
-    dialog.querySelector('[data-step-up-action]').textContent = action;
+    dialog.querySelector('[data-step-up-action]').textContent = label(`action_${action}`);
     dialog.querySelector('[data-step-up-error]').textContent = '';
     dialog.addEventListener('close', () => {
       if (dialog.returnValue === 'confirm' && input.files[0]) resolve(input.files[0]);
-      else reject(new Error('需要指纹确认 / fingerprint confirmation cancelled'));
+      else reject(new Error(label('stepup_cancelled')));
     }, { once: true });
     dialog.showModal();
   });
@@ -43,7 +43,7 @@ function askForPrint(dialog, action) {
 export async function stepUp(loanId, action, payload) {
   const mine = await api('GET', '/api/me/fingerprints');
   if (mine.step_up !== 'required') return null;
-  if (!mine.items.length) throw new Error('请先采集本人指纹（我的指纹页面） / enroll your own fingers first at /me/fingerprints');
+  if (!mine.items.length) throw new Error(label('stepup_enroll_first'));
   const dialog = document.querySelector('[data-step-up-dialog]');
   const file = await askForPrint(dialog, action);
   const granted = await api('POST', '/api/step-up', {
@@ -62,7 +62,7 @@ async function enroll(form) {
   if (form.dataset.customer) body.customer_id = Number(form.dataset.customer);
   try {
     const result = await api('POST', form.dataset.enroll, body);
-    toast(result.duplicates ? `已采集；发现 ${result.duplicates} 条疑似重复身份 / duplicates found` : '已采集 / enrolled',
+    toast(result.duplicates ? `${label('fp_enrolled_done')}; ${label('flag_duplicate_identity')} (${result.duplicates})` : label('fp_enrolled_done'),
           Boolean(result.duplicates));
     window.location.reload();
   } catch (failure) {
@@ -80,6 +80,12 @@ function picture(src, caption) {
   text.textContent = caption;
   figure.append(img, text);
   return figure;
+}
+
+// Why one person's print was refused, in the page's words (the API's reason is English).
+function why(person, threshold) {
+  if (person.score !== undefined && person.score !== null) return `${person.score.toFixed(1)} < ${threshold}`;
+  return label(person.error ? 'fp_unreadable' : 'fp_no_capture');
 }
 
 async function desk(form) {
@@ -100,8 +106,15 @@ async function desk(form) {
   }
   const section = document.querySelector('[data-testid=desk-result]');
   section.hidden = false;
-  section.querySelector('[data-testid=decision]').textContent =
-    result.matched ? '相符，可以放款 / MATCHED: disbursement may proceed' : `不符，拒绝放款 / REFUSED: ${result.reasons.join('; ')}`;
+  const decision = section.querySelector('[data-testid=decision]');
+  decision.dataset.matched = String(result.matched);
+  if (result.matched) decision.textContent = label('fp_matched');
+  else {
+    decision.replaceChildren(`${label('fp_refused')}: `);
+    result.people.filter((p) => !p.matched).forEach((p, i) => decision.append(i ? '; ' : '',
+      Object.assign(document.createElement('span'), { textContent: p.name, translate: false }),
+      ` (${why(p, result.threshold)})`));
+  }
   const people = section.querySelector('[data-testid=desk-people]');
   people.replaceChildren();
   for (const person of result.people) {
@@ -110,12 +123,13 @@ async function desk(form) {
     row.dataset.testid = `person-${person.customer_id}`;
     row.style.display = 'flex';
     row.style.gap = '1em';
-    if (person.enrollment_png) row.append(picture(person.enrollment_png, `调查采集 enrolled (${person.enrolled_minutiae} minutiae)`));
-    if (person.capture_png) row.append(picture(person.capture_png, `本次采集 captured (${person.minutiae} minutiae)`));
+    if (person.enrollment_png) row.append(picture(person.enrollment_png, `${label('fp_enrolled')} (${person.enrolled_minutiae} ${label('fp_minutiae')})`));
+    if (person.capture_png) row.append(picture(person.capture_png, `${label('stepup_capture')} (${person.minutiae} ${label('fp_minutiae')})`));
     const verdict = document.createElement('p');
     verdict.dataset.testid = `score-${person.customer_id}`;
-    verdict.textContent = `${person.name}: ${person.score === undefined ? '—' : person.score.toFixed(1)} / ${result.threshold} → `
-      + (person.matched ? '相符 match' : `不符 no match (${person.reason})`);
+    verdict.append(Object.assign(document.createElement('span'), { textContent: person.name, translate: false }),
+      `: ${person.score === undefined ? '—' : person.score.toFixed(1)} / ${result.threshold} → `
+      + (person.matched ? label('fp_match_one') : `${label('fp_no_match')} (${why(person, result.threshold)})`));
     const block = document.createElement('div');
     block.append(row, verdict);
     people.append(block);
@@ -130,16 +144,22 @@ async function panel(section) {
   } catch {
     return;  // not for this reader (e.g. the applicant)
   }
-  const lines = status.people.map((p) => `${p.role === 'applicant' ? '借款人' : '担保人'} ${p.name}: ${p.fingers.length} / ${status.min_fingers}`);
   const list = document.createElement('ul');
-  for (const line of lines) list.append(Object.assign(document.createElement('li'), { textContent: line }));
+  for (const p of status.people) {
+    const name = Object.assign(document.createElement('span'), { textContent: p.name, translate: false });
+    const item = document.createElement('li');
+    item.append(`${label(p.role === 'applicant' ? 'fp_applicant' : 'fp_guarantor')} `, name,
+      `: ${p.fingers.length} / ${status.min_fingers}`);
+    list.append(item);
+  }
   summary.replaceChildren(list);
   if (status.duplicates.length) {
     const warning = document.createElement('div');
     warning.className = 'error';
     warning.dataset.testid = 'duplicate-warning';
-    warning.textContent = '疑似冒名/借名（三名贷款） Possible duplicate identity: ' + status.duplicates.map(
-      (d) => `${d.name} ≈ ${d.other.name} (${d.other.id_number}), ${d.score.toFixed(1)}`).join('; ');
+    const who = Object.assign(document.createElement('span'), { translate: false, textContent: status.duplicates.map(
+      (d) => `${d.name} ≈ ${d.other.name} (${d.other.id_number}), ${d.score.toFixed(1)}`).join('; ') });
+    warning.append(`${label('flag_duplicate_identity')}: `, who);
     summary.append(warning);
   }
 }
@@ -147,7 +167,7 @@ async function panel(section) {
 async function myFingers(list) {
   const mine = await api('GET', '/api/me/fingerprints');
   list.replaceChildren(...mine.items.map((f) => Object.assign(document.createElement('li'),
-    { textContent: `#${f.finger}: ${f.minutiae} minutiae, ${f.captured_at.slice(0, 16)}` })));
+    { textContent: `${label(`finger_${f.finger}`)}: ${f.minutiae} ${label('fp_minutiae')}, ${f.captured_at.slice(0, 16).replace('T', ' ')}` })));
 }
 
 document.addEventListener('submit', (event) => {

@@ -1,14 +1,8 @@
 // The recording player: an HTML5 video (the server answers Range requests, so seeking loads
 // only what is needed) beside the meeting's timeline from its manifest — joins, leaves, phase
 // changes — each a button that seeks the video to that moment.
-const LABELS = {
-  join: { zh: '加入', en: 'joined' },
-  leave: { zh: '离开', en: 'left' },
-  phase: { zh: '进入环节', en: 'phase' },
-  'recording-paused': { zh: '录像暂停', en: 'recording paused' },
-  'recording-resumed': { zh: '录像继续', en: 'recording resumed' },
-  closed: { zh: '会议结束', en: 'meeting closed' },
-};
+import { label } from '/static/app.js';
+
 
 function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds));
@@ -40,7 +34,7 @@ async function setUp(video) {
   if (!list || !url) return;
   const response = await fetch(url, { credentials: 'same-origin' });
   if (!response.ok) {
-    list.textContent = lang === 'en' ? 'No manifest for this recording' : '无会议清单';
+    list.textContent = label('tl_no_manifest');
     return;
   }
   const manifest = await response.json();
@@ -56,9 +50,9 @@ async function setUp(video) {
       video.currentTime = event.offset;
       video.play().catch(() => {});
     });
-    const label = LABELS[event.type]?.[lang] ?? event.type;
-    const detail = event.type === 'phase' ? event.phase : event.who;
-    li.append(button, ` ${label}${detail ? ` · ${detail}` : ''}`);
+    const name = label(`tl_${event.type}`);
+    const detail = event.type === 'phase' ? label(`phase_${event.phase}`) : event.who;
+    li.append(button, ` ${name}${detail ? ` · ${detail}` : ''}`);
     return li;
   }));
   const items = [...list.children];

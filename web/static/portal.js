@@ -1,5 +1,5 @@
 // The public portal: apply, look up progress, leave feedback (JSON to the API, no sign-in).
-import { api, toast } from './app.js';
+import { api, label, toast } from './app.js';
 
 const zh = document.documentElement.lang !== 'en';
 
@@ -27,6 +27,9 @@ const handlers = {
     const { tracking_code, who } = values(form);
     const key = /^1[0-9]{10}$/.test(who) ? 'phone' : 'id_number';
     const query = new URLSearchParams({ tracking_code, [key]: key === 'id_number' ? who.toUpperCase() : who });
+    const box = document.getElementById('progress-result');
+    box.hidden = true;  // a failed lookup must not leave the previous case's answer on screen
+    for (const field of box.querySelectorAll('[data-testid]')) field.replaceChildren();
     const result = await api('GET', `/api/progress?${query}`);
     document.querySelector('[data-testid=progress-stage]').textContent = zh ? result.stage_zh : result.stage_en;
     document.querySelector('[data-testid=progress-reason]').textContent = result.reason || '';

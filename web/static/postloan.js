@@ -1,5 +1,5 @@
 // Post-loan record forms: the scanned pages are read in the browser and sent as base64.
-import { api, toast } from '/static/app.js';
+import { api, label, toast } from '/static/app.js';
 
 const asBase64 = (file) => new Promise((resolve, reject) => {
   const reader = new FileReader();
@@ -22,7 +22,7 @@ document.addEventListener('submit', async (event) => {
   if (form.elements.covers_due_on && form.elements.covers_due_on.value) body.covers_due_on = form.elements.covers_due_on.value;
   try {
     await api('POST', form.dataset.record, body);
-    toast(document.documentElement.lang === 'en' ? 'Filed' : '已登记');
+    toast(label('pl_filed'));
     window.location.reload();
   } catch (error) {
     const box = document.querySelector('[data-testid="record-error"]');

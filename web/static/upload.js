@@ -1,7 +1,7 @@
 // Scanned pages to the credit archive over tus 1.0 (creation, offset query, append), with
 // progress, automatic retries on a dropped link, and resume after a reload: the upload URL
 // is remembered per file, so choosing the same file again carries on where it stopped.
-import { toast } from './app.js';
+import { label, toast } from './app.js';
 
 const TUS = '1.0.0';
 const ENDPOINT = '/api/uploads/';
@@ -73,7 +73,7 @@ export class TusUpload {
       for (const [k, v] of Object.entries(this.headers({ 'Upload-Offset': String(offset),
         'Content-Type': 'application/offset+octet-stream' }))) xhr.setRequestHeader(k, v);
       xhr.upload.onprogress = (event) => this.onProgress(offset + event.loaded, this.file.size);
-      xhr.onerror = () => reject(new UploadFailed(english() ? 'connection lost' : '网络中断', { retry: true, forget: false }));
+      xhr.onerror = () => reject(new UploadFailed(label('upload_connection_lost'), { retry: true, forget: false }));
       xhr.ontimeout = xhr.onerror;
       xhr.onload = () => {
         if (xhr.status === 204) return resolve(Number(xhr.getResponseHeader('Upload-Offset')));
@@ -121,7 +121,7 @@ export class TusUpload {
         }
         await sleep(RETRY_DELAYS[failures++]);
         const known = await this.offset(location).catch(() => undefined);
-        if (known === null) { localStorage.removeItem(this.key); throw new UploadFailed(english() ? 'the upload expired' : '上传已失效'); }
+        if (known === null) { localStorage.removeItem(this.key); throw new UploadFailed(label('upload_expired')); }
         if (known !== undefined) offset = known;
       }
     }
@@ -154,7 +154,7 @@ async function refreshPanel(panel) {
   select.replaceChildren(...data.codes.map((c) => {
     const option = document.createElement('option');
     option.value = c.code;
-    option.textContent = `${c.code} ${english() ? c.name_en : c.name_zh}${c.required_now ? ' *' : ''}`;
+    option.textContent = `${english() ? c.name_en : c.name_zh} (${c.code})${c.required_now ? ' *' : ''}`;
     return option;
   }));
   if (chosen) select.value = chosen;
@@ -162,6 +162,7 @@ async function refreshPanel(panel) {
   filed.replaceChildren(...data.filed.map((d) => {
     const li = document.createElement('li');
     li.textContent = `${d.code} · ${english() ? 'page' : '第'} ${d.page}${english() ? '' : ' 页'} · ${d.filename || d.media_type}`;
+    li.translate = false;
     li.dataset.code = d.code;
     li.dataset.page = d.page;
     return li;
@@ -176,7 +177,8 @@ function setUp(panel) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const code = form.elements.code.value;
-    const files = [...form.elements.files.files];
+    const files = [...form.elements.files.files, ...form.elements.photos.files];
+    if (!files.length) { toast(label('archive_choose_file'), true); return; }
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     try {
@@ -189,7 +191,7 @@ function setUp(panel) {
         try {
           const record = await upload.start();
           row.bar.value = 1;
-          row.status.textContent = english() ? `filed as page ${record.page}` : `已归档，第 ${record.page} 页`;
+          row.status.textContent = `${label('upload_filed_page')} ${record.page}`;
           row.li.dataset.state = 'filed';
         } catch (error) {
           row.status.textContent = error.message;
@@ -201,7 +203,10 @@ function setUp(panel) {
     } finally {
       button.disabled = false;
       form.elements.files.value = '';
-      refreshPanel(panel);
+      form.elements.photos.value = '';
+      await refreshPanel(panel);
+      // a filed document can open an action that waited for it: show the actions as they are now
+      document.dispatchEvent(new CustomEvent('loan-changed', { detail: { loan: panel.dataset.loan } }));
     }
   });
 }
