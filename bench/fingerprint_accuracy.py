@@ -15,6 +15,7 @@ enrollments) and, for reference, on all ten fingers (which includes the fit fing
 from __future__ import annotations
 
 import argparse
+import html
 import math
 import statistics
 import sys
@@ -146,7 +147,7 @@ def det_svg(title: str, curves: dict, floor: float) -> str:
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
-             f'<text x="{left}" y="20" font-size="13">{title}</text>']
+             f'<text x="{left}" y="20" font-size="13">{html.escape(title)}</text>']
     for d in range(decades + 1):
         rate = 10.0 ** -d
         label = f"{rate * 100:g}%"
@@ -165,7 +166,7 @@ def det_svg(title: str, curves: dict, floor: float) -> str:
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.8"/>')
         ly = top + 12 + 16 * index
         parts.append(f'<line x1="{left + plot_w + 10}" y1="{ly - 4}" x2="{left + plot_w + 30}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<text x="{left + plot_w + 34}" y="{ly}" font-size="9">{name}</text>')
+        parts.append(f'<text x="{left + plot_w + 34}" y="{ly}" font-size="9">{html.escape(name)}</text>')
     parts.append("</svg>\n")
     return "\n".join(parts)
 
