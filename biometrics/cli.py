@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
+MODES = ("exact", "accurate")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".wsq")
 TEMPLATE_SUFFIX = ".cbor"
 # Files named FINGER_IMPRESSION.ext, as in the FVC databases (101_1.tif).
@@ -47,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scores.add_argument("folder", type=Path, metavar="DIR", help="folder of images or templates; every ordered pair is scored")
     scores.add_argument("--dpi", type=_dpi, default=500.0, help="scan resolution of images (default 500)")
     scores.add_argument("-o", "--output", type=Path, required=True, metavar="SCORES.tsv")
+    scores.add_argument(
+        "--mode", choices=MODES, default="exact",
+        help="exact: SourceAFIS 3.18.1 bit for bit (default); accurate: the accuracy mode "
+             "(Gabor-enhanced images, its own template version); templates must be of the chosen mode",
+    )
     scores.set_defaults(run=_guarded(_scores))
 
     bench = commands.add_parser("bench", help="speed and accuracy on a folder of FINGER_IMPRESSION.ext prints")
@@ -114,22 +120,31 @@ def _print_name(path: Path) -> str:
     return path.name[: -len(TEMPLATE_SUFFIX)] if _is_template(path) else path.name
 
 
-def _load(path: Path, dpi: float):
-    """A template from a .cbor file or extracted from an image."""
+def _load(path: Path, dpi: float, mode: str = "exact"):
+    """A template from a .cbor file or extracted from an image, in the given mode; a template of
+    the other mode is refused (TemplateVersionError names both)."""
     from .sourceafis.template import Template, TemplateError
 
     data = _read(path)
     if _is_template(path):
         try:
+            if mode == "accurate":
+                from .accurate import read_template
+
+                return read_template(data)
             return Template.from_cbor(data)
         except TemplateError as error:
             raise FingerprintCommandError(f"{path}: {error}") from None
-    return _extract_image(path, data, dpi)
+    return _extract_image(path, data, dpi, mode)
 
 
-def _extract_image(path: Path, data: bytes, dpi: float):
-    from .sourceafis.extractor import extract
+def _extract_image(path: Path, data: bytes, dpi: float, mode: str = "exact"):
     from .sourceafis.image import ImageError, decode_image
+
+    if mode == "accurate":
+        from .accurate import extract
+    else:
+        from .sourceafis.extractor import extract
 
     try:
         pixels = decode_image(data)
@@ -185,7 +200,7 @@ def _scores(args: argparse.Namespace) -> int:
     progress = ProgressBar("extracting", len(paths))
     templates = []
     for path in paths:
-        templates.append(SearchTemplate.build(_load(path, args.dpi)))
+        templates.append(SearchTemplate.build(_load(path, args.dpi, args.mode)))
         progress.advance()
     progress.close()
     names = [_print_name(p) for p in paths]

@@ -13,12 +13,16 @@ import math
 import struct
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 
 from . import cbor
 
 TEMPLATE_VERSION = "3.18.1-python"
+# Templates of the accuracy mode (biometrics.accurate) carry this mark in their version: their
+# minutiae come from an enhanced image, so the exact mode refuses them rather than score them.
+ACCURATE_VERSION_MARK = "+accurate"
 
 # SourceAFIS rejects positions beyond this when it reads a template.
 MAX_COORDINATE = 10_000
@@ -122,11 +126,11 @@ class Template:
     def types(self) -> np.ndarray:
         return np.array([int(m.type) for m in self.minutiae], dtype=np.int8)
 
-    def to_cbor(self) -> bytes:
+    def to_cbor(self, version: str = TEMPLATE_VERSION) -> bytes:
         """The template as SourceAFIS for Java serializes it (indefinite-length map and arrays)."""
         return cbor.dumps(
             {
-                "version": TEMPLATE_VERSION,
+                "version": version,
                 "width": self.width,
                 "height": self.height,
                 "positionsX": [m.x for m in self.minutiae],
@@ -138,7 +142,14 @@ class Template:
 
     @classmethod
     def from_cbor(cls, data: bytes) -> "Template":
-        """Reads a SourceAFIS CBOR template; raises TemplateError on anything malformed or out of range."""
+        """Reads a SourceAFIS CBOR template; raises TemplateError on anything malformed or out of
+        range, and on a template of the accuracy mode (scoring it here would mix two modes)."""
+        return cls.read_cbor(data, refuse=_refuse_accurate)
+
+    @classmethod
+    def read_cbor(cls, data: bytes, refuse: "Callable[[str], None]" = lambda version: None) -> "Template":
+        """Reads the CBOR map; `refuse(version)` raises TemplateVersionError for a version the
+        caller's mode does not match."""
         try:
             root = cbor.loads(data)
         except cbor.CborError as error:
@@ -154,6 +165,7 @@ class Template:
         version = root["version"]
         if not isinstance(version, str) or len(version) > MAX_VERSION_LENGTH:
             raise TemplateError("not a valid template: version must be a short text string")
+        refuse(version)
         width = _size(root, "width")
         height = _size(root, "height")
         types = root["types"]
@@ -187,6 +199,18 @@ class Template:
                 Minutia(x, y, direction, MinutiaType.BIFURCATION if kind == "B" else MinutiaType.ENDING)
             )
         return cls(width, height, tuple(minutiae))
+
+
+class TemplateVersionError(TemplateError):
+    """The template is well formed but was made by another template/matcher mode."""
+
+
+def _refuse_accurate(version: str) -> None:
+    if ACCURATE_VERSION_MARK in version:
+        raise TemplateVersionError(
+            f"template version {version!r} was made by the accuracy mode; the exact SourceAFIS mode "
+            f"cannot match it (use the accurate mode, or re-enroll the print in the exact mode)"
+        )
 
 
 def _is_int(value: object) -> bool:

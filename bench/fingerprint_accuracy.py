@@ -1,0 +1,250 @@
+"""Accuracy of the exact SourceAFIS mode, the accuracy mode and each of its components on the
+development prints (FVC2002 DB1_B, 10 fingers x 8 impressions): EER, FNMR at FMR 0.1 % and
+0.01 %, a DET curve per set (SVG), and the verification-time ratio accurate / exact.
+
+    .venv/bin/python bench/fingerprint_accuracy.py [--out docs] [--timing-rounds 3]
+
+Protocol (docs/fingerprint-accuracy.md): impressions 1-2 of each finger are enrolled, 3-8 are
+probes. A genuine comparison is a probe against its own finger, an impostor one a probe against
+another finger's enrollment. Single-impression settings compare with impression 1 only; fused
+ones compare with both and fuse the two scores. Parameters (the fusion rule, keeping the
+enhancement, the quality threshold) are chosen on fingers 101-105 ("fit"); figures are reported
+on fingers 106-110 ("held out", impostors: their probes against all nine other fingers'
+enrollments) and, for reference, on all ten fingers (which includes the fit fingers).
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from biometrics.accurate import assess_capture, fuse  # noqa: E402
+from biometrics.accurate.enhancement import enhance  # noqa: E402
+from biometrics.accurate.extraction import normalized  # noqa: E402
+from biometrics.sourceafis.accuracy import ErrorRates  # noqa: E402
+from biometrics.sourceafis.extractor import extract  # noqa: E402
+from biometrics.sourceafis.image import decode_image  # noqa: E402
+from biometrics.sourceafis.matcher import Matcher  # noqa: E402
+from tests.fingerprint_data import fvc_images  # noqa: E402
+
+ENROLLED = (1, 2)
+PROBES = (3, 4, 5, 6, 7, 8)
+FIT = tuple(str(f) for f in range(101, 106))
+HELD_OUT = tuple(str(f) for f in range(106, 111))
+# Share of the fit fingers' probes the quality check may send back for another capture.
+RECAPTURE_BUDGET = 0.10
+
+
+@dataclass
+class Prints:
+    pixels: dict  # name -> 500 dpi image
+    exact: dict  # name -> Template (plain SourceAFIS)
+    enhanced: dict  # name -> Template (enhanced image)
+    quality: dict  # name -> CaptureQuality
+
+
+def load() -> Prints:
+    prints = Prints({}, {}, {}, {})
+    for path in fvc_images():
+        image = normalized(decode_image(path.read_bytes()), 500)
+        prints.pixels[path.stem] = image
+        prints.exact[path.stem] = extract(image, 500)
+        prints.enhanced[path.stem] = extract(enhance(image), 500)
+        prints.quality[path.stem] = assess_capture(image, prints.enhanced[path.stem])
+    return prints
+
+
+def comparisons(templates: dict, probe_fingers, gallery_fingers, impressions, rule, skip=frozenset()):
+    """(genuine, impostor) fused scores of every probe of `probe_fingers` against the enrollment
+    of every finger in `gallery_fingers`."""
+    genuine, impostor = [], []
+    for finger in probe_fingers:
+        for probe_impression in PROBES:
+            name = f"{finger}_{probe_impression}"
+            if name in skip:
+                continue
+            matcher = Matcher(templates[name])
+            for enrolled in gallery_fingers:
+                score = fuse([matcher.match(templates[f"{enrolled}_{i}"]) for i in impressions], rule)
+                (genuine if enrolled == finger else impostor).append(score)
+    return genuine, impostor
+
+
+def all_pairs(templates: dict, fingers) -> tuple[list, list]:
+    """The FVC protocol: every ordered pair of different impressions of `fingers`, one template
+    against one (no fusion): more comparisons, for the single-impression components."""
+    names = [n for n in sorted(templates) if n.split("_")[0] in fingers]
+    genuine, impostor = [], []
+    for probe in names:
+        matcher = Matcher(templates[probe])
+        for candidate in names:
+            if candidate != probe:
+                score = float(matcher.match(templates[candidate]))
+                (genuine if probe.split("_")[0] == candidate.split("_")[0] else impostor).append(score)
+    return genuine, impostor
+
+
+def rates(genuine, impostor) -> dict:
+    r = ErrorRates(genuine, impostor)
+    return {
+        "eer": r.eer().value,
+        "fnmr_0.1": r.fnmr_at_fmr(0.001),
+        "fnmr_0.01": r.fnmr_at_fmr(0.0001),
+        "genuine": len(genuine),
+        "impostor": len(impostor),
+        "rates": r,
+    }
+
+
+def settings(prints: Prints, rule: str, quality_threshold: float) -> dict:
+    low = frozenset(n for n, q in prints.quality.items() if q.recapture(quality_threshold))
+    return {
+        "exact, 1 impression (SourceAFIS)": (prints.exact, (1,), "max", frozenset()),
+        "exact, 2 impressions, max (the service today)": (prints.exact, ENROLLED, "max", frozenset()),
+        "exact, 2 impressions, mean": (prints.exact, ENROLLED, "mean", frozenset()),
+        "enhancement only, 1 impression": (prints.enhanced, (1,), "max", frozenset()),
+        f"accurate: enhancement + {rule} fusion": (prints.enhanced, ENROLLED, rule, frozenset()),
+        f"accurate + quality recapture (score < {quality_threshold:.1f})": (prints.enhanced, ENROLLED, rule, low),
+    }
+
+
+def fit(prints: Prints) -> tuple[str, float, dict]:
+    """Fusion rule and quality threshold chosen on the fit fingers only."""
+    eer = {}
+    for rule in ("max", "mean"):
+        eer[rule] = rates(*comparisons(prints.enhanced, FIT, FIT, ENROLLED, rule))["eer"]
+    rule = min(eer, key=lambda r: (eer[r], r != "max"))
+    fit_probes = sorted(prints.quality[f"{f}_{i}"].score for f in FIT for i in PROBES)
+    threshold = fit_probes[int(RECAPTURE_BUDGET * len(fit_probes))] if fit_probes else 0.0
+    return rule, threshold, eer
+
+
+# --- DET curve ------------------------------------------------------------------------------
+
+COLOURS = ["#555555", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#2ca02c"]
+
+
+def det_svg(title: str, curves: dict, floor: float) -> str:
+    """FNMR against FMR on log-log axes from `floor` to 1; rates of 0 are drawn at the floor."""
+    width, height, left, top, right, bottom = 640, 480, 70, 40, 250, 60
+    plot_w, plot_h = width - left - right, height - top - bottom
+    decades = -math.floor(math.log10(floor))
+
+    def x(rate):
+        return left + plot_w * (1 + math.log10(max(rate, floor)) / decades)
+
+    def y(rate):
+        return top + plot_h * (-math.log10(max(rate, floor)) / decades)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{left}" y="20" font-size="13">{html.escape(title)}</text>']
+    for d in range(decades + 1):
+        rate = 10.0 ** -d
+        label = f"{rate * 100:g}%"
+        parts.append(f'<line x1="{x(rate):.1f}" y1="{top}" x2="{x(rate):.1f}" y2="{top + plot_h}" stroke="#ddd"/>')
+        parts.append(f'<line x1="{left}" y1="{y(rate):.1f}" x2="{left + plot_w}" y2="{y(rate):.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{x(rate):.1f}" y="{top + plot_h + 15}" text-anchor="middle">{label}</text>')
+        parts.append(f'<text x="{left - 5}" y="{y(rate) + 4:.1f}" text-anchor="end">{label}</text>')
+    parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>')
+    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 20}" text-anchor="middle">FMR (false match rate)</text>')
+    parts.append(f'<text x="15" y="{top + plot_h / 2}" transform="rotate(-90 15 {top + plot_h / 2})" text-anchor="middle">FNMR (false non-match rate)</text>')
+    for index, (name, r) in enumerate(curves.items()):
+        thresholds = r._thresholds()
+        points = [(x(r.fmr(t)), y(r.fnmr(t))) for t in thresholds]
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        colour = COLOURS[index % len(COLOURS)]
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.8"/>')
+        ly = top + 12 + 16 * index
+        parts.append(f'<line x1="{left + plot_w + 10}" y1="{ly - 4}" x2="{left + plot_w + 30}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<text x="{left + plot_w + 34}" y="{ly}" font-size="9">{html.escape(name)}</text>')
+    parts.append("</svg>\n")
+    return "\n".join(parts)
+
+
+# --- speed ----------------------------------------------------------------------------------
+
+
+def verification_times(prints: Prints, rounds: int) -> dict:
+    """Median time of one desk verification from a 500 dpi image: extraction, then the probe
+    against the two enrolled impressions (both modes compare with two)."""
+    names = [f"{f}_{i}" for f in FIT + HELD_OUT for i in PROBES[:2]]
+    exact, accurate = [], []
+    for _ in range(rounds):
+        for name in names:
+            finger = name.split("_")[0]
+            image = prints.pixels[name]
+            # Alternate the order so drift in the machine's load falls on both alike.
+            for mode in ("exact", "accurate") if len(exact) % 2 == 0 else ("accurate", "exact"):
+                start = time.perf_counter()
+                if mode == "exact":
+                    matcher = Matcher(extract(image, 500))
+                    fuse([matcher.match(prints.exact[f"{finger}_{i}"]) for i in ENROLLED], "max")
+                    exact.append(time.perf_counter() - start)
+                else:
+                    matcher = Matcher(extract(enhance(image), 500))
+                    fuse([matcher.match(prints.enhanced[f"{finger}_{i}"]) for i in ENROLLED], "max")
+                    accurate.append(time.perf_counter() - start)
+    return {"exact": statistics.median(exact), "accurate": statistics.median(accurate),
+            "ratio": statistics.median(a / e for a, e in zip(accurate, exact))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
+    parser.add_argument("--timing-rounds", type=int, default=3)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    prints = load()
+    print(f"extracted 80 prints in both modes in {time.perf_counter() - started:.0f} s")
+    rule, threshold, fit_eer = fit(prints)
+    print(f"fit on fingers {FIT[0]}-{FIT[-1]}: enhancement+fusion EER max {fit_eer['max']:.4%}, "
+          f"mean {fit_eer['mean']:.4%} -> rule {rule}; quality threshold {threshold:.2f} "
+          f"(recaptures {RECAPTURE_BUDGET:.0%} of the fit probes)")
+    sets = {"held-out fingers 106-110": (HELD_OUT, FIT + HELD_OUT), "all fingers 101-110": (FIT + HELD_OUT, FIT + HELD_OUT)}
+    for set_name, (probe_fingers, gallery_fingers) in sets.items():
+        print(f"\n## {set_name}\n")
+        print("| setting | EER | FNMR @ FMR 0.1 % | FNMR @ FMR 0.01 % | genuine / impostor | recaptured probes |")
+        print("|---|---|---|---|---|---|")
+        curves, fewest = {}, math.inf
+        for name, (templates, impressions, fusion, skip) in settings(prints, rule, threshold).items():
+            result = rates(*comparisons(templates, probe_fingers, gallery_fingers, impressions, fusion, skip))
+            probes = [f"{f}_{i}" for f in probe_fingers for i in PROBES]
+            recaptured = sum(1 for p in probes if p in skip)
+            print(f"| {name} | {result['eer']:.2%} | {result['fnmr_0.1']:.2%} | {result['fnmr_0.01']:.2%} | "
+                  f"{result['genuine']} / {result['impostor']} | {recaptured} of {len(probes)} |")
+            curves[name] = result["rates"]
+            fewest = min(fewest, result["impostor"])
+        slug = "held-out" if set_name.startswith("held") else "all"
+        floor = 10.0 ** -math.ceil(math.log10(fewest))
+        (args.out / f"fingerprint-det-{slug}.svg").write_text(det_svg(f"DET, FVC2002 DB1_B, {set_name}", curves, floor))
+    for set_name, fingers in (("held-out fingers 106-110", HELD_OUT), ("all fingers 101-110", FIT + HELD_OUT)):
+        print(f"\n## every ordered pair, one template against one (FVC protocol), {set_name}\n")
+        print("| setting | EER | FNMR @ FMR 0.1 % | FNMR @ FMR 0.01 % | genuine / impostor |")
+        print("|---|---|---|---|---|")
+        curves = {}
+        for name, templates in (("exact (SourceAFIS)", prints.exact), ("enhancement", prints.enhanced)):
+            result = rates(*all_pairs(templates, fingers))
+            print(f"| {name} | {result['eer']:.2%} | {result['fnmr_0.1']:.2%} | {result['fnmr_0.01']:.2%} | "
+                  f"{result['genuine']} / {result['impostor']} |")
+            curves[name] = result["rates"]
+        slug = "pairs-held-out" if fingers == HELD_OUT else "pairs-all"
+        floor = 10.0 ** -math.ceil(math.log10(result["impostor"]))
+        (args.out / f"fingerprint-det-{slug}.svg").write_text(
+            det_svg(f"DET, FVC2002 DB1_B, every ordered pair, {set_name}", curves, floor))
+    times = verification_times(prints, args.timing_rounds)
+    print(f"\nverification (extract + 2 comparisons), median: exact {times['exact'] * 1000:.1f} ms, "
+          f"accurate {times['accurate'] * 1000:.1f} ms, ratio accurate/exact {times['ratio']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The accuracy mode (biometrics.accurate): its own template version, no matching across modes,
+`loanctl fingerprint scores --mode`, impression fusion on real genuine pairs, capture quality."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from biometrics.accurate import (
+    ACCURATE_VERSION,
+    AccurateMatcher,
+    assess_capture,
+    extract as accurate_extract,
+    read_template,
+    write_template,
+)
+from biometrics.accurate.extraction import normalized
+from biometrics.sourceafis import Matcher, Template
+from biometrics.sourceafis import cbor
+from biometrics.sourceafis.extractor import extract as exact_extract
+from biometrics.sourceafis.image import decode_image
+from biometrics.sourceafis.template import TEMPLATE_VERSION, TemplateVersionError
+from tests.biometrics.test_fingerprint_cli import loanctl
+from tests.fingerprint_data import RAW_GRAY, fvc_path
+
+THRESHOLD = 40.0  # the service's default decision threshold
+
+
+def pixels(name: str) -> np.ndarray:
+    return decode_image(fvc_path(name).read_bytes())
+
+
+@pytest.fixture(scope="module")
+def accurate_101_1() -> Template:
+    return accurate_extract(pixels("101_1"), 500)
+
+
+def test_accurate_template_carries_its_version_and_round_trips(accurate_101_1):
+    data = write_template(accurate_101_1)
+    assert cbor.loads(data)["version"] == ACCURATE_VERSION != TEMPLATE_VERSION
+    assert read_template(data) == accurate_101_1
+    assert len(accurate_101_1.minutiae) > 10
+    # The exact mode's serialization is untouched by the mode parameter.
+    exact = Template.from_cbor((RAW_GRAY / "templates" / "101_1.tif.cbor").read_bytes())
+    assert cbor.loads(exact.to_cbor())["version"] == TEMPLATE_VERSION
+
+
+def test_matching_across_modes_is_refused(accurate_101_1):
+    with pytest.raises(TemplateVersionError, match="accuracy mode"):
+        Template.from_cbor(write_template(accurate_101_1))
+    exact = (RAW_GRAY / "templates" / "101_1.tif.cbor").read_bytes()
+    with pytest.raises(TemplateVersionError, match="not this accuracy mode"):
+        read_template(exact)
+    # A Java-made exact template still reads in the exact mode.
+    assert Template.from_cbor(exact).minutiae
+
+
+def test_scores_command_takes_a_mode(tmp_path, capsys):
+    folder = tmp_path / "prints"
+    folder.mkdir()
+    names = ("101_1", "101_2", "102_1")
+    for name in names:
+        shutil.copy(fvc_path(name), folder / f"{name}.png")
+    exact_out, accurate_out, default_out = tmp_path / "exact.tsv", tmp_path / "accurate.tsv", tmp_path / "default.tsv"
+    assert loanctl("fingerprint", "scores", folder, "-o", default_out) == 0
+    assert loanctl("fingerprint", "scores", folder, "--mode", "exact", "-o", exact_out) == 0
+    assert loanctl("fingerprint", "scores", folder, "--dpi", "500", "--mode", "accurate", "-o", accurate_out) == 0
+    assert exact_out.read_text() == default_out.read_text()
+    lines = accurate_out.read_text().splitlines()
+    assert lines[0] == "probe\tcandidate\tscore"
+    rows = {(p, c): float(s) for p, c, s in (line.split("\t") for line in lines[1:])}
+    assert len(rows) == 9
+    templates = {n: accurate_extract(pixels(n), 500) for n in names}
+    for (probe, candidate), score in rows.items():
+        assert score == Matcher(templates[probe.removesuffix(".png")]).match(templates[candidate.removesuffix(".png")])
+    assert rows["101_1.png", "101_2.png"] >= THRESHOLD > rows["101_1.png", "102_1.png"]
+    assert accurate_out.read_text() != exact_out.read_text()
+
+
+def test_scores_command_refuses_templates_of_the_other_mode(tmp_path, capsys):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    shutil.copy(RAW_GRAY / "templates" / "101_1.tif.cbor", folder / "101_1.cbor")
+    capsys.readouterr()
+    assert loanctl("fingerprint", "scores", folder, "--mode", "accurate", "-o", tmp_path / "s.tsv") == 2
+    assert "not this accuracy mode" in capsys.readouterr().err
+    (folder / "101_1.cbor").write_bytes(write_template(accurate_extract(pixels("101_1"), 500)))
+    assert loanctl("fingerprint", "scores", folder, "-o", tmp_path / "s.tsv") == 2
+    assert "made by the accuracy mode" in capsys.readouterr().err
+    assert not (tmp_path / "s.tsv").exists()
+
+
+@pytest.mark.parametrize("finger", ["101", "103", "105", "107", "109"])
+def test_fusion_does_not_lower_genuine_scores(finger):
+    """Real genuine pairs: probe impression 3 against enrolled impressions 1 and 2. Scores of the
+    two modes are not compared pair by pair (different minutiae); each mode's fused score is at
+    least its single-impression score, and the accurate one accepts the genuine finger."""
+    probe = pixels(f"{finger}_3")
+    enrolled = [pixels(f"{finger}_{i}") for i in (1, 2)]
+    for extract in (exact_extract, accurate_extract):
+        probe_template = extract(probe, 500)
+        candidates = [extract(e, 500) for e in enrolled]
+        singles = [Matcher(probe_template).match(c) for c in candidates]
+        fused = AccurateMatcher(probe_template).match_finger(candidates)
+        assert fused == max(singles) >= singles[0]
+        if extract is accurate_extract:
+            assert fused >= THRESHOLD
+
+
+def test_fused_impostor_scores_stay_below_the_threshold():
+    probe = AccurateMatcher(accurate_extract(pixels("101_3"), 500))
+    for finger in ("102", "106"):
+        assert probe.match_finger([accurate_extract(pixels(f"{finger}_{i}"), 500) for i in (1, 2)]) < THRESHOLD
+
+
+def test_quality_asks_for_another_capture_of_a_smudge_not_of_a_good_print():
+    good_image = normalized(pixels("101_1"), 500)
+    good = assess_capture(good_image, accurate_extract(good_image, 500))
+    assert good.recapture(30.0) is None and good.score > 30.0
+    rng = np.random.default_rng(17)
+    smudge = np.clip(0.5 + 0.05 * rng.standard_normal(good_image.shape), 0, 1)
+    poor = assess_capture(smudge, accurate_extract(smudge, 500))
+    assert poor.score < good.score
+    assert poor.recapture(30.0) in {"few_minutiae", "small_area", "unclear_ridges"}
