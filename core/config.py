@@ -42,6 +42,8 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
 class Config:
     data_dir: Path = Path("var")
     database_url: str = ""
+    # A PostgreSQL streaming replica for dashboards and exports (empty: they read the primary).
+    database_replica_url: str = field(default="", repr=False)
     host: str = "127.0.0.1"
     port: int = 8080
     # Secrets are read from files under data_dir (created on first start) so they never
@@ -112,6 +114,7 @@ class Config:
         values = dict(
             data_dir=data_dir,
             database_url=env.get("LOANCTL_DATABASE_URL", ""),
+            database_replica_url=env.get("LOANCTL_DATABASE_REPLICA_URL", ""),
             host=env.get("LOANCTL_HOST", "127.0.0.1"),
             port=_env_int(env, "LOANCTL_PORT", 8080),
             tls_cert=Path(tls_cert) if tls_cert else None,
@@ -150,6 +153,8 @@ class Config:
         config = cls(**values)
         if config.session_idle_seconds <= 0 or config.session_absolute_seconds < config.session_idle_seconds:
             raise ConfigError("session timeouts must be positive and absolute >= idle")
+        if config.database_replica_url and not config.database_replica_url.startswith("postgresql"):
+            raise ConfigError("LOANCTL_DATABASE_REPLICA_URL must be a postgresql+asyncpg:// URL of a streaming replica")
         if config.archive_upload_max_bytes <= 0:
             raise ConfigError("LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES must be positive")
         if config.step_up not in ("required", "off"):
