@@ -133,7 +133,7 @@ async def _prepare(config: Config, demo: bool) -> list[str]:
                 return [f"  demo password: see {password_file}"]
         return []
     finally:
-        await services.db.close()
+        await services.close()
 
 
 def _compile_fingerprint_engine(service: str) -> None:

@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .keyfile import create_once
+
 
 class ConfigError(ValueError):
     """A setting has a value the suite cannot use."""
@@ -172,10 +174,7 @@ class Config:
         """Create the data folder and the secret key on first start, then load them."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key_file = self.data_dir / "secret.key"
-        if not key_file.exists():
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
+        create_once(key_file, secrets.token_hex(32))  # nodes sharing the folder may start at once
         key = bytes.fromhex(key_file.read_text().strip())
         if len(key) < 32:
             raise ConfigError(f"{key_file} must hold at least 32 bytes of hex")

@@ -9,7 +9,6 @@ tables), so a row changed behind the archive's back is never laundered into a ne
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit
 from core.config import Config
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.keyfile import create_once
 from core.identity import Principal
 from core.loanflow import Workflow
 from core.orm import Customer, Loan, LoanDocument, Office, User, utcnow
@@ -50,16 +50,9 @@ def load_signer(config: Config) -> IndexSigner:
     """The configured key, or the one made on first start in the data folder (mode 0600)."""
     if config.archive_key:
         return IndexSigner.from_config(config.archive_key)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     path = config.data_dir / SIGNING_KEY_FILE
     if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker made it first
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(generate_signing_key())
+        create_once(path, generate_signing_key())  # complete for every node starting at once
     return IndexSigner.from_config(path.read_text())
 
 
