@@ -75,9 +75,14 @@ class Node:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """SIGTERM: the node stops listening and finishes what it is doing."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.terminate()
             try:
                 self.process.wait(timeout=PATIENCE)
             except subprocess.TimeoutExpired:
