@@ -32,7 +32,7 @@ async def queue_warnings(session: AsyncSession, workflow: Workflow, *, now: dt.d
                                                     ~warned))).scalars().all()
     queued = 0
     for loan in due:
-        definition = workflow.registry.get(loan.workflow_version)
+        definition = await workflow.definition_of(session, loan.workflow_version)
         stage = definition.stages[loan.stage]
         if stage.is_end:
             continue
