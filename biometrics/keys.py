@@ -15,6 +15,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from core.keyfile import create_once
+
 MASTER_KEY_FILE = "biometric-master.key"
 NONCE_BYTES = 12
 
@@ -83,8 +85,7 @@ def load_master_key(configured: str, data_dir: Path) -> MasterKey:
         return MasterKey.from_hex(configured)
     path = master_key_path(data_dir)
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        write_key_file(path, MasterKey.generate())
+        create_once(path, MasterKey.generate().key.hex())  # complete for every node starting at once
     return MasterKey.from_hex(path.read_text())
 
 

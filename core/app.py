@@ -33,7 +33,7 @@ def services_context(config: Config):
         await svc.start()
         app[SERVICES] = svc
         yield
-        await svc.db.close()
+        await svc.close()
     return context
 
 

@@ -40,6 +40,8 @@ SERVE_ENVIRONMENT = """\
 settings read from the environment (all optional; docs/running.md gives every default):
   LOANCTL_DATA                data folder (default ./var)
   LOANCTL_DATABASE_URL        PostgreSQL or SQLite URL (default SQLite in the data folder)
+  LOANCTL_DATABASE_REPLICA_URL
+                              a PostgreSQL streaming replica for dashboards and exports
   LOANCTL_HOST, LOANCTL_PORT  address and port (default 127.0.0.1:8080)
   LOANCTL_TLS_CERT, LOANCTL_TLS_KEY
                               serve https with this certificate and key (see `loanctl tls init`)
@@ -131,7 +133,7 @@ async def _prepare(config: Config, demo: bool) -> list[str]:
                 return [f"  demo password: see {password_file}"]
         return []
     finally:
-        await services.db.close()
+        await services.close()
 
 
 def _compile_fingerprint_engine(service: str) -> None:

@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .keyfile import create_once
+
 
 class ConfigError(ValueError):
     """A setting has a value the suite cannot use."""
@@ -42,6 +44,8 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
 class Config:
     data_dir: Path = Path("var")
     database_url: str = ""
+    # A PostgreSQL streaming replica for dashboards and exports (empty: they read the primary).
+    database_replica_url: str = field(default="", repr=False)
     host: str = "127.0.0.1"
     port: int = 8080
     # Secrets are read from files under data_dir (created on first start) so they never
@@ -116,6 +120,7 @@ class Config:
         values = dict(
             data_dir=data_dir,
             database_url=env.get("LOANCTL_DATABASE_URL", ""),
+            database_replica_url=env.get("LOANCTL_DATABASE_REPLICA_URL", ""),
             host=env.get("LOANCTL_HOST", "127.0.0.1"),
             port=_env_int(env, "LOANCTL_PORT", 8080),
             tls_cert=Path(tls_cert) if tls_cert else None,
@@ -156,6 +161,8 @@ class Config:
         config = cls(**values)
         if config.session_idle_seconds <= 0 or config.session_absolute_seconds < config.session_idle_seconds:
             raise ConfigError("session timeouts must be positive and absolute >= idle")
+        if config.database_replica_url and not config.database_replica_url.startswith("postgresql"):
+            raise ConfigError("LOANCTL_DATABASE_REPLICA_URL must be a postgresql+asyncpg:// URL of a streaming replica")
         if config.archive_upload_max_bytes <= 0:
             raise ConfigError("LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES must be positive")
         if config.step_up not in ("required", "off"):
@@ -176,10 +183,7 @@ class Config:
         """Create the data folder and the secret key on first start, then load them."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key_file = self.data_dir / "secret.key"
-        if not key_file.exists():
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
+        create_once(key_file, secrets.token_hex(32))  # nodes sharing the folder may start at once
         key = bytes.fromhex(key_file.read_text().strip())
         if len(key) < 32:
             raise ConfigError(f"{key_file} must hold at least 32 bytes of hex")

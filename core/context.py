@@ -21,13 +21,31 @@ class Services:
     hashing: PasswordHashing
     identity: Identity
     workflow: Workflow
+    # Where dashboards and exports read: the streaming replica when one is configured
+    # (LOANCTL_DATABASE_REPLICA_URL), so statistics never compete with commands; else `db` itself.
+    reports: Database | None = None
+
+    def __post_init__(self) -> None:
+        if self.reports is None:
+            self.reports = self.db
 
     @classmethod
     def build(cls, config: Config) -> "Services":
         hashing = PasswordHashing(config.argon2_memory_kib, config.argon2_time_cost,
                                   config.argon2_parallelism)
-        return cls(config, Database(config.effective_database_url), hashing, Identity(config, hashing),
-                   Workflow.load(config.workflow_path, config.rules_path))
+        db = Database(config.effective_database_url)
+        reports = Database(config.database_replica_url) if config.database_replica_url else db
+        return cls(config, db, hashing, Identity(config, hashing),
+                   Workflow.load(config.workflow_path, config.rules_path), reports)
+
+    @property
+    def reads_replica(self) -> bool:
+        return self.reports is not self.db
+
+    async def close(self) -> None:
+        if self.reads_replica:
+            await self.reports.close()
+        await self.db.close()
 
     async def start(self) -> None:
         """Migrate the database and remember the workflow versions loans run on."""

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from pathlib import Path
 from typing import AsyncIterator
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -77,6 +78,21 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_begin(connection) -> None:
         immediate = connection.get_execution_options().get("sqlite_immediate", True)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+async def try_exclusive(session: AsyncSession, job: str) -> bool:
+    """Whether this transaction may run `job`, a round that must not run twice at once when
+    several core nodes share the database (each node's background loop starts the same round).
+
+    PostgreSQL: a transaction-level advisory lock, released at commit, rollback or when a killed
+    node's connection drops, so a crashed node never keeps the job; `False` means another node
+    holds it right now and this round is skipped (that node is doing the work). SQLite serves one
+    node and a writing unit already holds the file's write lock (BEGIN IMMEDIATE): always `True`.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = int.from_bytes(hashlib.sha256(f"loanctl:{job}".encode()).digest()[:8], "big", signed=True)
+    return bool((await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key})).scalar())
 
 
 def is_conflict(error: BaseException) -> bool:

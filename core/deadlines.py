@@ -7,6 +7,7 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import messages, outbox
+from .db import try_exclusive
 from .loanflow import Workflow, role_holders
 from .orm import Loan, OutboxMessage, User, utcnow
 
@@ -15,7 +16,15 @@ TEMPLATE = "deadline_near"
 
 async def queue_warnings(session: AsyncSession, workflow: Workflow, *, now: dt.datetime | None = None,
                          window: dt.timedelta = dt.timedelta(hours=8)) -> int:
-    """Queue one warning per case and stage entry whose deadline falls within `window`."""
+    """Queue one warning per case and stage entry whose deadline falls within `window`.
+
+    Every core node runs this round; "not yet warned" is read and then written, so two nodes
+    running it at once would both warn. Only the node holding the round's lock runs it
+    (another returns 0 at once); the lock is taken before the read, so the next holder sees the
+    warnings the previous one committed.
+    """
+    if not await try_exclusive(session, "deadline-warnings"):
+        return 0
     now = now or utcnow()
     warned = exists().where(and_(OutboxMessage.loan_id == Loan.id, OutboxMessage.template == TEMPLATE,
                                  OutboxMessage.created_at >= Loan.stage_entered_at))
@@ -23,7 +32,7 @@ async def queue_warnings(session: AsyncSession, workflow: Workflow, *, now: dt.d
                                                     ~warned))).scalars().all()
     queued = 0
     for loan in due:
-        definition = workflow.registry.get(loan.workflow_version)
+        definition = await workflow.definition_of(session, loan.workflow_version)
         stage = definition.stages[loan.stage]
         if stage.is_end:
             continue

@@ -101,6 +101,18 @@ class Workflow:
         self._index()
 
 
+    async def definition_of(self, session: AsyncSession, version: str) -> Definition:
+        """The definition a loan runs on. A version this process has not loaded was stored by
+        another core node started with a newer workflow file (a bank's change, rolled out node
+        by node): it is read from the database once, instead of failing the request."""
+        if version not in self.registry:
+            stored = await session.get(WorkflowVersion, version)
+            if stored is not None:
+                self.registry.add_text(stored.text, stored.origin)
+                self._index()
+        return self.registry.get(version)
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who issues a command: a signed-in user, the public portal, or the committee service."""
@@ -285,7 +297,7 @@ async def execute(session: AsyncSession, workflow: Workflow, scope: Scope | None
         loan = (await session.execute(select(Loan).where(Loan.id == loan_id).with_for_update())).scalar_one_or_none()
         if loan is None:
             raise NotFound(f"loan {loan_id} not found")
-    definition = workflow.registry.get(loan.workflow_version)
+    definition = await workflow.definition_of(session, loan.workflow_version)
     view = await loan_view(session, loan)
     try:
         plan_ = plan(definition, view, action, caller.view, payload, now, rules=workflow.rules)
@@ -388,7 +400,7 @@ _FORM_ORDER = {"return": 1, "reject": 2, "withdraw": 3}
 
 async def history(session: AsyncSession, workflow: Workflow, loan: Loan) -> list[dict]:
     """The loan's command record, oldest first, with the makers' names."""
-    definition = workflow.registry.get(loan.workflow_version)
+    definition = await workflow.definition_of(session, loan.workflow_version)
     rows = (await session.execute(
         select(LoanEvent, User.display_name).outerjoin(User, User.id == LoanEvent.maker_id)
         .where(LoanEvent.loan_id == loan.id).order_by(LoanEvent.id))).all()
@@ -402,7 +414,7 @@ async def history(session: AsyncSession, workflow: Workflow, loan: Loan) -> list
 
 async def options(session: AsyncSession, workflow: Workflow, scope: Scope, loan: Loan, caller: Caller) -> list[dict]:
     """The actions of the loan's stage open to the caller, with the fields their forms need."""
-    definition = workflow.registry.get(loan.workflow_version)
+    definition = await workflow.definition_of(session, loan.workflow_version)
     view = await loan_view(session, loan)
     result = []
     found = action_options(definition, view, caller.view, utcnow(), rules=workflow.rules)

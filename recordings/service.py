@@ -9,7 +9,6 @@ tables), so a row changed behind the archive's back is never laundered into a ne
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit
 from core.config import Config
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.keyfile import create_once
 from core.identity import Principal
 from core.loanflow import Workflow
 from core.orm import Customer, Loan, LoanDocument, Office, User, utcnow
@@ -50,16 +50,9 @@ def load_signer(config: Config) -> IndexSigner:
     """The configured key, or the one made on first start in the data folder (mode 0600)."""
     if config.archive_key:
         return IndexSigner.from_config(config.archive_key)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     path = config.data_dir / SIGNING_KEY_FILE
     if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker made it first
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(generate_signing_key())
+        create_once(path, generate_signing_key())  # complete for every node starting at once
     return IndexSigner.from_config(path.read_text())
 
 
@@ -111,11 +104,9 @@ def _sees_votes(principal: Principal) -> bool:
     return principal.has(*VOTE_READERS)
 
 
-def _definition(workflow: Workflow, loan: Loan) -> Definition:
-    try:
-        return workflow.registry.get(loan.workflow_version) if loan.workflow_version else workflow.current
-    except KeyError:
-        return workflow.current
+async def _definition(session: AsyncSession, workflow: Workflow, loan: Loan) -> Definition:
+    # A version another core node stored is read from the database (Workflow.definition_of).
+    return await workflow.definition_of(session, loan.workflow_version) if loan.workflow_version else workflow.current
 
 
 def _check_code(definition: Definition, code: str) -> None:
@@ -141,7 +132,7 @@ async def check_may_file(session: AsyncSession, scope: Scope, workflow: Workflow
     principal = scope.principal
     if not is_staff(principal) and loan.applicant_user_id != principal.user_id:
         raise Forbidden("applicants may file documents of their own application only")
-    definition = _definition(workflow, loan)
+    definition = await _definition(session, workflow, loan)
     stage = definition.stages.get(loan.stage)
     if stage is not None and stage.is_end:
         raise Conflict(f"the case has ended ({loan.stage}); its credit file takes no more scanned pages",
@@ -236,7 +227,7 @@ async def file_page(session: AsyncSession, archive: Archive, workflow: Workflow,
     """File one scanned page (or one PDF) under a document code: the next page number of that
     code, a new signed index version, an audit record. The loan row must be locked."""
     check_digest(stored.digest)
-    definition = _definition(workflow, loan)
+    definition = await _definition(session, workflow, loan)
     _check_code(definition, code)
     now = utcnow()
     last = (await session.execute(select(func.max(LoanDocument.page)).where(
@@ -333,7 +324,7 @@ def _entry_view(loan_id: int, entry: CreditFileEntry, row_id: int, source: str, 
 
 
 async def _current(session: AsyncSession, workflow: Workflow, loan: Loan) -> list[tuple[CreditFileEntry, dict]]:
-    titles = _titles(_definition(workflow, loan))
+    titles = _titles(await _definition(session, workflow, loan))
     rows: list[tuple[CreditFileEntry, dict]] = []
     for doc in (await session.execute(select(LoanDocument).where(LoanDocument.loan_id == loan.id))).scalars():
         rows.append((page_entry(doc, titles.get(doc.code, "")),
@@ -534,7 +525,7 @@ async def delete_entry(session: AsyncSession, archive: Archive, workflow: Workfl
         ArchiveEntry.id == entry_id, ArchiveEntry.loan_id == loan.id))).scalar_one_or_none()
     if row is None:
         raise NotFound(f"archive entry {entry_id} not found")
-    stage = _definition(workflow, loan).stages.get(loan.stage)
+    stage = (await _definition(session, workflow, loan)).stages.get(loan.stage)
     closed_at = loan.stage_entered_at if stage is not None and stage.is_end else None
     try:
         archive.retention.ensure_deletable(
@@ -562,7 +553,7 @@ async def filing_panel(session: AsyncSession, scope: Scope, workflow: Workflow, 
     """What the upload panel of a loan page needs: the document codes (the current stage's
     required ones first) and the pages filed so far. Names and page numbers only, no bytes."""
     loan = await scope.loan(session, loan_id)
-    definition = _definition(workflow, loan)
+    definition = await _definition(session, workflow, loan)
     stage = definition.stages.get(loan.stage)
     required = list(stage.documents) if stage else []
     filed = (await session.execute(select(LoanDocument).where(LoanDocument.loan_id == loan.id)

@@ -33,7 +33,9 @@ async def load(request: web.Request, days: int) -> dict:
     svc = services(request)
     async with svc.db.unit_of_work() as session:  # fold in history recorded since the last pass
         await spans.refresh(session, svc.workflow.current)
-    async with svc.db.unit_of_work(write=False) as session:
+    # The fold is a small write (only records new since the last pass) and stays on the primary;
+    # the figures, the heavy reads, come from the replica when there is one, as of its replay.
+    async with svc.reports.unit_of_work(write=False) as session:
         return await figures.dashboard(session, scope(request), utcnow(), days, svc.workflow.current)
 
 

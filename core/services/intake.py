@@ -25,7 +25,7 @@ async def progress(session: AsyncSession, workflow: Workflow, tracking_code: str
     if not matches:
         # One answer for "no such code" and "wrong ID": the query reveals nothing without both.
         raise NotFound("no application matches this tracking code and ID number or phone")
-    definition = workflow.registry.get(loan.workflow_version)
+    definition = await workflow.definition_of(session, loan.workflow_version)
     events = (await session.execute(select(LoanEvent).where(LoanEvent.loan_id == loan.id).order_by(LoanEvent.id))).scalars()
     stage = definition.stages[loan.stage]
     return {
