@@ -87,7 +87,11 @@ For POST, ``request[METADATA_KEY]`` holds the decoded metadata (document code,
 loan...), so scope can be checked before a byte is accepted."""
 
 OnComplete = Callable[[Upload], Awaitable[Any]]
-"""Files a checked, stored upload; returns a JSON-serialisable record."""
+"""Files a checked, stored upload; returns a JSON-serialisable record.
+
+Must be idempotent per ``upload.id``: the filing and the staging state are not one
+transaction, so after a crash between the two the client's retry (an empty PATCH at the
+final offset) calls it again, and it must answer the earlier record without filing twice."""
 
 
 class UploadError(Exception):
@@ -405,7 +409,9 @@ class UploadHandlers:
         upload.mime_type = verdict.mime_type
         upload.pages = verdict.pages
         # If filing fails the part stays: the client may PATCH again at the final
-        # offset with an empty body to retry; storing the blob again is harmless.
+        # offset with an empty body to retry; storing the blob again is harmless, and
+        # on_complete, keyed by the upload id, answers the earlier filing if it committed
+        # before a crash (the state below was then never saved).
         upload.record = await self.on_complete(upload)
         upload.status = "complete"
         self.staging.save(upload)

@@ -74,7 +74,7 @@ def mount(app: web.Application, config: Config) -> None:
                 who = await archive_service.principal_of(session, int(upload.owner))
                 return await archive_service.file_upload(
                     session, running, svc.workflow, svc.scope(who), _loan_id(upload.metadata.get("loan", "")),
-                    upload.metadata.get("code", ""), stored)
+                    upload.metadata.get("code", ""), stored, upload_id=upload.id)
         except ServiceError as error:
             raise UploadError(error.status, error.code, error.message) from None
 

@@ -1,0 +1,64 @@
+"""Archive integrity through crashes and behind the archive's back (issue 13, items 12-14):
+a completion retried after a crash files nothing twice, deleted or altered blobs are found by
+`loanctl archive verify` and the credit-file view, and no export or page download ever
+serves bytes that no longer match their digest."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.orm import LoanDocument
+from recordings.tus import UploadStaging
+from tests.archive.samples import jpeg
+from tests.archive_integration.helpers import audit_count, create_upload, patch, server_offset
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+async def investigation_loan(suite) -> int:
+    return await suite.add_loan(office="SC-E", stage="investigation", customer="赵六",
+                                officer_a="officer.e.a", officer_b="officer.e.b")
+
+
+async def pages_of(suite, loan_id: int) -> int:
+    async with suite.services.db.unit_of_work(write=False) as session:
+        return (await session.execute(select(func.count()).select_from(LoanDocument).where(
+            LoanDocument.loan_id == loan_id))).scalar_one()
+
+
+async def test_completion_retried_after_a_crash_files_the_page_once(suite, monkeypatch):
+    loan_id = await investigation_loan(suite)
+    officer = await suite.login("officer.e.a")
+    data = jpeg("ID card, front")
+    location = await create_upload(officer, loan_id, "ID-CARD", len(data), "card.jpg")
+
+    # The crash point: the filing has committed, the staging state is not yet "complete".
+    # The process dies there; what it leaves on disk is the state file still "receiving"
+    # and the whole part file, exactly as here.
+    real_save = UploadStaging.save
+    crashed = []
+
+    def save(self, upload):
+        if upload.status == "complete" and not crashed:
+            crashed.append(upload.id)
+            raise SystemError("power cut between the filing and the staging state")
+        real_save(self, upload)
+
+    monkeypatch.setattr(UploadStaging, "save", save)
+    response = await patch(officer, location, 0, data, expect=500)
+    assert crashed and await pages_of(suite, loan_id) == 1
+    assert await server_offset(officer, location) == len(data)
+
+    # upload.js's retry: an empty PATCH at the final offset. It answers the earlier filing.
+    response = await patch(officer, location, len(data), b"")
+    assert response.headers["Upload-Offset"] == str(len(data))
+    status = await officer.json("GET", location, headers=TUS)
+    assert status["status"] == "complete"
+    assert (status["record"]["code"], status["record"]["page"], status["record"]["index_version"]) == \
+        ("ID-CARD", 1, 1)
+    assert await pages_of(suite, loan_id) == 1
+    assert await audit_count(suite, "archive.file") == 1
+    view = await officer.json("GET", f"/api/archive/loans/{loan_id}")
+    assert view["index"]["version"] == 1 and view["verification"]["status"] == "intact"
+    # And a further retry is told the upload is complete.
+    refused = await patch(officer, location, len(data), b"", expect=409)
+    assert (await refused.json())["error"] == "already_complete"
