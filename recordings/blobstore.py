@@ -37,6 +37,14 @@ class BlobNotFound(BlobStoreError, KeyError):
         return f"no blob {self.digest}"
 
 
+class BlobAltered(BlobStoreError):
+    """A stored blob's bytes no longer hash to its name (a disk fault, or tampering)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"blob {digest} no longer matches its digest")
+        self.digest = digest
+
+
 class InvalidDigest(BlobStoreError, ValueError):
     pass
 
@@ -137,6 +145,15 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     async def hash_blob(self, name: str) -> tuple[str, int]:
         """Rehash a stored object by its raw name: (SHA-256 hex of its bytes, size)."""
+
+    async def check_intact(self, digest: str) -> int:
+        """Rehash one blob before its bytes go anywhere: its size when intact; BlobNotFound or
+        BlobAltered otherwise. Once an answer has started it cannot turn into a refusal, so
+        whoever serves a blob checks it first."""
+        actual, size = await self.hash_blob(check_digest(digest))
+        if actual != digest:
+            raise BlobAltered(digest)
+        return size
 
     async def verify(
         self,
@@ -243,6 +260,7 @@ def open_store(url: str, *, create: bool = True) -> BlobStore:
 
 
 __all__ = [
+    "BlobAltered",
     "BlobNotFound",
     "BlobStore",
     "BlobStoreError",

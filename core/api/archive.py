@@ -9,6 +9,7 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from recordings import service as archive_service
+from recordings.blobstore import BlobAltered, BlobNotFound
 from recordings.creditfile import KNOWN_KINDS
 from recordings.pdfexport import PdfExportError, export_pages_pdf
 from recordings.ranges import serve_blob
@@ -112,27 +113,43 @@ async def filing_panel(request: web.Request, loan_id: int) -> web.Response:
 _FILE_QUERY = {"download": Field("boolean", required=False, description="send as an attachment")}
 
 
+async def _serve_checked(request: web.Request, ref: archive_service.FileRef, attachment: bool) -> web.StreamResponse:
+    """A filed file's bytes, rehashed first: bytes that no longer match the digest the credit
+    file names are refused (409), never served under that digest as ETag."""
+    try:
+        return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
+                                filename=ref.filename, attachment=attachment, verify=True)
+    except BlobAltered:
+        raise Conflict(f"the stored file {ref.digest} no longer matches its digest; an archivist must "
+                       "restore it from a copy", code="integrity_error") from None
+    except BlobNotFound:
+        raise Conflict(f"the stored file {ref.digest} is missing from the archive store; an archivist must "
+                       "restore it from a copy", code="integrity_error") from None
+
+
 @routes.route("GET", "/archive/loans/{loan_id}/pages/{document_id}", query=_FILE_QUERY, tag="archive",
               summary="A scanned page's bytes (Range supported)",
-              responses={200: "The file", 206: "Part of the file", 304: "Not modified", 416: "Range not satisfiable"})
+              responses={200: "The file", 206: "Part of the file", 304: "Not modified",
+                         409: "The stored bytes no longer match their digest, or are missing (integrity_error)",
+                         416: "Range not satisfiable"})
 async def get_page(request: web.Request, loan_id: int, document_id: int, query: dict) -> web.StreamResponse:
     async with services(request).db.unit_of_work() as session:
         ref = await archive_service.open_page(session, scope(request), loan_id, document_id,
                                               byte_range=request.headers.get("Range"))
     # The transaction is over before the bytes flow: a slow reader holds no database lock.
-    return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
-                            filename=ref.filename, attachment=query.get("download", False))
+    return await _serve_checked(request, ref, query.get("download", False))
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/entries/{entry_id}", query=_FILE_QUERY, tag="archive",
               summary="A filed record's bytes, e.g. a recording (Range supported, for seeking)",
-              responses={200: "The file", 206: "Part of the file", 304: "Not modified", 416: "Range not satisfiable"})
+              responses={200: "The file", 206: "Part of the file", 304: "Not modified",
+                         409: "The stored bytes no longer match their digest, or are missing (integrity_error)",
+                         416: "Range not satisfiable"})
 async def get_entry(request: web.Request, loan_id: int, entry_id: int, query: dict) -> web.StreamResponse:
     async with services(request).db.unit_of_work() as session:
         ref = await archive_service.open_entry(session, scope(request), loan_id, entry_id,
                                                byte_range=request.headers.get("Range"))
-    return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
-                            filename=ref.filename, attachment=query.get("download", False))
+    return await _serve_checked(request, ref, query.get("download", False))
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/recordings/{entry_id}", tag="archive",
@@ -143,18 +160,24 @@ async def get_recording(request: web.Request, loan_id: int, entry_id: int) -> we
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/export.zip", tag="archive",
-              summary="The whole credit file as one ZIP: index, signature, public key, files")
+              summary="The whole credit file as one ZIP: index, signature, public key, files",
+              responses={200: "The ZIP", 409: "The index does not verify, or a file is missing or altered "
+                                               "(checked before the first byte is sent)"})
 async def export_zip(request: web.Request, loan_id: int) -> web.StreamResponse:
     running = archive(request)
     async with services(request).db.unit_of_work() as session:
         loan, index, signature = await archive_service.export_index(session, running, scope(request), loan_id, "zip")
-    return await send_credit_file_zip(request, index, signature, running.store,
-                                      filename=f"credit-file-{loan.tracking_code}-v{index.version}.zip",
-                                      public_key_pem=running.signing.public_key_pem())
+    try:
+        return await send_credit_file_zip(request, index, signature, running.store,
+                                          filename=f"credit-file-{loan.tracking_code}-v{index.version}.zip",
+                                          public_key_pem=running.signing.public_key_pem())
+    except ExportIntegrityError as error:  # found before the first byte: a refusal, not a cut
+        raise Conflict(str(error), code="integrity_error") from None
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/export.pdf", tag="archive",
-              summary="The scanned pages as one printable PDF, in document-code order")
+              summary="The scanned pages as one printable PDF, in document-code order",
+              responses={200: "The PDF", 409: "The index does not verify, or a page is missing or altered"})
 async def export_pdf(request: web.Request, loan_id: int) -> web.StreamResponse:
     running = archive(request)
     async with services(request).db.unit_of_work() as session:

@@ -62,3 +62,65 @@ async def test_completion_retried_after_a_crash_files_the_page_once(suite, monke
     # And a further retry is told the upload is complete.
     refused = await patch(officer, location, len(data), b"", expect=409)
     assert (await refused.json())["error"] == "already_complete"
+
+
+async def filed_loan(suite) -> tuple[int, list[dict]]:
+    from tests.archive_integration.helpers import upload
+
+    loan_id = await investigation_loan(suite)
+    officer = await suite.login("officer.e.a")
+    pages = [await upload(officer, loan_id, "INV-REPORT", jpeg(f"report {n}")) for n in (1, 2)]
+    return loan_id, pages
+
+
+def store_of(suite):
+    from core.api.archive import ARCHIVE
+
+    return suite.server.app[ARCHIVE].store
+
+
+async def test_export_zip_is_refused_before_a_byte_when_a_blob_was_altered(suite):
+    from tests.archive.backdoor import overwrite_raw
+
+    loan_id, pages = await filed_loan(suite)
+    archivist = await suite.login("archivist")
+    original = await store_of(suite).read(pages[1]["digest"])
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0x01
+    await overwrite_raw(store_of(suite), pages[1]["digest"], bytes(flipped))
+
+    response = await archivist.request("GET", f"/api/archive/loans/{loan_id}/export.zip")
+    body = await response.json()  # a whole JSON answer, not a started ZIP
+    assert response.status == 409 and response.headers["Content-Type"].startswith("application/json")
+    assert body["error"] == "integrity_error" and pages[1]["digest"] in body["message"]
+    pdf = await archivist.json("GET", f"/api/archive/loans/{loan_id}/export.pdf", expect=409)
+    assert pdf["error"] == "export_failed"
+
+    # The page itself: refused, never served with its original digest as ETag.
+    url = f"/api/archive/loans/{loan_id}/pages/{pages[1]['document_id']}"
+    for headers in ({}, {"Range": "bytes=0-9"}):
+        refused = await archivist.request("GET", url, headers=headers)
+        assert refused.status == 409 and "ETag" not in refused.headers
+        assert (await refused.json())["error"] == "integrity_error"
+    # The intact page is still served.
+    intact = await archivist.request("GET", f"/api/archive/loans/{loan_id}/pages/{pages[0]['document_id']}")
+    assert intact.status == 200 and intact.headers["ETag"] == f'"{pages[0]["digest"]}"'
+
+    # Restored from a copy, everything answers again.
+    await overwrite_raw(store_of(suite), pages[1]["digest"], original)
+    assert (await archivist.request("GET", f"/api/archive/loans/{loan_id}/export.zip")).status == 200
+    assert (await archivist.request("GET", url)).status == 200
+
+
+async def test_export_and_page_of_a_deleted_blob_are_refused(suite):
+    from tests.archive.backdoor import remove_raw
+
+    loan_id, pages = await filed_loan(suite)
+    archivist = await suite.login("archivist")
+    await remove_raw(store_of(suite), pages[0]["digest"])
+    body = await archivist.json("GET", f"/api/archive/loans/{loan_id}/export.zip", expect=409)
+    assert body["error"] == "integrity_error" and "missing" in body["message"]
+    assert (await archivist.json("GET", f"/api/archive/loans/{loan_id}/export.pdf", expect=409))["error"] == \
+        "export_failed"
+    page = await archivist.json("GET", f"/api/archive/loans/{loan_id}/pages/{pages[0]['document_id']}", expect=409)
+    assert page["error"] == "integrity_error"
