@@ -137,6 +137,20 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _archive_digests(args: argparse.Namespace) -> list[str]:
+    """Every digest the database's credit files reference (pages and records)."""
+    from recordings.service import referenced_digests
+
+    from .db import Database
+
+    db = Database(_config(args).effective_database_url)
+    try:
+        async with db.unit_of_work(write=False) as session:
+            return await referenced_digests(session)
+    finally:
+        await db.close()
+
+
 def cmd_org_init(args: argparse.Namespace) -> int:
     """First start without the demo: the head office and its first administrator."""
     from . import audit
@@ -213,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in EXTENSIONS:
         if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(commands)
+            if name == "recordings.cli":
+                # Verify must know what the credit files reference: a blob deleted from the
+                # store is otherwise simply not there to be rehashed, and passes.
+                importlib.import_module(name).register(commands, expected_digests=_archive_digests)
+            else:
+                importlib.import_module(name).register(commands)
     return parser
 
 

@@ -155,6 +155,26 @@ class BlobStore(abc.ABC):
             raise BlobAltered(digest)
         return size
 
+    async def damaged(self, digests: Iterable[str], concurrency: int = 4) -> dict[str, str]:
+        """Rehash the named blobs: ``{digest: "missing" | "altered"}`` for those not intact."""
+        import asyncio
+
+        gate = asyncio.Semaphore(concurrency)
+
+        async def state(digest: str) -> str | None:
+            async with gate:
+                try:
+                    await self.check_intact(digest)
+                except BlobNotFound:
+                    return "missing"
+                except BlobAltered:
+                    return "altered"
+                return None
+
+        unique = sorted(set(digests))
+        states = await asyncio.gather(*(state(d) for d in unique))
+        return {digest: st for digest, st in zip(unique, states) if st is not None}
+
     async def verify(
         self,
         expected: Iterable[str] = (),

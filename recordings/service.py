@@ -409,6 +409,15 @@ async def credit_file(session: AsyncSession, archive: Archive, workflow: Workflo
             verification["changed"] = [{"signed": a.to_json(), "current": b.to_json()} for a, b in diff.changed]
             states.update({e.identity: "added" for e in diff.added})
             states.update({a.identity: "changed" for a, _ in diff.changed})
+    # The rows and the signed index may agree while the bytes are gone or altered: the view
+    # rehashes what the entries name in the store itself.
+    damaged = await archive.store.damaged(e.digest for e, _ in current)
+    verification["missing"] = [e.to_json() for e, _ in current if damaged.get(e.digest) == "missing"]
+    verification["altered"] = [e.to_json() for e, _ in current if damaged.get(e.digest) == "altered"]
+    if damaged:
+        states.update({e.identity: damaged[e.digest] for e, _ in current if e.digest in damaged})
+        if verification["status"] == "intact":
+            verification["status"] = "store_damaged"
     sees_votes = _sees_votes(scope.principal)
     entries = [_entry_view(loan.id, e, info["row_id"], info["source"], meeting_id=info.get("meeting_id"),
                            filename=info.get("filename", ""), state=states.get(e.identity, "intact"))

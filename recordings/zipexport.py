@@ -16,7 +16,6 @@ connection rather than shipping a file that fails its index.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import logging
@@ -27,7 +26,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from .blobstore import BlobAltered, BlobNotFound, BlobStore
+from .blobstore import BlobNotFound, BlobStore
 from .contentcheck import EXTENSIONS, MIME_TYPES
 from .creditfile import CreditFileEntry, CreditFileIndex, IndexSignature, IndexVerifier, IndexTampered
 
@@ -111,22 +110,11 @@ async def stream_credit_file_zip(
 
 
 async def check_entries(entries: tuple[CreditFileEntry, ...] | list[CreditFileEntry], store: BlobStore) -> None:
-    """Rehash every entry's blob; ExportIntegrityError names the first missing or altered one."""
-    gate = asyncio.Semaphore(VERIFY_CONCURRENCY)
-
-    async def check(entry: CreditFileEntry) -> str | None:
-        async with gate:
-            try:
-                size = await store.check_intact(entry.digest)
-            except BlobNotFound:
-                return f"{entry.kind} {entry.code} p{entry.order} ({entry.digest}) is missing from the store"
-            except BlobAltered:
-                return f"{entry.kind} {entry.code} p{entry.order} ({entry.digest}) no longer matches its digest"
-            if size != entry.size:
-                return f"{entry.kind} {entry.code} p{entry.order} has {size} bytes, the index says {entry.size}"
-            return None
-
-    problems = [p for p in await asyncio.gather(*(check(e) for e in entries)) if p]
+    """Rehash every entry's blob; ExportIntegrityError names every missing or altered one."""
+    damaged = await store.damaged((e.digest for e in entries), concurrency=VERIFY_CONCURRENCY)
+    problems = [f"{e.kind} {e.code} p{e.order} ({e.digest}) "
+                + ("is missing from the store" if damaged[e.digest] == "missing" else "no longer matches its digest")
+                for e in entries if e.digest in damaged]
     if problems:
         raise ExportIntegrityError("; ".join(problems))
 

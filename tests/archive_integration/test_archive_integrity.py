@@ -124,3 +124,52 @@ async def test_export_and_page_of_a_deleted_blob_are_refused(suite):
         "export_failed"
     page = await archivist.json("GET", f"/api/archive/loans/{loan_id}/pages/{pages[0]['document_id']}", expect=409)
     assert page["error"] == "integrity_error"
+
+
+async def loanctl(*argv: str) -> int:
+    import asyncio
+
+    from core.cli import main
+
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_loanctl_archive_verify_reports_a_deleted_blob_the_database_references(
+        suite, database_url, monkeypatch, capfd):
+    from tests.archive.backdoor import remove_raw
+
+    loan_id, pages = await filed_loan(suite)
+    data_dir = str(suite.services.config.data_dir)
+    for name in ("LOANCTL_ARCHIVE", "LOANCTL_ARCHIVE_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LOANCTL_DATABASE_URL", database_url)
+    capfd.readouterr()
+    assert await loanctl("archive", "verify", "--data", data_dir, "--quiet") == 0
+    out = capfd.readouterr().out
+    assert "2 digests referenced by the database" in out and "0 missing" in out and ": intact" in out
+
+    await remove_raw(store_of(suite), pages[0]["digest"])
+    assert await loanctl("archive", "verify", "--data", data_dir, "--quiet") == 1
+    out = capfd.readouterr().out
+    assert f"MISSING  {pages[0]['digest']}" in out and "1 missing" in out and "NOT INTACT" in out
+
+    # The credit-file view checks the store too, not only the signed index against the rows.
+    view = await (await suite.login("archivist")).json("GET", f"/api/archive/loans/{loan_id}")
+    assert view["verification"]["status"] == "store_damaged"
+    assert [e["digest"] for e in view["verification"]["missing"]] == [pages[0]["digest"]]
+    assert {e["digest"]: e["state"] for e in view["entries"]} == {pages[0]["digest"]: "missing",
+                                                                  pages[1]["digest"]: "intact"}
+
+
+async def test_credit_file_view_reports_an_altered_blob(suite):
+    from tests.archive.backdoor import overwrite_raw
+
+    loan_id, pages = await filed_loan(suite)
+    await overwrite_raw(store_of(suite), pages[1]["digest"], b"not the scan that was filed")
+    archivist = await suite.login("archivist")
+    view = await archivist.json("GET", f"/api/archive/loans/{loan_id}")
+    assert view["verification"]["status"] == "store_damaged"
+    assert [e["digest"] for e in view["verification"]["altered"]] == [pages[1]["digest"]]
+    page = await archivist.request("GET", f"/archive/loans/{loan_id}")
+    html = await page.text()
+    assert page.status == 200 and 'data-status="store_damaged"' in html and 'data-state="altered"' in html
