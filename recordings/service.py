@@ -415,7 +415,10 @@ async def credit_file(session: AsyncSession, archive: Archive, workflow: Workflo
     verification["missing"] = [e.to_json() for e, _ in current if damaged.get(e.digest) == "missing"]
     verification["altered"] = [e.to_json() for e, _ in current if damaged.get(e.digest) == "altered"]
     if damaged:
-        states.update({e.identity: damaged[e.digest] for e, _ in current if e.digest in damaged})
+        # What the index comparison found (changed, added) says more than the store's state.
+        for entry, _ in current:
+            if entry.digest in damaged:
+                states.setdefault(entry.identity, damaged[entry.digest])
         if verification["status"] == "intact":
             verification["status"] = "store_damaged"
     sees_votes = _sees_votes(scope.principal)
