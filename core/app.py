@@ -1,15 +1,21 @@
 """The core loan service as an aiohttp application."""
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 from aiohttp import web
+from sqlalchemy import text
 
 from . import middleware
 from .api import archive, routes
 from .config import Config
 from .context import SERVICE_NAME, SERVICES, Services
+from .db import DatabaseUnavailable
 from .postloan.runner import background_context
+
+
+HEALTH_TIMEOUT_SECONDS = 3
 
 
 def create_api(config: Config) -> web.Application:
@@ -20,10 +26,17 @@ def create_api(config: Config) -> web.Application:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Up, or why not: a load balancer takes the process out of rotation on 503."""
     svc = request.config_dict[SERVICES]
-    async with svc.db.unit_of_work(write=False) as session:
-        await session.connection()
-    return web.json_response({"status": "ok", "service": request.config_dict[SERVICE_NAME]})
+    name = request.config_dict[SERVICE_NAME]
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
+            async with svc.db.unit_of_work(write=False) as session:
+                await session.execute(text("SELECT 1"))
+    except (DatabaseUnavailable, TimeoutError):
+        return web.json_response({"status": "unavailable", "service": name, "database": "down"}, status=503,
+                                 headers={"Retry-After": str(DatabaseUnavailable.retry_after)})
+    return web.json_response({"status": "ok", "service": name, "database": "up"})
 
 
 def services_context(config: Config):

@@ -6,6 +6,7 @@ import logging
 from aiohttp import web
 
 from .context import PRINCIPAL, RENDER_ERROR, services
+from .db import DatabaseUnavailable
 from .errors import Forbidden, ServiceError, TooManyRequests
 from .identity import csrf_matches
 from .orm_errors import is_lost_race
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
+HEALTH_PATH = "/healthz"
 
 
 def session_cookie_name(request: web.Request) -> str:
@@ -47,6 +49,15 @@ async def errors(request: web.Request, handler):
         if not wants_json(request) and RENDER_ERROR in request.config_dict:
             return await request.config_dict[RENDER_ERROR](request, error.status, error.message)
         return error_response(error.status, error.code, error.message, error.details, headers)
+    except DatabaseUnavailable as error:
+        # Logged once per outage by the database itself; each request just hears "later".
+        headers = {"Retry-After": str(error.retry_after)}
+        message = "the database cannot be reached just now; try again shortly"
+        if not wants_json(request) and RENDER_ERROR in request.config_dict:
+            response = await request.config_dict[RENDER_ERROR](request, 503, message)
+            response.headers.update(headers)
+            return response
+        return error_response(503, "database_unavailable", message, headers=headers)
     except web.HTTPException as error:
         if error.status < 400 or not wants_json(request):
             raise
@@ -67,7 +78,7 @@ async def errors(request: web.Request, handler):
 @web.middleware
 async def sessions(request: web.Request, handler):
     token = request.cookies.get(session_cookie_name(request))
-    if token:
+    if token and request.path != HEALTH_PATH:  # the health check needs no session, and answers alone
         svc = services(request)
         async with svc.db.unit_of_work(write=False) as session:
             lookup = await svc.identity.resume(session, token)

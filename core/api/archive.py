@@ -21,6 +21,7 @@ from ..apispec import Body, Field
 from ..audit import Actor
 from ..config import Config
 from ..context import PRINCIPAL, SERVICES, scope, services
+from ..db import DatabaseUnavailable
 from ..errors import Conflict, ServiceError
 from ..servicetoken import ServiceTokens, bearer
 from . import routes
@@ -64,6 +65,8 @@ def mount(app: web.Application, config: Config) -> None:
                                                          metadata.get("code", ""))
             except ServiceError as error:
                 raise UploadError(error.status, error.code, error.message) from None
+            except DatabaseUnavailable as error:
+                raise _unavailable(error) from None
         return str(who.user_id)
 
     async def on_complete(upload: Upload) -> dict:
@@ -78,11 +81,19 @@ def mount(app: web.Application, config: Config) -> None:
                     upload.metadata.get("code", ""), stored, upload_id=upload.id)
         except ServiceError as error:
             raise UploadError(error.status, error.code, error.message) from None
+        except DatabaseUnavailable as error:
+            # The bytes stay staged: the client's retry (an empty PATCH) files them later.
+            raise _unavailable(error) from None
 
     app.cleanup_ctx.append(lifetime)
     app.add_subapp("/api/uploads/", create_upload_app(
         running.store, authorize=authorize, on_complete=on_complete, max_size=config.archive_upload_max_bytes,
         staging_dir=running.staging_dir, required_metadata=("loan", "code")))
+
+
+def _unavailable(error: DatabaseUnavailable) -> UploadError:
+    return UploadError(503, "database_unavailable", "the database cannot be reached just now; try again shortly",
+                       {"Retry-After": str(error.retry_after)})
 
 
 def _loan_id(raw: str) -> int:
