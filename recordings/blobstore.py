@@ -68,6 +68,15 @@ def check_digest(digest: str) -> str:
     return digest
 
 
+NAMED_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAMED_RE.match(name) or ".." in name:
+        raise InvalidDigest(f"not a document name: {name!r}")
+    return name
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -220,6 +229,14 @@ class BlobStore(abc.ABC):
         report.altered.sort()
         report.foreign.sort()
         return report
+
+    # Small named documents kept beside the blobs, outside their namespace (so `verify` never
+    # sees them): the signed audit-chain anchors. Names are [a-z0-9.-]; a put replaces.
+    @abc.abstractmethod
+    async def put_named(self, name: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def get_named(self, name: str) -> bytes | None: ...
 
     async def close(self) -> None:
         """Release connections; the store must not be used afterwards."""

@@ -3,6 +3,7 @@ search, filing by other services; and the tus upload sub-application at /api/upl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from typing import AsyncIterator
 
@@ -17,6 +18,7 @@ from recordings.service import Archive, StoredFile
 from recordings.tus import METADATA_KEY, Upload, UploadError, UploadStaging, create_upload_app
 from recordings.zipexport import ExportIntegrityError, send_credit_file_zip
 
+from ..anchors import anchor_periodically
 from ..apispec import Body, Field
 from ..audit import Actor
 from ..config import Config
@@ -48,7 +50,16 @@ def mount(app: web.Application, config: Config) -> None:
     async def lifetime(_app: web.Application) -> AsyncIterator[None]:
         running.start(config)
         await asyncio.to_thread(UploadStaging(running.staging_dir).purge_older_than, STAGING_MAX_AGE_SECONDS)
+        anchoring = None
+        if config.audit_anchor_interval > 0:
+            # The audit chain's head, signed, into the store the database's users cannot rewrite.
+            anchoring = asyncio.create_task(anchor_periodically(
+                app[SERVICES].db, running.store, running.signing, config.audit_anchor_interval), name="audit-anchor")
         yield
+        if anchoring is not None:
+            anchoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await anchoring
         await running.close()
 
     async def authorize(request: web.Request) -> str:
