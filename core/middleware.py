@@ -75,6 +75,45 @@ async def errors(request: web.Request, handler):
         return error_response(500, "internal_error", "an internal error occurred; it has been logged")
 
 
+# Never shed: the health check (a load balancer must see the process answer), the committee's
+# long-lived Socket.IO connections (a meeting in progress), static files (no work).
+UNBOUNDED_PREFIXES = ("/socket.io/", "/static/")
+SHED_RETRY_AFTER_SECONDS = 1
+
+
+class RequestLimit:
+    """At most ``limit`` requests worked on at once in this process; the rest are answered 503
+    with Retry-After at once, so a burst costs the others nothing and clients back off, rather
+    than everyone queueing for seconds. 0 means no bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.shed = 0
+
+    def exempt(self, request: web.Request) -> bool:
+        return self.limit <= 0 or request.path == HEALTH_PATH or request.path.startswith(UNBOUNDED_PREFIXES)
+
+    def middleware(self):
+        @web.middleware
+        async def bounded(request: web.Request, handler):
+            if self.exempt(request):
+                return await handler(request)
+            if self.busy >= self.limit:
+                self.shed += 1
+                headers = {"Retry-After": str(SHED_RETRY_AFTER_SECONDS)}
+                message = "the server is busy; try again in a moment"
+                if wants_json(request):
+                    return error_response(503, "overloaded", message, headers=headers)
+                return web.Response(status=503, text=message, headers=headers)
+            self.busy += 1
+            try:
+                return await handler(request)
+            finally:
+                self.busy -= 1
+        return bounded
+
+
 @web.middleware
 async def sessions(request: web.Request, handler):
     token = request.cookies.get(session_cookie_name(request))
