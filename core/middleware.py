@@ -63,7 +63,9 @@ async def errors(request: web.Request, handler):
             raise
         code = _HTTP_CODES.get(error.status, "error")
         message = error.reason if error.status != 413 else "the request body is too large"
-        return error_response(error.status, code, message)
+        # A 405 must say which methods the resource has (RFC 9110 §15.5.6).
+        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        return error_response(error.status, code, message, headers=headers)
     except Exception as error:
         if is_lost_race(error):
             # Two requests changed the same thing at once and this one lost: nothing was

@@ -134,7 +134,8 @@ async def _errors_as_json(request: web.Request, handler: Callable[[web.Request],
             raise
         text = exc.text or ""
         message = exc.reason if not text or text.startswith(f"{exc.status}: ") else text
-        return json_error(exc.status, _STATUS_CODES.get(exc.status, "error"), message)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # 405s say what is allowed
+        return json_error(exc.status, _STATUS_CODES.get(exc.status, "error"), message, allow)
     except ContentRejected as exc:
         return json_error(422, exc.code, exc.message)
     except Exception:

@@ -113,6 +113,78 @@ def _loan_id(raw: str) -> int:
     return int(raw)
 
 
+# --- the tus uploads in the API's OpenAPI document ----------------------------------------------
+
+def _tus_operation(summary: str, responses: dict[int, str], *, headers: tuple[tuple[str, bool, dict], ...] = (),
+                   body: bool = False, path_id: bool = False, security: bool = True) -> dict:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    common = {400: "Malformed request", 412: "Tus-Resumable is not 1.0.0", 429: "Too many requests",
+              503: "Busy or the database unreachable: retry after the Retry-After seconds"}
+    if security:
+        common.update({401: "Not signed in", 403: "Not allowed, or CSRF check failed"})
+    params = [{"name": "Tus-Resumable", "in": "header", "required": security,
+               "schema": {"type": "string", "enum": ["1.0.0"]}}] if security else []
+    params += [{"name": name, "in": "header", "required": required, "schema": schema}
+               for name, required, schema in headers]
+    if path_id:
+        params.append({"name": "upload_id", "in": "path", "required": True,
+                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{24}$"}})
+    operation: dict = {"summary": summary, "tags": ["archive"], "responses": {}}
+    if params:
+        operation["parameters"] = params
+    if body:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    for status, text in {**common, **responses}.items():
+        answer: dict = {"description": text}
+        if status >= 400:
+            answer["content"] = error
+        elif status == 200 and "JSON" in text:
+            answer["content"] = {"application/json": {"schema": {"type": "object"}}}
+        operation["responses"][str(status)] = answer
+    if security:
+        operation["security"] = [{"session": []}]
+    return operation
+
+
+_OFFSET = ("Upload-Offset", True, {"type": "integer", "minimum": 0})
+routes.document("/uploads/", {
+    "options": _tus_operation("tus 1.0 capabilities: Tus-Version, Tus-Extension (creation, termination, "
+                              "checksum), Tus-Max-Size, Tus-Checksum-Algorithm", {204: "Capabilities"},
+                              security=False),
+    "post": _tus_operation(
+        "Start a resumable upload of a scanned file for a loan (tus creation). Upload-Metadata must "
+        "carry base64 'loan' (a loan id) and 'code' (a document code), optionally 'filename'",
+        {201: "Created; Location is the upload's URL", 400: "Missing or malformed header or metadata",
+         404: "No such loan in the caller's scope", 409: "The case has ended",
+         413: "Larger than Tus-Max-Size", 422: "Unknown document code"},
+        headers=(("Upload-Length", True, {"type": "integer", "minimum": 1}),
+                 ("Upload-Metadata", True, {"type": "string", "maxLength": 4000}))),
+})
+routes.document("/uploads/{upload_id}", {
+    "options": _tus_operation("tus 1.0 capabilities", {204: "Capabilities"}, security=False, path_id=True),
+    "head": _tus_operation("The upload's offset (Upload-Offset) and length: where to resume",
+                           {200: "Upload-Offset and Upload-Length headers", 404: "No such upload of the caller"},
+                           path_id=True),
+    "get": _tus_operation("The upload's state and, once filed, its credit-file record (not part of tus)",
+                          {200: "The state as JSON", 404: "No such upload of the caller"}, path_id=True),
+    "patch": _tus_operation(
+        "Append bytes at Upload-Offset. Upload-Checksum '<sha256|sha1> <base64 digest>' (tus checksum) "
+        "has the body kept only if it hashes to that. The last byte files the page; an empty PATCH at the "
+        "final offset retries a filing that failed",
+        {204: "Appended; Upload-Offset is the new offset", 400: "Malformed header or Upload-Checksum",
+         404: "No such upload of the caller", 409: "Upload-Offset is not the server's offset, the upload is "
+         "complete or busy, or the credit file refuses it", 413: "Past the declared Upload-Length",
+         415: "Content-Type is not application/offset+octet-stream",
+         422: "The finished file failed the content check (not a scan of an accepted kind)",
+         460: "Checksum Mismatch: the body does not match Upload-Checksum; nothing of it was kept"},
+        headers=(_OFFSET, ("Upload-Checksum", False, {"type": "string", "pattern": "^(sha1|sha256) [A-Za-z0-9+/=]+$"})),
+        body=True, path_id=True),
+    "delete": _tus_operation("Cancel an unfinished upload (tus termination)",
+                             {204: "Cancelled", 404: "No such upload of the caller"}, path_id=True),
+})
+
+
 # --- credit files ----------------------------------------------------------------------------
 
 @routes.route("GET", "/archive/loans/{loan_id}", summary="A loan's credit file: entries, signed index, verification",
@@ -150,6 +222,7 @@ async def _serve_checked(request: web.Request, ref: archive_service.FileRef, att
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/pages/{document_id}", query=_FILE_QUERY, tag="archive",
+              produces=("image/jpeg", "image/png", "image/tiff", "application/pdf"),
               summary="A scanned page's bytes (Range supported)",
               responses={200: "The file", 206: "Part of the file", 304: "Not modified",
                          409: "The stored bytes no longer match their digest, or are missing (integrity_error)",
@@ -163,6 +236,7 @@ async def get_page(request: web.Request, loan_id: int, document_id: int, query: 
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/entries/{entry_id}", query=_FILE_QUERY, tag="archive",
+              produces="*/*",
               summary="A filed record's bytes, e.g. a recording (Range supported, for seeking)",
               responses={200: "The file", 206: "Part of the file", 304: "Not modified",
                          409: "The stored bytes no longer match their digest, or are missing (integrity_error)",
@@ -181,7 +255,7 @@ async def get_recording(request: web.Request, loan_id: int, entry_id: int) -> we
         return web.json_response(await archive_service.recording(session, scope(request), loan_id, entry_id))
 
 
-@routes.route("GET", "/archive/loans/{loan_id}/export.zip", tag="archive",
+@routes.route("GET", "/archive/loans/{loan_id}/export.zip", tag="archive", produces="application/zip",
               summary="The whole credit file as one ZIP: index, signature, public key, files",
               responses={200: "The ZIP", 409: "The index does not verify, or a file is missing or altered "
                                                "(checked before the first byte is sent)"})
@@ -197,7 +271,7 @@ async def export_zip(request: web.Request, loan_id: int) -> web.StreamResponse:
         raise Conflict(str(error), code="integrity_error") from None
 
 
-@routes.route("GET", "/archive/loans/{loan_id}/export.pdf", tag="archive",
+@routes.route("GET", "/archive/loans/{loan_id}/export.pdf", tag="archive", produces="application/pdf",
               summary="The scanned pages as one printable PDF, in document-code order",
               responses={200: "The PDF", 409: "The index does not verify, or a page is missing or altered"})
 async def export_pdf(request: web.Request, loan_id: int) -> web.StreamResponse:
