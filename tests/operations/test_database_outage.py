@@ -25,7 +25,9 @@ async def relayed_suite(tmp_path):
     relay = await PostgresRelay(target.hostname or "127.0.0.1", target.port or 5432).start()
     relayed = url.replace(f"@{target.hostname}:{target.port or 5432}/", f"@127.0.0.1:{relay.port}/")
     assert relayed != url
-    suite = await start_suite(suite_config(tmp_path, relayed))
+    # The background rounds (outbox, scheduler, deadline warnings) run too, often: during the
+    # outage they must not add a traceback per round either.
+    suite = await start_suite(suite_config(tmp_path, relayed, scheduler_interval=0.05, outbox_interval=0.05))
     try:
         yield suite, relay
     finally:
