@@ -174,7 +174,7 @@ class BlobStore(abc.ABC):
             async with gate:
                 try:
                     await self.check_intact(digest)
-                except BlobNotFound:
+                except (BlobNotFound, InvalidDigest):  # a row naming no possible blob
                     return "missing"
                 except BlobAltered:
                     return "altered"
