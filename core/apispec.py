@@ -77,6 +77,9 @@ class Field:
             value = getattr(self, attr)
             if value not in (None, ""):
                 schema[key] = value
+        if self.pattern:
+            # Checked with re.fullmatch: the published pattern says so (JSON Schema's is a search).
+            schema["pattern"] = _anchored(self.pattern)
         if self.type == "string" and self.max_length is None:
             schema["maxLength"] = 10_000
         if self.enum is not None:
@@ -86,6 +89,10 @@ class Field:
         if self.nullable:
             schema["nullable"] = True
         return schema
+
+
+def _anchored(pattern: str) -> str:
+    return pattern if pattern.startswith("^") and pattern.endswith("$") else f"^(?:{pattern})$"
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ class Operation:
     tag: str
     public: bool
     handler: Handler | None = None
+    produces: str | tuple[str, ...] = "application/json"
+    """The media type(s) of the success answers (e.g. application/zip); errors are always JSON."""
 
 
 ERROR_SCHEMA = {
@@ -147,15 +156,21 @@ class ApiRoutes:
     """Collects the API's operations; `apply` adds them to an aiohttp application."""
 
     operations: list[Operation] = field(default_factory=list)
+    extra_paths: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def route(self, method: str, path: str, *, summary: str, body: Body | None = None,
               query: dict[str, Field] | None = None, responses: dict[int, str] | None = None,
-              tag: str = "core", public: bool = False):
+              tag: str = "core", public: bool = False, produces: str | tuple[str, ...] = "application/json"):
         def register(handler: Handler) -> Handler:
             self.operations.append(Operation(method, path, summary, body, query or {},
-                                             responses or {200: "OK"}, tag, public, handler))
+                                             responses or {200: "OK"}, tag, public, handler, produces))
             return handler
         return register
+
+    def document(self, path: str, operations: dict[str, dict]) -> None:
+        """Describe operations served outside these routes (e.g. the tus uploads sub-application)
+        in the same document: ``{"post": {OpenAPI operation}, ...}``."""
+        self.extra_paths[path] = operations
 
     def apply(self, app: web.Application) -> None:
         for op in self.operations:
@@ -179,16 +194,29 @@ class ApiRoutes:
                 entry["requestBody"] = {"required": True, "content": {
                     "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body.name}"}}}}
             for status, text in op.responses.items():
-                content = ({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-                           if status >= 400 else {"application/json": {"schema": {"type": "object"}}})
-                entry["responses"][str(status)] = {"description": text, "content": content}
+                if status >= 400:
+                    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                elif op.produces == "application/json":
+                    content = {"application/json": {"schema": {"type": "object"}}}
+                else:
+                    types = (op.produces,) if isinstance(op.produces, str) else op.produces
+                    content = {t: {"schema": {"type": "string", "format": "binary"}} for t in types}
+                entry["responses"][str(status)] = {"description": text}
+                if status not in (204, 304):
+                    entry["responses"][str(status)]["content"] = content
             for status, text in _COMMON_ERRORS(op).items():
                 entry["responses"].setdefault(str(status), {
                     "description": text,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+            if "400" in entry["responses"]:
+                # A request line or header the HTTP parser refuses is answered before any handler,
+                # in plain text.
+                entry["responses"]["400"].setdefault("content", {})["text/plain"] = {"schema": {"type": "string"}}
             if not op.public:
                 entry["security"] = [{"session": []}]
             paths.setdefault(prefix + op.path, {})[op.method.lower()] = entry
+        for path, operations in self.extra_paths.items():
+            paths.setdefault(prefix + path, {}).update(operations)
         schemas = {"Error": ERROR_SCHEMA}
         schemas.update({op.body.name: op.body.to_openapi() for op in self.operations if op.body})
         return {
@@ -205,11 +233,20 @@ class ApiRoutes:
 
 
 def _COMMON_ERRORS(op: Operation) -> dict[int, str]:
-    errors = {429: "Too many requests"}
+    errors = {400: "Malformed request (e.g. a request line or header the HTTP parser refuses)",
+              429: "Too many requests",
+              503: "Busy or the database unreachable: retry after the Retry-After seconds"}
     if not op.public:
         errors.update({401: "Not signed in", 403: "Not allowed, or CSRF check failed"})
-    if "{" in op.path:
-        errors[404] = "Not found or outside the caller's scope"
+    changes = op.method not in ("GET", "HEAD", "OPTIONS")
+    if changes:
+        # Every state-changing request passes the CSRF/origin check, and may lose a race.
+        errors.update({403: "Not allowed, or CSRF check failed",
+                       409: "Conflicts with the current state, or lost a race with another change"})
+    if "{" in op.path or op.body is not None:
+        errors[404] = "Not found or outside the caller's scope (the object named in the path or body)"
+    if op.query:
+        errors[422] = "Invalid or unknown query parameter"
     if op.body is not None:
         errors.update({400: "Malformed JSON", 413: "Body too large", 415: "Body is not JSON",
                        422: "Invalid input"})

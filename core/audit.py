@@ -81,9 +81,12 @@ class ChainBreak:
     message: str
 
 
-def verify_chain(records: Iterable[dict[str, Any]], head: tuple[int, str] | None) -> ChainBreak | None:
+def verify_chain(records: Iterable[dict[str, Any]], head: tuple[int, str] | None,
+                 anchor: tuple[int, str] | None = None) -> ChainBreak | None:
     """Check records in sequence order; return the first break, or None if the chain holds.
 
+    ``anchor`` is a (seq, hash) taken earlier and kept outside the database: the chain must
+    still hold that record unchanged, which a rewound tail or a wiped table does not.
     Streams with a window of three records, so memory stays flat on long chains.
     """
     before_prev, prev = None, None  # the two records before the current one
@@ -94,8 +97,15 @@ def verify_chain(records: Iterable[dict[str, Any]], head: tuple[int, str] | None
         brk = _check(current, following, prev, before_prev)
         if brk:
             return brk
+        if anchor is not None and current["seq"] == anchor[0] and current["hash"] != anchor[1]:
+            return ChainBreak(anchor[0], "anchor", f"record {anchor[0]} is not the one anchored outside the "
+                              "database: the chain was rewritten since the anchor was taken")
         before_prev, prev, current = prev, current, following
     last_seq, last_hash = (prev["seq"], prev["hash"]) if prev else (0, GENESIS)
+    if anchor is not None and last_seq < anchor[0]:
+        return ChainBreak(last_seq + 1, "rewound",
+                          f"the chain ends at record {last_seq} but the anchor names record {anchor[0]}: "
+                          f"records {last_seq + 1}..{anchor[0]} (at least) were removed with the head")
     if head is not None and (head[0], head[1]) != (last_seq, last_hash):
         if head[0] > last_seq:
             return ChainBreak(last_seq + 1, "deleted",
@@ -138,8 +148,9 @@ def _stream(sync_session, batch: int = 5000) -> Iterator[dict[str, Any]]:
         yield {name: getattr(row, name) for name in (*_CHAINED_FIELDS, "hash")}
 
 
-async def verify(session: AsyncSession) -> tuple[ChainBreak | None, int]:
-    """Verify the stored chain; returns the first break (or None) and the records checked."""
+async def verify(session: AsyncSession, anchor: tuple[int, str] | None = None) -> tuple[ChainBreak | None, int]:
+    """Verify the stored chain (against an anchor, see `verify_chain`); returns the first break
+    (or None) and the records checked."""
     head_row = (await session.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one_or_none()
     head = (head_row.seq, head_row.hash) if head_row else None
 
@@ -151,5 +162,5 @@ async def verify(session: AsyncSession) -> tuple[ChainBreak | None, int]:
             for record in _stream(sync_session):
                 counted += 1
                 yield record
-        return verify_chain(counting(), head), counted
+        return verify_chain(counting(), head, anchor), counted
     return await session.run_sync(run)

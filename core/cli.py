@@ -194,21 +194,71 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from . import audit
+    from . import anchors, audit
+
+    config = read_only_config(args)
 
     async def run():
-        db = await open_existing_database(read_only_config(args))
+        db = await open_existing_database(config)
         try:
+            anchor = await _expected_anchor(config, args.expect_head) if args.expect_head else None
             async with db.unit_of_work(write=False) as session:
-                return await audit.verify(session)
+                return anchor, await audit.verify(session, (anchor.seq, anchor.hash) if anchor else None)
         finally:
             await db.close()
-    brk, count = asyncio.run(run())
+    try:
+        anchor, (brk, count) = asyncio.run(run())
+    except anchors.AnchorError as error:
+        raise CommandError(str(error)) from None
     if brk is None:
-        print(f"audit chain holds: {count} records verified")
+        against = f"; it holds anchored record {anchor.seq}" + (f" (anchored {anchor.at})" if anchor.at else "") \
+            if anchor else ""
+        print(f"audit chain holds: {count} records verified{against}")
         return 0
     print(f"audit chain BROKEN at record {brk.seq} ({brk.kind}): {brk.message}", file=sys.stderr)
     return 1
+
+
+async def _expected_anchor(config: Config, value: str):
+    """``store``: the newest anchor in the archive store; otherwise SEQ:HASH or a file."""
+    from recordings.blobstore import open_store
+    from recordings.service import load_signer
+
+    from . import anchors
+
+    verifier = load_signer(config).verifier()
+    if value != "store":
+        return anchors.parse_expected(value, verifier)
+    async with open_store(config.effective_archive_url, create=False) as store:
+        anchor = await anchors.latest(store, verifier)
+    if anchor is None:
+        raise anchors.AnchorError(f"no audit anchor in the archive store {config.effective_archive_url}")
+    return anchor
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    """Write the chain head into the archive store now (signed), as the service does hourly."""
+    from recordings.blobstore import open_store
+    from recordings.service import load_signer
+
+    from . import anchors
+    from .db import Database
+
+    config = _config(args)
+
+    async def run():
+        db = Database(config.effective_database_url)
+        try:
+            async with open_store(config.effective_archive_url) as store:
+                return await anchors.write_anchor(db, store, load_signer(config))
+        finally:
+            await db.close()
+    anchor = asyncio.run(run())
+    if anchor is None:
+        print("the audit chain head is anchored already (or the chain is empty)")
+    else:
+        print(f"anchored record {anchor.seq}\t{anchor.hash}\t{anchor.at}")
+    return 0
 
 
 def cmd_audit_head(args: argparse.Namespace) -> int:
@@ -229,6 +279,20 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
     else:
         print(f"{head.seq}\t{head.hash}")
     return 0
+
+
+async def _archive_digests(args: argparse.Namespace) -> list[str]:
+    """Every digest the database's credit files reference (pages and records)."""
+    from recordings.service import referenced_digests
+
+    from .db import Database
+
+    db = Database(_config(args).effective_database_url)
+    try:
+        async with db.unit_of_work(write=False) as session:
+            return await referenced_digests(session)
+    finally:
+        await db.close()
 
 
 def cmd_org_init(args: argparse.Namespace) -> int:
@@ -296,9 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmd = commands.add_parser("audit", help="the audit trail")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", metavar="ACTION")
     audit_sub.required = True
-    with_data(audit_sub.add_parser(
-        "verify", help="check the hash chain; exit 1 if broken, 3 if the folder holds no database")
-    ).set_defaults(run=cmd_audit_verify)
+    verify = with_data(audit_sub.add_parser("verify", help="check the hash chain; exit 1 if broken, 3 if the folder holds no database"))
+    verify.add_argument("--expect-head", metavar="HEAD_OR_FILE",
+                        help="an anchor kept outside the database: SEQ:HASH, a file with it or a signed "
+                             "anchor, or 'store' for the newest anchor in the archive store")
+    verify.set_defaults(run=cmd_audit_verify)
+    with_data(audit_sub.add_parser("anchor", help="write the chain head, signed, into the archive store now")
+              ).set_defaults(run=cmd_audit_anchor)
     with_data(audit_sub.add_parser("head", help="print the chain head (sequence and hash) to anchor elsewhere")
               ).set_defaults(run=cmd_audit_head)
 
@@ -315,7 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name in EXTENSIONS:
         if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(commands)
+            if name == "recordings.cli":
+                # Verify must know what the credit files reference: a blob deleted from the
+                # store is otherwise simply not there to be rehashed, and passes.
+                importlib.import_module(name).register(commands, expected_digests=_archive_digests)
+            else:
+                importlib.import_module(name).register(commands)
     return parser
 
 

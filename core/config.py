@@ -72,6 +72,10 @@ class Config:
     archive_url: str = ""
     archive_key: str = field(default="", repr=False)
     archive_upload_max_bytes: int = 200 * 1024 * 1024
+    # Seconds between anchors of the audit chain head in the archive store (0: off).
+    audit_anchor_interval: float = 3600.0
+    # Requests one process works on at once; more are answered 503 at once (0: no bound).
+    max_concurrent_requests: int = 64
     # The fingerprint service: its URL when run apart (empty: in this process), the master key
     # wrapping the templates' data keys (empty: made on first start in data_dir), whether raw
     # images are kept, the match threshold, fingers to enroll, and operator step-up.
@@ -142,6 +146,8 @@ class Config:
             archive_url=env.get("LOANCTL_ARCHIVE") or env.get("LOANCTL_ARCHIVE_STORE", ""),
             archive_key=env.get("LOANCTL_ARCHIVE_KEY", ""),
             archive_upload_max_bytes=_env_int(env, "LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024),
+            audit_anchor_interval=_env_float(env, "LOANCTL_AUDIT_ANCHOR_INTERVAL", 3600.0),
+            max_concurrent_requests=_env_int(env, "LOANCTL_MAX_CONCURRENT_REQUESTS", 64),
             biometrics_url=env.get("LOANCTL_BIOMETRICS_URL", "").rstrip("/"),
             biometric_key=env.get("LOANCTL_BIOMETRIC_KEY", ""),
             keep_fingerprint_images=env.get("LOANCTL_KEEP_FINGERPRINT_IMAGES", "0") == "1",
@@ -165,6 +171,8 @@ class Config:
             raise ConfigError("LOANCTL_DATABASE_REPLICA_URL must be a postgresql+asyncpg:// URL of a streaming replica")
         if config.archive_upload_max_bytes <= 0:
             raise ConfigError("LOANCTL_ARCHIVE_UPLOAD_MAX_BYTES must be positive")
+        if config.max_concurrent_requests < 0:
+            raise ConfigError("LOANCTL_MAX_CONCURRENT_REQUESTS may not be negative (0: no bound)")
         if config.step_up not in ("required", "off"):
             raise ConfigError(f"LOANCTL_STEP_UP must be 'required' or 'off', got {config.step_up!r}")
         if not 10 <= config.step_up_seconds <= 900:

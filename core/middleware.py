@@ -6,6 +6,7 @@ import logging
 from aiohttp import web
 
 from .context import PRINCIPAL, RENDER_ERROR, services
+from .db import DatabaseUnavailable
 from .errors import Forbidden, ServiceError, TooManyRequests
 from .identity import csrf_matches
 from .orm_errors import is_lost_race
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
+HEALTH_PATH = "/healthz"
 
 
 def session_cookie_name(request: web.Request) -> str:
@@ -47,12 +49,23 @@ async def errors(request: web.Request, handler):
         if not wants_json(request) and RENDER_ERROR in request.config_dict:
             return await request.config_dict[RENDER_ERROR](request, error.status, error.message)
         return error_response(error.status, error.code, error.message, error.details, headers)
+    except DatabaseUnavailable as error:
+        # Logged once per outage by the database itself; each request just hears "later".
+        headers = {"Retry-After": str(error.retry_after)}
+        message = "the database cannot be reached just now; try again shortly"
+        if not wants_json(request) and RENDER_ERROR in request.config_dict:
+            response = await request.config_dict[RENDER_ERROR](request, 503, message)
+            response.headers.update(headers)
+            return response
+        return error_response(503, "database_unavailable", message, headers=headers)
     except web.HTTPException as error:
         if error.status < 400 or not wants_json(request):
             raise
         code = _HTTP_CODES.get(error.status, "error")
         message = error.reason if error.status != 413 else "the request body is too large"
-        return error_response(error.status, code, message)
+        # A 405 must say which methods the resource has (RFC 9110 §15.5.6).
+        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        return error_response(error.status, code, message, headers=headers)
     except Exception as error:
         if is_lost_race(error):
             # Two requests changed the same thing at once and this one lost: nothing was
@@ -64,10 +77,49 @@ async def errors(request: web.Request, handler):
         return error_response(500, "internal_error", "an internal error occurred; it has been logged")
 
 
+# Never shed: the health check (a load balancer must see the process answer), the committee's
+# long-lived Socket.IO connections (a meeting in progress), static files (no work).
+UNBOUNDED_PREFIXES = ("/socket.io/", "/static/")
+SHED_RETRY_AFTER_SECONDS = 1
+
+
+class RequestLimit:
+    """At most ``limit`` requests worked on at once in this process; the rest are answered 503
+    with Retry-After at once, so a burst costs the others nothing and clients back off, rather
+    than everyone queueing for seconds. 0 means no bound."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.shed = 0
+
+    def exempt(self, request: web.Request) -> bool:
+        return self.limit <= 0 or request.path == HEALTH_PATH or request.path.startswith(UNBOUNDED_PREFIXES)
+
+    def middleware(self):
+        @web.middleware
+        async def bounded(request: web.Request, handler):
+            if self.exempt(request):
+                return await handler(request)
+            if self.busy >= self.limit:
+                self.shed += 1
+                headers = {"Retry-After": str(SHED_RETRY_AFTER_SECONDS)}
+                message = "the server is busy; try again in a moment"
+                if wants_json(request):
+                    return error_response(503, "overloaded", message, headers=headers)
+                return web.Response(status=503, text=message, headers=headers)
+            self.busy += 1
+            try:
+                return await handler(request)
+            finally:
+                self.busy -= 1
+        return bounded
+
+
 @web.middleware
 async def sessions(request: web.Request, handler):
     token = request.cookies.get(session_cookie_name(request))
-    if token:
+    if token and request.path != HEALTH_PATH:  # the health check needs no session, and answers alone
         svc = services(request)
         async with svc.db.unit_of_work(write=False) as session:
             lookup = await svc.identity.resume(session, token)

@@ -263,7 +263,11 @@ class LoanDocument(Base):
     filename: Mapped[str] = mapped_column(String(200), default="")
     filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     filed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    __table_args__ = (UniqueConstraint("loan_id", "code", "page", name="uq_loan_document_page"),)
+    # The tus upload that filed this page: a retried completion finds the filing by it
+    # instead of filing the page a second time.
+    upload_id: Mapped[str | None] = mapped_column(String(32))
+    __table_args__ = (UniqueConstraint("loan_id", "code", "page", name="uq_loan_document_page"),
+                      Index("uq_loan_documents_upload_id", "upload_id", unique=True))
 
 
 class OutboxMessage(Base):

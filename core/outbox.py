@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .db import DatabaseUnavailable
 from .db import Database
 from .orm import OutboxMessage, utcnow
 from .smsgateway import GatewayError, OutgoingMessage, SmsGateway
@@ -94,6 +95,8 @@ class OutboxWorker:
                 await self.drain_once()
             except asyncio.CancelledError:
                 raise
+            except DatabaseUnavailable:
+                pass  # the database logs an outage once; the next round tries again
             except Exception:
                 log.exception("outbox drain failed; will retry")
             await asyncio.sleep(interval)

@@ -37,6 +37,14 @@ class BlobNotFound(BlobStoreError, KeyError):
         return f"no blob {self.digest}"
 
 
+class BlobAltered(BlobStoreError):
+    """A stored blob's bytes no longer hash to its name (a disk fault, or tampering)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"blob {digest} no longer matches its digest")
+        self.digest = digest
+
+
 class InvalidDigest(BlobStoreError, ValueError):
     pass
 
@@ -58,6 +66,15 @@ def check_digest(digest: str) -> str:
     if not isinstance(digest, str) or not DIGEST_RE.match(digest):
         raise InvalidDigest(f"not a SHA-256 hex digest: {digest!r}")
     return digest
+
+
+NAMED_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAMED_RE.match(name) or ".." in name:
+        raise InvalidDigest(f"not a document name: {name!r}")
+    return name
 
 
 def sha256_hex(data: bytes) -> str:
@@ -138,6 +155,35 @@ class BlobStore(abc.ABC):
     async def hash_blob(self, name: str) -> tuple[str, int]:
         """Rehash a stored object by its raw name: (SHA-256 hex of its bytes, size)."""
 
+    async def check_intact(self, digest: str) -> int:
+        """Rehash one blob before its bytes go anywhere: its size when intact; BlobNotFound or
+        BlobAltered otherwise. Once an answer has started it cannot turn into a refusal, so
+        whoever serves a blob checks it first."""
+        actual, size = await self.hash_blob(check_digest(digest))
+        if actual != digest:
+            raise BlobAltered(digest)
+        return size
+
+    async def damaged(self, digests: Iterable[str], concurrency: int = 4) -> dict[str, str]:
+        """Rehash the named blobs: ``{digest: "missing" | "altered"}`` for those not intact."""
+        import asyncio
+
+        gate = asyncio.Semaphore(concurrency)
+
+        async def state(digest: str) -> str | None:
+            async with gate:
+                try:
+                    await self.check_intact(digest)
+                except (BlobNotFound, InvalidDigest):  # a row naming no possible blob
+                    return "missing"
+                except BlobAltered:
+                    return "altered"
+                return None
+
+        unique = sorted(set(digests))
+        states = await asyncio.gather(*(state(d) for d in unique))
+        return {digest: st for digest, st in zip(unique, states) if st is not None}
+
     async def verify(
         self,
         expected: Iterable[str] = (),
@@ -183,6 +229,14 @@ class BlobStore(abc.ABC):
         report.altered.sort()
         report.foreign.sort()
         return report
+
+    # Small named documents kept beside the blobs, outside their namespace (so `verify` never
+    # sees them): the signed audit-chain anchors. Names are [a-z0-9.-]; a put replaces.
+    @abc.abstractmethod
+    async def put_named(self, name: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def get_named(self, name: str) -> bytes | None: ...
 
     async def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
@@ -243,6 +297,7 @@ def open_store(url: str, *, create: bool = True) -> BlobStore:
 
 
 __all__ = [
+    "BlobAltered",
     "BlobNotFound",
     "BlobStore",
     "BlobStoreError",

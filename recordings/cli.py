@@ -53,6 +53,8 @@ def default_store_url(args: argparse.Namespace) -> str:
         return args.store
     if os.environ.get(STORE_ENV):
         return os.environ[STORE_ENV]
+    if os.environ.get("LOANCTL_ARCHIVE"):  # the name the server reads (core.config)
+        return os.environ["LOANCTL_ARCHIVE"]
     data = getattr(args, "data", None) or os.environ.get("LOANCTL_DATA", "var")
     return f"local:{Path(data) / 'archive'}"
 
@@ -99,7 +101,9 @@ def make_verify_command(expected_digests: ExpectedDigests | None) -> Callable[[a
             if args.expected:
                 expected += read_expected(Path(args.expected))
             if expected_digests is not None:
-                expected += [check_digest(d) for d in await expected_digests(args)]
+                referenced = [check_digest(d) for d in await expected_digests(args)]
+                print(f"{len(referenced)} digests referenced by the database", file=sys.stdout)
+                expected += referenced
             progress = None if args.quiet else ProgressBar("verifying")
             return await verify_store(url, expected, out=sys.stdout, progress=progress)
 

@@ -278,7 +278,10 @@ class IndexSigner:
         ).decode()
 
     def sign(self, index: CreditFileIndex) -> IndexSignature:
-        data = index.canonical_bytes()
+        return self.sign_bytes(index.canonical_bytes())
+
+    def sign_bytes(self, data: bytes) -> IndexSignature:
+        """The same Ed25519 signature over any canonical bytes (e.g. an audit-chain anchor)."""
         return IndexSignature(
             SIGNATURE_ALGORITHM,
             key_id_of(self.public_key),

@@ -21,6 +21,7 @@ from .blobstore import (
     StoreConfigError,
     StoredBlob,
     check_digest,
+    check_name,
     normalise_range,
 )
 
@@ -152,6 +153,32 @@ class LocalBlobStore(BlobStore):
             return hasher.hexdigest(), size
 
         return await asyncio.to_thread(rehash)
+
+
+    async def put_named(self, name: str, data: bytes) -> None:
+        folder = self.root / "named"
+
+        def write() -> None:
+            folder.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix="named-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, folder / check_name(name))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            _fsync_dir(folder)
+
+        await asyncio.to_thread(write)
+
+    async def get_named(self, name: str) -> bytes | None:
+        path = self.root / "named" / check_name(name)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import BinaryIO, Sequence
 
 from PIL import Image, ImageSequence
 
-from .blobstore import BlobStore
+from .blobstore import BlobNotFound, BlobStore
 from .creditfile import CreditFileEntry
 
 DEFAULT_DPI = 200.0  # typical document scanner setting when the file does not say
@@ -133,7 +133,10 @@ async def export_pages_pdf(pages: Sequence[CreditFileEntry], store: BlobStore, o
         raise PdfExportError("the credit file has no scanned pages")
     loaded = []
     for entry in pages:
-        data = await store.read(entry.digest)
+        try:
+            data = await store.read(entry.digest)
+        except BlobNotFound:
+            raise PdfExportError(f"page {entry.code} p{entry.order} is missing from the store") from None
         if hashlib.sha256(data).hexdigest() != entry.digest:
             raise PdfExportError(f"page {entry.code} p{entry.order} no longer matches its index entry")
         loaded.append(_Page(entry, data))

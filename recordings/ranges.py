@@ -73,12 +73,19 @@ async def serve_blob(
     content_type: str = "application/octet-stream",
     filename: str | None = None,
     attachment: bool = False,
+    verify: bool = False,
 ) -> web.StreamResponse:
-    """Answer GET/HEAD for one blob: 200, 206, 304 or 416, always with Accept-Ranges."""
+    """Answer GET/HEAD for one blob: 200, 206, 304 or 416, always with Accept-Ranges.
+
+    With ``verify`` the whole blob is rehashed before any byte is sent, and BlobAltered
+    (or BlobNotFound) is raised instead of serving bytes that no longer match the digest
+    named in the ETag: the caller answers that as an integrity error."""
     check_digest(digest)
     try:
         size = await store.size(digest)
     except BlobNotFound:
+        if verify:
+            raise  # a file the caller vouches for has gone: its integrity error, not a 404
         raise web.HTTPNotFound(text="no such file") from None
     etag = f'"{digest}"'
     headers = {
@@ -119,6 +126,8 @@ async def serve_blob(
     else:
         status, start, end = 206, byte_range.start, byte_range.end
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    if verify:
+        await store.check_intact(digest)
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = end - start
     await response.prepare(request)

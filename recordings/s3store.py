@@ -25,6 +25,7 @@ from .blobstore import (
     BlobStore,
     StoredBlob,
     check_digest,
+    check_name,
     normalise_range,
 )
 
@@ -107,6 +108,25 @@ class S3BlobStore(BlobStore):
 
     def key_of(self, digest: str) -> str:
         return self.prefix + check_digest(digest)
+
+    def named_key(self, name: str) -> str:
+        # Beside the blobs' prefix, never under it: verify lists that prefix.
+        return f"{self.prefix.rstrip('/')}-named/{check_name(name)}" if self.prefix else f"named/{check_name(name)}"
+
+    async def put_named(self, name: str, data: bytes) -> None:
+        s3 = await self.client()
+        await s3.put_object(Bucket=self.bucket, Key=self.named_key(name), Body=data)
+
+    async def get_named(self, name: str) -> bytes | None:
+        s3 = await self.client()
+        try:
+            response = await s3.get_object(Bucket=self.bucket, Key=self.named_key(name))
+        except Exception as exc:
+            if _status(exc) == 404 or _error_code(exc) in ("404", "NoSuchKey"):
+                return None
+            raise
+        async with response["Body"] as body:
+            return await body.read()
 
     async def put_stream(self, chunks: AsyncIterable[bytes]) -> StoredBlob:
         spool = tempfile.TemporaryFile(dir=self.spool_dir, prefix="s3put-")

@@ -223,9 +223,11 @@ class StoredFile:
 
 
 async def file_page(session: AsyncSession, archive: Archive, workflow: Workflow, loan: Loan, code: str,
-                    stored: StoredFile, *, actor: audit.Actor, filed_by_id: int | None) -> dict[str, Any]:
+                    stored: StoredFile, *, actor: audit.Actor, filed_by_id: int | None,
+                    upload_id: str | None = None) -> dict[str, Any]:
     """File one scanned page (or one PDF) under a document code: the next page number of that
-    code, a new signed index version, an audit record. The loan row must be locked."""
+    code, a new signed index version, an audit record. The loan row must be locked.
+    ``upload_id`` (unique) names the upload that filed it, see `file_upload`."""
     check_digest(stored.digest)
     definition = await _definition(session, workflow, loan)
     _check_code(definition, code)
@@ -234,26 +236,53 @@ async def file_page(session: AsyncSession, archive: Archive, workflow: Workflow,
         LoanDocument.loan_id == loan.id, LoanDocument.code == code))).scalar_one()
     doc = LoanDocument(loan_id=loan.id, code=code, page=(last or 0) + 1, digest=stored.digest, size=stored.size,
                        media_type=stored.media_type, filename=stored.filename[:200], filed_by_id=filed_by_id,
-                       filed_at=now)
+                       filed_at=now, upload_id=upload_id)
     session.add(doc)
     await session.flush()
     index = await _sign_next(session, archive, loan, add=(page_entry(doc, _titles(definition).get(code, "")),),
                              now=now)
-    record = {"document_id": doc.id, "loan_id": loan.id, "code": code, "page": doc.page, "digest": doc.digest,
-              "size": doc.size, "media_type": doc.media_type, "index_version": index.version}
+    record = _page_record(doc, index.version)
     await audit.append(session, actor, "archive.file", "loan", loan.id, record)
     return record
 
 
+def _page_record(doc: LoanDocument, index_version: int | None) -> dict[str, Any]:
+    return {"document_id": doc.id, "loan_id": doc.loan_id, "code": doc.code, "page": doc.page,
+            "digest": doc.digest, "size": doc.size, "media_type": doc.media_type, "index_version": index_version}
+
+
+async def filed_by_upload(session: AsyncSession, upload_id: str) -> dict[str, Any] | None:
+    """The record of the page an upload already filed, or None."""
+    doc = (await session.execute(select(LoanDocument).where(LoanDocument.upload_id == upload_id))
+           ).scalar_one_or_none()
+    if doc is None:
+        return None
+    # The index version signed with the page carries the page's filing time.
+    version = (await session.execute(select(func.min(CreditFileIndexVersion.version)).where(
+        CreditFileIndexVersion.loan_id == doc.loan_id, CreditFileIndexVersion.issued_at == doc.filed_at))
+    ).scalar_one()
+    return _page_record(doc, version)
+
+
 async def file_upload(session: AsyncSession, archive: Archive, workflow: Workflow, scope: Scope, loan_id: int,
-                      code: str, stored: StoredFile) -> dict[str, Any]:
+                      code: str, stored: StoredFile, *, upload_id: str | None = None) -> dict[str, Any]:
     """A finished upload: the uploader must still be allowed to file it here. Someone other
     than the person who sent the case into its stage has now acted on it, so that step can
-    no longer be withdrawn."""
+    no longer be withdrawn.
+
+    Keyed by ``upload_id``: if this upload was filed already (the server stopped after the
+    filing committed but before the upload was marked complete, and the client retried), the
+    earlier record is answered and nothing is filed again."""
+    if upload_id is not None:
+        earlier = await filed_by_upload(session, upload_id)
+        if earlier is not None:
+            if earlier["loan_id"] != loan_id or earlier["code"] != code:
+                raise Conflict("this upload was filed under another loan or document", code="upload_mismatch")
+            return earlier
     loan = await check_may_file(session, scope, workflow, loan_id, code, for_update=True)
     me = scope.principal.user_id
     record = await file_page(session, archive, workflow, loan, code, stored,
-                             actor=scope.principal.actor(), filed_by_id=me)
+                             actor=scope.principal.actor(), filed_by_id=me, upload_id=upload_id)
     if loan.sender_id != me and not loan.stage_acted:
         loan.stage_acted = True
         await session.flush()
@@ -371,6 +400,18 @@ async def credit_file(session: AsyncSession, archive: Archive, workflow: Workflo
             verification["changed"] = [{"signed": a.to_json(), "current": b.to_json()} for a, b in diff.changed]
             states.update({e.identity: "added" for e in diff.added})
             states.update({a.identity: "changed" for a, _ in diff.changed})
+    # The rows and the signed index may agree while the bytes are gone or altered: the view
+    # rehashes what the entries name in the store itself.
+    damaged = await archive.store.damaged(e.digest for e, _ in current)
+    verification["missing"] = [e.to_json() for e, _ in current if damaged.get(e.digest) == "missing"]
+    verification["altered"] = [e.to_json() for e, _ in current if damaged.get(e.digest) == "altered"]
+    if damaged:
+        # What the index comparison found (changed, added) says more than the store's state.
+        for entry, _ in current:
+            if entry.digest in damaged:
+                states.setdefault(entry.identity, damaged[entry.digest])
+        if verification["status"] == "intact":
+            verification["status"] = "store_damaged"
     sees_votes = _sees_votes(scope.principal)
     entries = [_entry_view(loan.id, e, info["row_id"], info["source"], meeting_id=info.get("meeting_id"),
                            filename=info.get("filename", ""), state=states.get(e.identity, "intact"))

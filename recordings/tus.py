@@ -1,8 +1,10 @@
-"""Resumable uploads: the tus 1.0 core protocol plus creation and termination.
+"""Resumable uploads: the tus 1.0 core protocol plus creation, termination and checksum.
 
 A client creates an upload (POST, ``Upload-Length`` and ``Upload-Metadata``), then
 appends bytes with PATCH at the offset the server reports (HEAD). A dropped link
 loses nothing already received: the client asks HEAD for the offset and carries on.
+With ``Upload-Checksum: sha256 <base64>`` on a PATCH the client proves what it sent: a body
+that does not hash to it is refused (460) and nothing of it is kept.
 
 Partial uploads live in a staging folder, never in the blob store. Only when the
 last byte has arrived is the file checked (contentcheck), stored, and handed to
@@ -20,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +41,10 @@ from .contentcheck import DOCUMENT_KINDS, ContentRejected, check_file
 log = logging.getLogger(__name__)
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination"
+TUS_EXTENSIONS = "creation,termination,checksum"
+# The tus checksum extension requires sha1; sha256 is the one to use.
+CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
+CHECKSUM_MISMATCH = 460
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 READ_CHUNK = 256 * 1024
 LOCK_WAIT = 3.0
@@ -87,7 +93,11 @@ For POST, ``request[METADATA_KEY]`` holds the decoded metadata (document code,
 loan...), so scope can be checked before a byte is accepted."""
 
 OnComplete = Callable[[Upload], Awaitable[Any]]
-"""Files a checked, stored upload; returns a JSON-serialisable record."""
+"""Files a checked, stored upload; returns a JSON-serialisable record.
+
+Must be idempotent per ``upload.id``: the filing and the staging state are not one
+transaction, so after a crash between the two the client's retry (an empty PATCH at the
+final offset) calls it again, and it must answer the earlier record without filing twice."""
 
 
 class UploadError(Exception):
@@ -101,7 +111,8 @@ class UploadError(Exception):
 
 def json_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
     return web.json_response(
-        {"error": code, "message": message}, status=status, headers={"Tus-Resumable": TUS_VERSION, **(headers or {})}
+        {"error": code, "message": message}, status=status, headers={"Tus-Resumable": TUS_VERSION, **(headers or {})},
+        reason="Checksum Mismatch" if status == CHECKSUM_MISMATCH else None,
     )
 
 
@@ -123,7 +134,8 @@ async def _errors_as_json(request: web.Request, handler: Callable[[web.Request],
             raise
         text = exc.text or ""
         message = exc.reason if not text or text.startswith(f"{exc.status}: ") else text
-        return json_error(exc.status, _STATUS_CODES.get(exc.status, "error"), message)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None  # 405s say what is allowed
+        return json_error(exc.status, _STATUS_CODES.get(exc.status, "error"), message, allow)
     except ContentRejected as exc:
         return json_error(422, exc.code, exc.message)
     except Exception:
@@ -222,6 +234,40 @@ def encode_metadata(metadata: Mapping[str, str]) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in metadata.items())
 
 
+@dataclass(frozen=True)
+class Checksum:
+    """An ``Upload-Checksum`` header: the algorithm and the digest the body must have."""
+
+    algorithm: str
+    digest: bytes
+
+    @classmethod
+    def of(cls, request: web.Request) -> "Checksum | None":
+        raw = request.headers.get("Upload-Checksum")
+        if raw is None:
+            return None
+        parts = raw.strip().split(" ")
+        if len(parts) != 2:
+            raise UploadError(400, "bad_checksum", "Upload-Checksum must be '<algorithm> <base64 digest>'")
+        algorithm, encoded = parts
+        if algorithm not in CHECKSUM_ALGORITHMS:
+            raise UploadError(400, "checksum_algorithm",
+                              f"unsupported checksum algorithm {algorithm[:20]!r}; use one of "
+                              f"{', '.join(CHECKSUM_ALGORITHMS)}",
+                              {"Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS)})
+        try:
+            digest = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise UploadError(400, "bad_checksum", "the Upload-Checksum digest is not base64") from None
+        if len(digest) != CHECKSUM_ALGORITHMS[algorithm]().digest_size:
+            raise UploadError(400, "bad_checksum", f"a {algorithm} digest has "
+                              f"{CHECKSUM_ALGORITHMS[algorithm]().digest_size} bytes")
+        return cls(algorithm, digest)
+
+    def hasher(self) -> Any:
+        return CHECKSUM_ALGORITHMS[self.algorithm]()
+
+
 def _int_header(request: web.Request, name: str) -> int:
     raw = request.headers.get(name)
     if raw is None:
@@ -279,6 +325,7 @@ class UploadHandlers:
                 "Tus-Version": TUS_VERSION,
                 "Tus-Extension": TUS_EXTENSIONS,
                 "Tus-Max-Size": str(self.max_size),
+                "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
             },
         )
 
@@ -334,6 +381,7 @@ class UploadHandlers:
         if request.content_type != OFFSET_CONTENT_TYPE:
             raise UploadError(415, "unsupported_media_type", f"PATCH bodies must be {OFFSET_CONTENT_TYPE}")
         offset = _int_header(request, "Upload-Offset")
+        checksum = Checksum.of(request)
         if upload.status == "complete":
             raise UploadError(409, "already_complete", "this upload is already complete",
                               {"Upload-Offset": str(upload.offset)})
@@ -351,7 +399,7 @@ class UploadHandlers:
             declared = request.content_length
             if declared is not None and upload.offset + declared > upload.length:
                 raise UploadError(413, "too_large", "the body goes past the declared Upload-Length")
-            upload.offset = await self._append(request, lock.fd, upload)
+            upload.offset = await self._append(request, lock.fd, upload, checksum)
             if upload.offset == upload.length:
                 await self._finish(upload)
         finally:
@@ -376,18 +424,33 @@ class UploadHandlers:
             except FileNotFoundError:
                 raise UploadError(404, "not_found", "no such upload") from None
 
-    async def _append(self, request: web.Request, fd: int, upload: Upload) -> int:
-        offset = upload.offset
+    async def _append(self, request: web.Request, fd: int, upload: Upload, checksum: Checksum | None) -> int:
+        start = offset = upload.offset
+        hasher = checksum.hasher() if checksum else None
+        received_all = False
         try:
             async for chunk in request.content.iter_chunked(READ_CHUNK):
                 if offset + len(chunk) > upload.length:
                     raise UploadError(413, "too_large", "the body goes past the declared Upload-Length",
-                                      {"Upload-Offset": str(offset)})
+                                      {"Upload-Offset": str(start if checksum else offset)})
+                if hasher is not None:
+                    hasher.update(chunk)
                 await asyncio.to_thread(_write_all, fd, chunk)
                 offset += len(chunk)
+            received_all = True
         finally:
-            # Whatever arrived before a dropped link is kept: that is what resuming relies on.
+            if checksum is not None and not (received_all and hasher.digest() == checksum.digest):
+                # A body that cannot be proven (cut short, or hashing to something else) is not
+                # kept: the upload stays where it was before this PATCH.
+                await asyncio.to_thread(os.ftruncate, fd, start)
+                offset = start
+            # Whatever arrived before a dropped link is kept (without a checksum): that is
+            # what resuming relies on.
             await asyncio.to_thread(os.fsync, fd)
+        if checksum is not None and hasher.digest() != checksum.digest:
+            raise UploadError(CHECKSUM_MISMATCH, "checksum_mismatch",
+                              f"the body does not match its Upload-Checksum ({checksum.algorithm}); nothing of it "
+                              "was kept: send it again", {"Upload-Offset": str(start)})
         return offset
 
     async def _finish(self, upload: Upload) -> None:
@@ -405,7 +468,9 @@ class UploadHandlers:
         upload.mime_type = verdict.mime_type
         upload.pages = verdict.pages
         # If filing fails the part stays: the client may PATCH again at the final
-        # offset with an empty body to retry; storing the blob again is harmless.
+        # offset with an empty body to retry; storing the blob again is harmless, and
+        # on_complete, keyed by the upload id, answers the earlier filing if it committed
+        # before a crash (the state below was then never saved).
         upload.record = await self.on_complete(upload)
         upload.status = "complete"
         self.staging.save(upload)

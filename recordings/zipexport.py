@@ -8,14 +8,17 @@ Layout::
     files/0001-A01-p1-<digest prefix>.jpg ...
 
 The ZIP is written to an unseekable sink (sizes and CRCs go in data descriptors),
-so nothing is buffered beyond one chunk. Each blob is rehashed on the way out; an
-altered blob aborts the export rather than shipping a file that fails its index.
+so nothing is buffered beyond one chunk. Every blob is rehashed before the first byte
+is sent (a missing or altered one refuses the export: an answer that has started cannot
+become a refusal), and again on the way out; a blob altered in between cuts the
+connection rather than shipping a file that fails its index.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 import zipfile
 from pathlib import Path
@@ -23,13 +26,16 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from .blobstore import BlobStore
+from .blobstore import BlobNotFound, BlobStore
 from .contentcheck import EXTENSIONS, MIME_TYPES
 from .creditfile import CreditFileEntry, CreditFileIndex, IndexSignature, IndexVerifier, IndexTampered
 
 _EXT_BY_MIME = {mime: EXTENSIONS[kind] for kind, mime in MIME_TYPES.items()}
 _EXT_BY_MIME["application/json"] = "json"
 ZIP64_THRESHOLD = 1 << 31
+VERIFY_CONCURRENCY = 4
+
+log = logging.getLogger(__name__)
 
 
 class ExportIntegrityError(Exception):
@@ -103,6 +109,16 @@ async def stream_credit_file_zip(
     yield sink.drain()
 
 
+async def check_entries(entries: tuple[CreditFileEntry, ...] | list[CreditFileEntry], store: BlobStore) -> None:
+    """Rehash every entry's blob; ExportIntegrityError names every missing or altered one."""
+    damaged = await store.damaged((e.digest for e in entries), concurrency=VERIFY_CONCURRENCY)
+    problems = [f"{e.kind} {e.code} p{e.order} ({e.digest}) "
+                + ("is missing from the store" if damaged[e.digest] == "missing" else "no longer matches its digest")
+                for e in entries if e.digest in damaged]
+    if problems:
+        raise ExportIntegrityError("; ".join(problems))
+
+
 async def send_credit_file_zip(
     request: web.Request,
     index: CreditFileIndex,
@@ -112,6 +128,7 @@ async def send_credit_file_zip(
     filename: str,
     public_key_pem: str | None = None,
 ) -> web.StreamResponse:
+    await check_entries(index.entries, store)
     response = web.StreamResponse(
         headers={
             "Content-Type": "application/zip",
@@ -120,9 +137,18 @@ async def send_credit_file_zip(
         }
     )
     await response.prepare(request)
-    async for chunk in stream_credit_file_zip(index, signature, store, public_key_pem=public_key_pem):
-        if chunk:
-            await response.write(chunk)
+    try:
+        async for chunk in stream_credit_file_zip(index, signature, store, public_key_pem=public_key_pem):
+            if chunk:
+                await response.write(chunk)
+    except (ExportIntegrityError, BlobNotFound) as error:
+        # Changed after the check above: too late for a 409. Cutting the connection leaves the
+        # client a truncated download (no end of chunked body, no ZIP central directory), never
+        # a complete-looking file, and never a connection left hanging.
+        log.error("credit-file export cut off: %s", error)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     await response.write_eof()
     return response
 

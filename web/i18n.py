@@ -158,6 +158,7 @@ ARCHIVE_LABELS: dict[str, dict[str, str]] = {
     "archive_status_changed": {"zh": "与签名目录不一致", "en": "Differs from the signed index"},
     "archive_status_signature_invalid": {"zh": "签名无效", "en": "Signature invalid"},
     "archive_status_unsigned": {"zh": "未签名", "en": "Not signed"},
+    "archive_status_store_damaged": {"zh": "存储中的档案文件缺失或被改动", "en": "Stored files missing or altered"},
     "archive_status_empty": {"zh": "尚无归档", "en": "Nothing filed yet"},
     "archive_export_zip": {"zh": "导出档案包（ZIP）", "en": "Export (ZIP)"},
     "archive_export_pdf": {"zh": "打印信贷档案（PDF：审批意见及扫描件）", "en": "Print the credit file (PDF: findings and scans)"},

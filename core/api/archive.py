@@ -3,12 +3,14 @@ search, filing by other services; and the tus upload sub-application at /api/upl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 from typing import AsyncIterator
 
 from aiohttp import web
 
 from recordings import service as archive_service
+from recordings.blobstore import BlobAltered, BlobNotFound
 from recordings.creditfile import KNOWN_KINDS
 from recordings.pdfexport import PdfExportError, export_pages_pdf
 from recordings.ranges import serve_blob
@@ -16,10 +18,12 @@ from recordings.service import Archive, StoredFile
 from recordings.tus import METADATA_KEY, Upload, UploadError, UploadStaging, create_upload_app
 from recordings.zipexport import ExportIntegrityError, send_credit_file_zip
 
+from ..anchors import anchor_periodically
 from ..apispec import Body, Field
 from ..audit import Actor
 from ..config import Config
 from ..context import PRINCIPAL, SERVICES, scope, services
+from ..db import DatabaseUnavailable
 from ..errors import Conflict, ServiceError
 from ..servicetoken import ServiceTokens, bearer
 from . import routes
@@ -46,7 +50,16 @@ def mount(app: web.Application, config: Config) -> None:
     async def lifetime(_app: web.Application) -> AsyncIterator[None]:
         running.start(config)
         await asyncio.to_thread(UploadStaging(running.staging_dir).purge_older_than, STAGING_MAX_AGE_SECONDS)
+        anchoring = None
+        if config.audit_anchor_interval > 0:
+            # The audit chain's head, signed, into the store the database's users cannot rewrite.
+            anchoring = asyncio.create_task(anchor_periodically(
+                app[SERVICES].db, running.store, running.signing, config.audit_anchor_interval), name="audit-anchor")
         yield
+        if anchoring is not None:
+            anchoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await anchoring
         await running.close()
 
     async def authorize(request: web.Request) -> str:
@@ -63,6 +76,8 @@ def mount(app: web.Application, config: Config) -> None:
                                                          metadata.get("code", ""))
             except ServiceError as error:
                 raise UploadError(error.status, error.code, error.message) from None
+            except DatabaseUnavailable as error:
+                raise _unavailable(error) from None
         return str(who.user_id)
 
     async def on_complete(upload: Upload) -> dict:
@@ -74,9 +89,12 @@ def mount(app: web.Application, config: Config) -> None:
                 who = await archive_service.principal_of(session, int(upload.owner))
                 return await archive_service.file_upload(
                     session, running, svc.workflow, svc.scope(who), _loan_id(upload.metadata.get("loan", "")),
-                    upload.metadata.get("code", ""), stored)
+                    upload.metadata.get("code", ""), stored, upload_id=upload.id)
         except ServiceError as error:
             raise UploadError(error.status, error.code, error.message) from None
+        except DatabaseUnavailable as error:
+            # The bytes stay staged: the client's retry (an empty PATCH) files them later.
+            raise _unavailable(error) from None
 
     app.cleanup_ctx.append(lifetime)
     app.add_subapp("/api/uploads/", create_upload_app(
@@ -84,10 +102,87 @@ def mount(app: web.Application, config: Config) -> None:
         staging_dir=running.staging_dir, required_metadata=("loan", "code")))
 
 
+def _unavailable(error: DatabaseUnavailable) -> UploadError:
+    return UploadError(503, "database_unavailable", "the database cannot be reached just now; try again shortly",
+                       {"Retry-After": str(error.retry_after)})
+
+
 def _loan_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
         raise UploadError(400, "bad_metadata", "Upload-Metadata 'loan' must be a loan id")
     return int(raw)
+
+
+# --- the tus uploads in the API's OpenAPI document ----------------------------------------------
+
+def _tus_operation(summary: str, responses: dict[int, str], *, headers: tuple[tuple[str, bool, dict], ...] = (),
+                   body: bool = False, path_id: bool = False, security: bool = True) -> dict:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    common = {400: "Malformed request", 412: "Tus-Resumable is not 1.0.0", 429: "Too many requests",
+              503: "Busy or the database unreachable: retry after the Retry-After seconds"}
+    if security:
+        common.update({401: "Not signed in", 403: "Not allowed, or CSRF check failed"})
+    params = [{"name": "Tus-Resumable", "in": "header", "required": security,
+               "schema": {"type": "string", "enum": ["1.0.0"]}}] if security else []
+    params += [{"name": name, "in": "header", "required": required, "schema": schema}
+               for name, required, schema in headers]
+    if path_id:
+        params.append({"name": "upload_id", "in": "path", "required": True,
+                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{24}$"}})
+    operation: dict = {"summary": summary, "tags": ["archive"], "responses": {}}
+    if params:
+        operation["parameters"] = params
+    if body:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+    for status, text in {**common, **responses}.items():
+        answer: dict = {"description": text}
+        if status >= 400:
+            answer["content"] = error
+        elif status == 200 and "JSON" in text:
+            answer["content"] = {"application/json": {"schema": {"type": "object"}}}
+        operation["responses"][str(status)] = answer
+    if security:
+        operation["security"] = [{"session": []}]
+    return operation
+
+
+_OFFSET = ("Upload-Offset", True, {"type": "integer", "minimum": 0})
+routes.document("/uploads/", {
+    "options": _tus_operation("tus 1.0 capabilities: Tus-Version, Tus-Extension (creation, termination, "
+                              "checksum), Tus-Max-Size, Tus-Checksum-Algorithm", {204: "Capabilities"},
+                              security=False),
+    "post": _tus_operation(
+        "Start a resumable upload of a scanned file for a loan (tus creation). Upload-Metadata must "
+        "carry base64 'loan' (a loan id) and 'code' (a document code), optionally 'filename'",
+        {201: "Created; Location is the upload's URL", 400: "Missing or malformed header or metadata",
+         404: "No such loan in the caller's scope", 409: "The case has ended",
+         413: "Larger than Tus-Max-Size", 422: "Unknown document code"},
+        headers=(("Upload-Length", True, {"type": "integer", "minimum": 1}),
+                 ("Upload-Metadata", True, {"type": "string", "maxLength": 4000}))),
+})
+routes.document("/uploads/{upload_id}", {
+    "options": _tus_operation("tus 1.0 capabilities", {204: "Capabilities"}, security=False, path_id=True),
+    "head": _tus_operation("The upload's offset (Upload-Offset) and length: where to resume",
+                           {200: "Upload-Offset and Upload-Length headers", 404: "No such upload of the caller"},
+                           path_id=True),
+    "get": _tus_operation("The upload's state and, once filed, its credit-file record (not part of tus)",
+                          {200: "The state as JSON", 404: "No such upload of the caller"}, path_id=True),
+    "patch": _tus_operation(
+        "Append bytes at Upload-Offset. Upload-Checksum '<sha256|sha1> <base64 digest>' (tus checksum) "
+        "has the body kept only if it hashes to that. The last byte files the page; an empty PATCH at the "
+        "final offset retries a filing that failed",
+        {204: "Appended; Upload-Offset is the new offset", 400: "Malformed header or Upload-Checksum",
+         404: "No such upload of the caller", 409: "Upload-Offset is not the server's offset, the upload is "
+         "complete or busy, or the credit file refuses it", 413: "Past the declared Upload-Length",
+         415: "Content-Type is not application/offset+octet-stream",
+         422: "The finished file failed the content check (not a scan of an accepted kind)",
+         460: "Checksum Mismatch: the body does not match Upload-Checksum; nothing of it was kept"},
+        headers=(_OFFSET, ("Upload-Checksum", False, {"type": "string", "pattern": "^(sha1|sha256) [A-Za-z0-9+/=]+$"})),
+        body=True, path_id=True),
+    "delete": _tus_operation("Cancel an unfinished upload (tus termination)",
+                             {204: "Cancelled", 404: "No such upload of the caller"}, path_id=True),
+})
 
 
 # --- credit files ----------------------------------------------------------------------------
@@ -112,27 +207,45 @@ async def filing_panel(request: web.Request, loan_id: int) -> web.Response:
 _FILE_QUERY = {"download": Field("boolean", required=False, description="send as an attachment")}
 
 
+async def _serve_checked(request: web.Request, ref: archive_service.FileRef, attachment: bool) -> web.StreamResponse:
+    """A filed file's bytes, rehashed first: bytes that no longer match the digest the credit
+    file names are refused (409), never served under that digest as ETag."""
+    try:
+        return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
+                                filename=ref.filename, attachment=attachment, verify=True)
+    except BlobAltered:
+        raise Conflict(f"the stored file {ref.digest} no longer matches its digest; an archivist must "
+                       "restore it from a copy", code="integrity_error") from None
+    except BlobNotFound:
+        raise Conflict(f"the stored file {ref.digest} is missing from the archive store; an archivist must "
+                       "restore it from a copy", code="integrity_error") from None
+
+
 @routes.route("GET", "/archive/loans/{loan_id}/pages/{document_id}", query=_FILE_QUERY, tag="archive",
+              produces=("image/jpeg", "image/png", "image/tiff", "application/pdf"),
               summary="A scanned page's bytes (Range supported)",
-              responses={200: "The file", 206: "Part of the file", 304: "Not modified", 416: "Range not satisfiable"})
+              responses={200: "The file", 206: "Part of the file", 304: "Not modified",
+                         409: "The stored bytes no longer match their digest, or are missing (integrity_error)",
+                         416: "Range not satisfiable"})
 async def get_page(request: web.Request, loan_id: int, document_id: int, query: dict) -> web.StreamResponse:
     async with services(request).db.unit_of_work() as session:
         ref = await archive_service.open_page(session, scope(request), loan_id, document_id,
                                               byte_range=request.headers.get("Range"))
     # The transaction is over before the bytes flow: a slow reader holds no database lock.
-    return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
-                            filename=ref.filename, attachment=query.get("download", False))
+    return await _serve_checked(request, ref, query.get("download", False))
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/entries/{entry_id}", query=_FILE_QUERY, tag="archive",
+              produces="*/*",
               summary="A filed record's bytes, e.g. a recording (Range supported, for seeking)",
-              responses={200: "The file", 206: "Part of the file", 304: "Not modified", 416: "Range not satisfiable"})
+              responses={200: "The file", 206: "Part of the file", 304: "Not modified",
+                         409: "The stored bytes no longer match their digest, or are missing (integrity_error)",
+                         416: "Range not satisfiable"})
 async def get_entry(request: web.Request, loan_id: int, entry_id: int, query: dict) -> web.StreamResponse:
     async with services(request).db.unit_of_work() as session:
         ref = await archive_service.open_entry(session, scope(request), loan_id, entry_id,
                                                byte_range=request.headers.get("Range"))
-    return await serve_blob(request, archive(request).store, ref.digest, content_type=ref.media_type,
-                            filename=ref.filename, attachment=query.get("download", False))
+    return await _serve_checked(request, ref, query.get("download", False))
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/recordings/{entry_id}", tag="archive",
@@ -142,19 +255,25 @@ async def get_recording(request: web.Request, loan_id: int, entry_id: int) -> we
         return web.json_response(await archive_service.recording(session, scope(request), loan_id, entry_id))
 
 
-@routes.route("GET", "/archive/loans/{loan_id}/export.zip", tag="archive",
-              summary="The whole credit file as one ZIP: index, signature, public key, files")
+@routes.route("GET", "/archive/loans/{loan_id}/export.zip", tag="archive", produces="application/zip",
+              summary="The whole credit file as one ZIP: index, signature, public key, files",
+              responses={200: "The ZIP", 409: "The index does not verify, or a file is missing or altered "
+                                               "(checked before the first byte is sent)"})
 async def export_zip(request: web.Request, loan_id: int) -> web.StreamResponse:
     running = archive(request)
     async with services(request).db.unit_of_work() as session:
         loan, index, signature = await archive_service.export_index(session, running, scope(request), loan_id, "zip")
-    return await send_credit_file_zip(request, index, signature, running.store,
-                                      filename=f"credit-file-{loan.tracking_code}-v{index.version}.zip",
-                                      public_key_pem=running.signing.public_key_pem())
+    try:
+        return await send_credit_file_zip(request, index, signature, running.store,
+                                          filename=f"credit-file-{loan.tracking_code}-v{index.version}.zip",
+                                          public_key_pem=running.signing.public_key_pem())
+    except ExportIntegrityError as error:  # found before the first byte: a refusal, not a cut
+        raise Conflict(str(error), code="integrity_error") from None
 
 
-@routes.route("GET", "/archive/loans/{loan_id}/export.pdf", tag="archive",
-              summary="The scanned pages as one printable PDF, in document-code order")
+@routes.route("GET", "/archive/loans/{loan_id}/export.pdf", tag="archive", produces="application/pdf",
+              summary="The scanned pages as one printable PDF, in document-code order",
+              responses={200: "The PDF", 409: "The index does not verify, or a page is missing or altered"})
 async def export_pdf(request: web.Request, loan_id: int) -> web.StreamResponse:
     running = archive(request)
     async with services(request).db.unit_of_work() as session:

@@ -52,7 +52,8 @@ async def dashboard(request: web.Request, query: dict) -> web.Response:
     return web.json_response(await load(request, query.get("days", 365)))
 
 
-@routes.route("GET", "/insight/chart.svg", summary="The dashboard's bar chart as SVG", query=_DAYS, tag="insight")
+@routes.route("GET", "/insight/chart.svg", summary="The dashboard's bar chart as SVG", query=_DAYS, tag="insight",
+              produces="image/svg+xml")
 async def chart(request: web.Request, query: dict) -> web.Response:
     data = await load(request, query.get("days", 365))
     return web.Response(text=chart_of(data), content_type="image/svg+xml")
@@ -60,7 +61,8 @@ async def chart(request: web.Request, query: dict) -> web.Response:
 
 @routes.route("GET", "/insight/export", summary="A dashboard table as CSV, or all tables as Excel",
               query={**_DAYS, "format": Field("string", enum=("csv", "xlsx")),
-                     "table": Field("string", required=False, enum=tuple(TABLES))}, tag="insight")
+                     "table": Field("string", required=False, enum=tuple(TABLES))}, tag="insight",
+              produces=("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 async def export_tables(request: web.Request, query: dict) -> web.Response:
     data = await load(request, query.get("days", 365))
     if query["format"] == "csv":

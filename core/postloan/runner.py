@@ -9,6 +9,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from ..db import DatabaseUnavailable
 from ..context import SERVICES
 from ..outbox import OutboxWorker
 from ..smpp import gateway_from_setting
@@ -23,6 +24,8 @@ async def _poll_receipts(gateway, interval: float) -> None:
             await gateway.poll_receipts()
         except asyncio.CancelledError:
             raise
+        except DatabaseUnavailable:
+            pass  # the database logs an outage once; the next round tries again
         except Exception:
             log.exception("reading delivery receipts failed; will retry")
         await asyncio.sleep(interval)
@@ -36,6 +39,8 @@ async def _fold_history(db, definition, interval: float) -> None:
             await spans.refresh_all(db, definition)
         except asyncio.CancelledError:
             raise
+        except DatabaseUnavailable:
+            pass  # the database logs an outage once; the next round tries again
         except Exception:
             log.exception("folding history into the dashboard tables failed; will retry")
         await asyncio.sleep(interval)
@@ -51,6 +56,8 @@ async def _warn_deadlines(svc, interval: float) -> None:
                 await queue_warnings(session, svc.workflow)
         except asyncio.CancelledError:
             raise
+        except DatabaseUnavailable:
+            pass  # the database logs an outage once; the next round tries again
         except Exception:
             log.exception("queueing deadline warnings failed; will retry")
         await asyncio.sleep(interval)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import exists, select
 
+from ..db import DatabaseUnavailable
 from .. import outbox
 from ..db import Database
 from ..orm import Customer, Loan, User, utcnow
@@ -107,6 +108,8 @@ async def run_forever(scheduler: Scheduler, interval: float = 60.0) -> None:
             await scheduler.run_due()
         except asyncio.CancelledError:
             raise
+        except DatabaseUnavailable:
+            pass  # the database logs an outage once; the next round tries again
         except Exception:
             log.exception("post-loan scheduler pass failed; will retry")
         await asyncio.sleep(interval)

@@ -149,3 +149,16 @@ def test_open_store_from_configuration(tmp_path: Path) -> None:
     for bad in ("ftp://x", "s3://", "s3://b?secret=1", "local:"):
         with pytest.raises(StoreConfigError):
             open_store(bad)
+
+
+async def test_named_documents_live_beside_the_blobs(store: BlobStore) -> None:
+    from recordings.blobstore import InvalidDigest
+
+    assert await store.get_named("audit-head.json") is None
+    await store.put_named("audit-head.json", b'{"seq": 1}')
+    await store.put_named("audit-head.json", b'{"seq": 2}')  # the newest replaces
+    assert await store.get_named("audit-head.json") == b'{"seq": 2}'
+    report = await store.verify()
+    assert report.intact and report.checked == 0 and report.foreign == []
+    with pytest.raises(InvalidDigest):
+        await store.put_named("../escape", b"x")

@@ -65,6 +65,7 @@ async def test_verify_with_digests_from_the_core(store: BlobStore, capfd) -> Non
 
 def test_verify_defaults_to_data_folder(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.delenv(cli.STORE_ENV, raising=False)
+    monkeypatch.delenv("LOANCTL_ARCHIVE", raising=False)
     LocalBlobStore(tmp_path / "archive")
     assert run(["archive", "verify", "--data", str(tmp_path), "--quiet"]) == 0
     assert "0 blobs" in capsys.readouterr().out

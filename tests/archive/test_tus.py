@@ -340,3 +340,54 @@ def test_metadata_round_trip() -> None:
         assert parse_metadata(encode_metadata(metadata)) == metadata
 
     round_trip()
+
+
+def checksum_of(data: bytes, algorithm: str = "sha256") -> str:
+    import base64
+
+    return f"{algorithm} {base64.b64encode(hashlib.new(algorithm, data).digest()).decode()}"
+
+
+async def patch_checked(client, location: str, offset: int, body: bytes, checksum: str):
+    return await client.patch(location, data=body, headers=headers(**{
+        "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream",
+        "Upload-Checksum": checksum}))
+
+
+async def test_checksum_extension_is_offered(uploads) -> None:
+    client, _, _ = uploads
+    resp = await client.options("/uploads/")
+    assert "checksum" in resp.headers["Tus-Extension"].split(",")
+    assert "sha256" in resp.headers["Tus-Checksum-Algorithm"].split(",")
+
+
+async def test_checksummed_pieces_are_kept_and_a_mismatch_is_460_with_nothing_appended(
+        uploads, store: BlobStore) -> None:
+    client, filing, _ = uploads
+    data = samples.pdf(3)
+    half = len(data) // 2
+    location = await upload_location(client, len(data))
+    resp = await patch_checked(client, location, 0, data[:half], checksum_of(data[:half]))
+    assert resp.status == 204 and resp.headers["Upload-Offset"] == str(half)
+
+    # The second half arrives damaged (one bit flipped on the way): refused, and none of it kept.
+    damaged = bytearray(data[half:])
+    damaged[10] ^= 0x04
+    resp = await patch_checked(client, location, half, bytes(damaged), checksum_of(data[half:]))
+    assert resp.status == 460 and resp.reason == "Checksum Mismatch"
+    body = await resp.json()
+    assert body["error"] == "checksum_mismatch" and body["message"]
+    assert await offset_of(client, location) == half
+    assert filing.records == [] and await count_objects(store) == 0
+
+    # An algorithm the server does not offer is a 400; nothing is appended either.
+    resp = await patch_checked(client, location, half, data[half:], checksum_of(data[half:], "md5"))
+    assert resp.status == 400 and (await resp.json())["error"] == "checksum_algorithm"
+    resp = await patch_checked(client, location, half, data[half:], "sha256 not-base64!")
+    assert resp.status == 400 and (await resp.json())["error"] == "bad_checksum"
+    assert await offset_of(client, location) == half
+
+    resp = await patch_checked(client, location, half, data[half:], checksum_of(data[half:], "sha1"))
+    assert resp.status == 204
+    assert [r["digest"] for r in filing.records] == [hashlib.sha256(data).hexdigest()]
+    assert await store.read(hashlib.sha256(data).hexdigest()) == data

@@ -86,9 +86,11 @@ async def test_officer_uploads_scanned_pages_from_the_loan_page(suite, browser, 
     await panel.locator("select[name=code] option[value=INV-REPORT]").wait_for(state="attached")
     await panel.locator("select[name=code]").select_option("INV-REPORT")
     # The link drops on the first PATCH: upload.js waits, asks the server's offset and goes on.
-    dropped = []
+    dropped, checksums = [], []
 
     async def drop_first_patch(route):
+        if route.request.method == "PATCH":
+            checksums.append(route.request.headers.get("upload-checksum", ""))
         if route.request.method == "PATCH" and not dropped:
             dropped.append(route.request.url)
             await route.abort("connectionreset")
@@ -105,6 +107,8 @@ async def test_officer_uploads_scanned_pages_from_the_loan_page(suite, browser, 
                                             "items => items.map(i => [i.dataset.code, i.dataset.page])")
     assert filed == [["INV-REPORT", "1"], ["INV-REPORT", "2"]]
     assert len(dropped) == 1
+    # Every chunk carried its SHA-256 (tus checksum extension), which the server checked.
+    assert checksums and all(c.startswith("sha256 ") for c in checksums)
     # A file that is not a scan is refused with its reason and nothing is filed.
     bogus = tmp_path / "virus.pdf"
     bogus.write_bytes(b"MZ" + bytes(300))

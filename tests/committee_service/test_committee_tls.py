@@ -77,7 +77,7 @@ async def test_committee_service_serves_https_with_the_private_ca(tmp_path, caps
                     if child.poll() is not None or asyncio.get_running_loop().time() > deadline:
                         raise AssertionError(child.stdout.read().decode() if child.poll() is not None else "no start")
                     await asyncio.sleep(0.3)
-            assert health == {"status": "ok", "service": "committee"}
+            assert health == {"status": "ok", "service": "committee", "database": "up"}
             # without the CA the certificate is not trusted
             with pytest.raises(aiohttp.ClientConnectorCertificateError):
                 async with aiohttp.ClientSession() as untrusting:

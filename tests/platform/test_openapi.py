@@ -17,6 +17,10 @@ def _served(app) -> set[tuple[str, str]]:
             continue
         path = route.resource.canonical
         served.add((route.method, re.sub(r"^/api", "", path)))
+    # The tus uploads are a sub-application of their own at /api/uploads/, documented too.
+    uploads = next(r for r in app.router.resources() if getattr(r, "_prefix", None) == "/api/uploads")._app
+    for route in uploads.router.routes():
+        served.add((route.method, re.sub(r"^/api", "", route.resource.canonical)))
     return served
 
 
@@ -33,8 +37,33 @@ async def test_document_matches_routes(suite):
                 if int(status) >= 400:
                     assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
             if "requestBody" in operation:
+                if "application/json" not in operation["requestBody"]["content"]:
+                    continue  # a tus PATCH: bytes
                 name = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
                 assert document["components"]["schemas"][name]["additionalProperties"] is False
+
+
+async def test_document_names_content_types_anchored_patterns_and_405_allow(suite):
+    client = await suite.client()
+    document = await client.json("GET", "/api/openapi.json")
+    paths = document["paths"]
+    ok = lambda path: set(paths[f"/api{path}"]["get"]["responses"]["200"]["content"])  # noqa: E731
+    assert ok("/archive/loans/{loan_id}/export.zip") == {"application/zip"}
+    assert ok("/archive/loans/{loan_id}/export.pdf") == {"application/pdf"}
+    assert ok("/insight/chart.svg") == {"image/svg+xml"}
+    assert "image/jpeg" in ok("/archive/loans/{loan_id}/pages/{document_id}")
+    assert {"post", "options"} <= set(paths["/api/uploads/"])
+    assert "460" in paths["/api/uploads/{upload_id}"]["patch"]["responses"]
+    assert "422" in paths["/api/loans"]["get"]["responses"]  # unknown query parameters
+    patterns = re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', json.dumps(document))
+    assert patterns and all(p.startswith("^") and p.endswith("$") for p in patterns)
+    # A method the resource does not have: 405 naming the ones it has.
+    client = await suite.login("chairman")
+    response = await client.request("PUT", "/api/loans", {})
+    assert response.status == 405 and "GET" in response.headers["Allow"]
+    assert (await response.json())["error"] == "method_not_allowed"
+    response = await client.request("PUT", "/api/uploads/", headers={"Tus-Resumable": "1.0.0"})
+    assert response.status == 405 and "POST" in response.headers["Allow"]
 
 
 json_values = st.recursive(

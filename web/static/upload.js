@@ -64,14 +64,23 @@ export class TusUpload {
     return Number(response.headers.get('Upload-Offset'));
   }
 
+  // tus checksum extension: the server keeps a chunk only if it hashes to what was read here
+  // (crypto.subtle exists on https and localhost only; elsewhere chunks go unchecked).
+  async checksum(body) {
+    if (!window.crypto?.subtle) return {};
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await body.arrayBuffer()));
+    return { 'Upload-Checksum': `sha256 ${btoa(String.fromCharCode(...digest))}` };
+  }
+
   // XMLHttpRequest, not fetch: only it reports upload progress within a chunk.
-  append(location, offset) {
+  async append(location, offset) {
     const body = this.file.slice(offset, Math.min(offset + this.chunkSize, this.file.size));
+    const checksum = await this.checksum(body);
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open('PATCH', location);
       for (const [k, v] of Object.entries(this.headers({ 'Upload-Offset': String(offset),
-        'Content-Type': 'application/offset+octet-stream' }))) xhr.setRequestHeader(k, v);
+        'Content-Type': 'application/offset+octet-stream', ...checksum }))) xhr.setRequestHeader(k, v);
       xhr.upload.onprogress = (event) => this.onProgress(offset + event.loaded, this.file.size);
       xhr.onerror = () => reject(new UploadFailed(label('upload_connection_lost'), { retry: true, forget: false }));
       xhr.ontimeout = xhr.onerror;
@@ -79,7 +88,8 @@ export class TusUpload {
         if (xhr.status === 204) return resolve(Number(xhr.getResponseHeader('Upload-Offset')));
         let data = {};
         try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-        const retry = xhr.status >= 500 || xhr.status === 409;
+        // 460: the chunk was damaged on the way (nothing of it was kept): send it again.
+        const retry = xhr.status >= 500 || xhr.status === 409 || xhr.status === 460;
         reject(new UploadFailed(data.message || `${xhr.status}`, { retry, forget: !retry }));
       };
       xhr.send(body);
