@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.api.archive import ARCHIVE
+from core.apispec import path_id
 from core.context import scope, services
 from core.errors import InvalidInput
 from recordings import service as archive_service
@@ -83,20 +84,20 @@ async def search_page(request: web.Request) -> web.Response:
     return render(request, "archive_search.html", criteria=criteria, results=results, error=error)
 
 
-@routes.get(r"/archive/loans/{loan_id:\d{1,18}}")
+@routes.get(r"/archive/loans/{loan_id:[0-9]{1,10}}")
 async def credit_file_page(request: web.Request) -> web.Response:
     signed_in(request)
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         view = await archive_service.credit_file(session, request.config_dict[ARCHIVE], svc.workflow,
-                                                 scope(request), int(request.match_info["loan_id"]))
+                                                 scope(request), path_id(request, "loan_id"))
     return render(request, "archive_file.html", file=view)
 
 
-@routes.get(r"/archive/loans/{loan_id:\d{1,18}}/recordings/{entry_id:\d{1,18}}")
+@routes.get(r"/archive/loans/{loan_id:[0-9]{1,10}}/recordings/{entry_id:[0-9]{1,10}}")
 async def player_page(request: web.Request) -> web.Response:
     signed_in(request)
     async with services(request).db.unit_of_work() as session:
-        view = await archive_service.recording(session, scope(request), int(request.match_info["loan_id"]),
-                                               int(request.match_info["entry_id"]))
+        view = await archive_service.recording(session, scope(request), path_id(request, "loan_id"),
+                                               path_id(request, "entry_id"))
     return render(request, "archive_player.html", rec=view)
