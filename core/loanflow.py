@@ -240,7 +240,7 @@ async def _apply(session: AsyncSession, workflow: Workflow, loan: Loan, caller: 
 async def _queue_notifications(session: AsyncSession, loan: Loan, plan_: Plan, definition: Definition) -> None:
     customer = await session.get(Customer, loan.customer_id)
     stage = definition.stages[plan_.to_stage]
-    values = {"bank": "农商银行", "code": loan.tracking_code, "reason": plan_.reason or "", "stage": stage.name_zh}
+    values = {"bank": messages.BANK, "code": loan.tracking_code, "reason": plan_.reason or "", "stage": stage.name_zh}
     for note in plan_.notifications:
         text = messages.render(note.template, **values)
         if note.audience == "customer":

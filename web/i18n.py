@@ -92,6 +92,13 @@ LABELS: dict[str, dict[str, str]] = {
     "nav_archive": {"zh": "档案", "en": "Archive"},
     "nav_committee": {"zh": "贷审会（视频审批）", "en": "Credit committee (video review)"},
     "nav_my_prints": {"zh": "我的指纹", "en": "My prints"},
+    "prints_change_rule": {"zh": "更改本人指纹需用已采集的手指确认；首次采集需管理员或主管本人在场按指纹确认。每次采集都会记录审计并短信通知本人。",
+                           "en": "Changing your prints needs a step-up with a finger already enrolled; the first "
+                                 "enrollment needs an administrator or supervisor present, with their print. Each "
+                                 "enrollment is audited and you get an SMS."},
+    "witness": {"zh": "在场管理员/主管（用户名）", "en": "Administrator / supervisor present (user name)"},
+    "witness_print": {"zh": "其本人指纹", "en": "Their fresh print"},
+    "witness_optional": {"zh": "已有指纹时可不填（改用本人指纹确认）", "en": "Leave empty once you have prints (you confirm with your own finger)"},
 }
 
 FIELDS: dict[str, dict[str, str]] = {

@@ -31,6 +31,10 @@ NEW_USER = Body("NewUser", {
     "office_id": id_field(),
     "roles": _ROLE_LIST,
     "password": Field("string", min_length=1, max_length=256),
+    "step_up": Field("string", required=False, max_length=200,
+                     description="with a password or roles: the administrator's step-up token (POST /api/step-up, "
+                                 "loan_id 0, action change_credentials, SHA-256 of the body without step_up, "
+                                 "plus user_id when changing a user)"),
 })
 USER_CHANGE = Body("UserChange", {
     "display_name": Field("string", required=False, min_length=1, max_length=100),
@@ -39,6 +43,10 @@ USER_CHANGE = Body("UserChange", {
     "roles": Field("array", required=False, items=Field("string", enum=tuple(ROLES)), max_items=len(ROLES)),
     "active": Field("boolean", required=False),
     "password": Field("string", required=False, min_length=1, max_length=256),
+    "step_up": Field("string", required=False, max_length=200,
+                     description="with a password or roles: the administrator's step-up token (POST /api/step-up, "
+                                 "loan_id 0, action change_credentials, SHA-256 of the body without step_up, "
+                                 "plus user_id when changing a user)"),
 })
 
 
@@ -92,7 +100,8 @@ async def create_user(request: web.Request, body: dict) -> web.Response:
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         view = await organisation.create_user(session, scope(request), svc.hashing, body,
-                                              min_length=svc.config.password_min_length)
+                                              min_length=svc.config.password_min_length,
+                                              require_step_up=svc.config.step_up == "required")
     return web.json_response(view, status=201)
 
 
@@ -108,5 +117,6 @@ async def update_user(request: web.Request, user_id: int, body: dict) -> web.Res
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         view = await organisation.update_user(session, scope(request), svc.identity, svc.hashing, user_id,
-                                              body, min_length=svc.config.password_min_length)
+                                              body, min_length=svc.config.password_min_length,
+                                              require_step_up=svc.config.step_up == "required")
     return web.json_response(view)
