@@ -44,6 +44,10 @@ JOIN_TOKEN_SECONDS = 900
 MEETING_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # what the archive accepts as a meeting id
 
 
+# One answer for a missing meeting and one the caller may not know of (not the id, not the loan).
+MEETING_NOT_FOUND = "committee meeting not found"
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat()
 
@@ -54,7 +58,7 @@ async def meeting_by_id(session: AsyncSession, meeting_id: int, *, for_update: b
         query = query.with_for_update()
     meeting = (await session.execute(query)).scalar_one_or_none()
     if meeting is None:
-        raise NotFound(f"committee meeting {meeting_id} not found")
+        raise NotFound(MEETING_NOT_FOUND)
     return meeting
 
 
@@ -65,7 +69,7 @@ async def meeting_taken_part(session: AsyncSession, who: Principal, meeting_id: 
     meeting = await meeting_by_id(session, meeting_id, for_update=for_update)
     participant = await _participant(session, meeting, who.user_id)
     if participant is None and meeting.convener_id != who.user_id:
-        raise NotFound(f"committee meeting {meeting_id} not found")
+        raise NotFound(MEETING_NOT_FOUND)
     return meeting, participant
 
 
@@ -467,7 +471,7 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
         try:
             loan = await scope.loan(session, meeting.loan_id)
         except NotFound:
-            raise NotFound(f"committee meeting {meeting_id} not found") from None
+            raise NotFound(MEETING_NOT_FOUND) from None
     base = {"id": meeting.id, "meeting_id": meeting.code, "loan_id": loan.id, "loan_stage": loan.stage,
             "phase": meeting.phase}
     if participant is None:

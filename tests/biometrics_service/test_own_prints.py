@@ -90,3 +90,62 @@ async def test_a_stolen_session_cannot_add_or_replace_a_finger(suite):
     assert reused["error"] == "step_up_invalid"
     assert len(await _mine(clerk)) == 2
     assert await _counts(suite, uid) == (before[0] + 1, before[1] + 1)
+
+
+def test_the_first_administrator_is_enrolled_at_the_server(tmp_path, monkeypatch, capsys):
+    """`loanctl biometrics enroll-staff`: nobody is enrolled yet to vouch; the operator at the
+    server enrolls the first administrator, audited and SMS-notified like any enrollment."""
+    import argparse
+    import asyncio
+    import base64
+
+    from biometrics.servicecli import register
+    from core.cli import CommandError
+    from core.db import Database
+    from core.demo import load
+    from core.orm import User
+    from core.passwords import PasswordHashing
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'loans.sqlite3'}"
+    monkeypatch.setenv("LOANCTL_DATABASE_URL", url)
+    monkeypatch.setenv("LOANCTL_DATA", str(tmp_path / "data"))
+    scans = []
+    for name in STAFF_FINGER:
+        scans.append(tmp_path / f"{name}.png")
+        scans[-1].write_bytes(base64.b64decode(fresh_capture(name)))
+
+    async def seed() -> None:
+        db = Database(url)
+        await db.migrate()
+        async with db.unit_of_work() as session:
+            await load(session, PasswordHashing(memory_kib=8 * 1024, time_cost=1), "Demo passphrase 2026")
+        await db.close()
+
+    async def state() -> tuple[int, int]:
+        db = Database(url)
+        async with db.unit_of_work(write=False) as session:
+            admin = (await session.execute(select(User.id).where(User.username == "admin"))).scalar_one()
+            audits = (await session.execute(select(func.count()).select_from(AuditRecord).where(
+                AuditRecord.action == "biometrics.staff_enroll", AuditRecord.object_id == str(admin)))).scalar_one()
+            sms = (await session.execute(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.recipient_user_id == admin))).scalar_one()
+        await db.close()
+        return audits, sms
+
+    asyncio.run(seed())
+    parser = argparse.ArgumentParser(prog="loanctl")
+    register(parser.add_subparsers(dest="command"))
+
+    def loanctl(*argv) -> int:
+        args = parser.parse_args([str(a) for a in argv])
+        return args.run(args)
+
+    assert loanctl("biometrics", "enroll-staff", "admin", "--finger", "2", *scans) == 0
+    assert capsys.readouterr().out.count("enrolled finger 2 of admin") == 2
+    assert asyncio.run(state()) == (2, 2)
+    try:
+        loanctl("biometrics", "enroll-staff", "nobody", "--finger", "2", scans[0])
+    except CommandError as error:
+        assert "no user named nobody" in str(error)
+    else:
+        raise AssertionError("an unknown user was enrolled")
