@@ -145,13 +145,13 @@ def parse_meeting_at(text: str) -> dt.datetime:
         raise InvalidInput("meeting_at needs a time zone", details={"meeting_at": "naive"})
     now = utcnow()
     # A meeting is called for the coming days, not for year 1 or 9999 (which also overflow
-    # the deadline arithmetic): from a day ago (clock skew, a late entry) to two years ahead.
+    # the deadline arithmetic): from a day ago (clock skew, a late entry) to five years ahead.
     try:
-        within = now - dt.timedelta(days=1) <= moment <= now + dt.timedelta(days=731)
+        within = now - dt.timedelta(days=1) <= moment <= now + dt.timedelta(days=5 * 366)
     except OverflowError:  # year 1 at +08:00 is before year 1 in UTC
         within = False
     if not within:
-        raise InvalidInput("meeting_at must lie between yesterday and two years from now",
+        raise InvalidInput("meeting_at must lie between yesterday and five years from now",
                            details={"meeting_at": "range"})
     return moment
 

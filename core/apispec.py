@@ -14,12 +14,14 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from .context import PRINCIPAL
+from .errors import InvalidInput, Unauthenticated, MalformedRequest, NotFound, UnsupportedMediaType
+# ID_MAX and INT64_MAX are re-exported: the API modules declare their fields with them.
 from .inputs import (ID_MAX, INT64_MAX, INT64_MIN, MAX_JSON_DEPTH, MAX_NUMBER_DIGITS,  # noqa: F401
                      check_text, parse_id)
-from .errors import InvalidInput, Unauthenticated, MalformedRequest, NotFound, UnsupportedMediaType
 
 _JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float),
                "array": list, "object": dict}
+
 
 def path_id(request: web.Request, name: str) -> int:
     """The id in the path, or 404: what a missing row answers."""
@@ -62,7 +64,8 @@ class Field:
             if len(value) > (self.max_length or 10_000):
                 raise InvalidInput(f"{name} may have at most {self.max_length or 10_000} characters",
                                    details={name: "max_length"})
-            if self.pattern and not re.fullmatch(self.pattern, value):
+            # ASCII: \d and \w would also take '²', '١', fullwidth digits
+            if self.pattern and not re.fullmatch(self.pattern, value, re.ASCII):
                 raise InvalidInput(f"{name} has the wrong format", details={name: "pattern"})
         if self.type in ("integer", "number"):
             if value < self.lowest:

@@ -13,8 +13,8 @@ from . import routes
 
 RECORD = Body("PostLoanRecord", {
     "kind": Field("string", enum=tuple(service.RECORD_KINDS)),
-    "on_day": Field("string", required=False, pattern=r"\d{4}-\d{2}-\d{2}"),
-    "covers_due_on": Field("string", required=False, pattern=r"\d{4}-\d{2}-\d{2}",
+    "on_day": Field("string", required=False, pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "covers_due_on": Field("string", required=False, pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
                            description="the interest date a repayment settles"),
     "amount_fen": Field("integer", required=False, minimum=0, maximum=MONEY_MAX_FEN, description="principal repaid (repayment_proof)"),
     "summary": Field("string", required=False, max_length=4000),

@@ -295,3 +295,20 @@ def test_logout_clears_the_cookie_with_the_attributes_that_set_it():
         for attribute in ("secure", "httponly", "samesite", "path"):
             assert clearing[attribute] == morsel[attribute], attribute
         assert bool(clearing["secure"]) is secure and clearing["max-age"] == "0"
+
+
+async def test_ids_inside_workflow_payloads_are_bounded_too(suite):
+    """Dispatch names an office and two officers: an id above the column, or not ASCII digits,
+    is refused as an unknown person (422) before anything else is looked at, step-up included."""
+    loan = await suite.add_loan(office="SC-E", stage="dispatch")
+    offices, users = await suite.ids()
+    head = await suite.login("intake.head")
+    good = {"route": "sub_center", "office": offices["SC-E"], "officer_a": users["officer.e.a"],
+            "officer_b": users["officer.e.b"]}
+    before = await _counts(suite)
+    for name in ("office", "officer_a"):
+        for bad in (INT64_OVER, INT32_OVER, "²", "١", "１２"):
+            refused = await head.json("POST", f"/api/loans/{loan}/commands",
+                                      {"action": "dispatch_officers", "payload": {**good, name: bad}}, expect=422)
+            assert name in refused["message"], refused
+    assert await _counts(suite) == before
