@@ -13,8 +13,10 @@ from aiohttp import web
 
 from core.config import Config
 from core.context import SERVICES
+from core.apispec import parse_json
 from core.db import Database
 from core.errors import InvalidInput, MalformedRequest, ServiceError
+from core.inputs import parse_id
 from core.middleware import error_response
 from core.servicetoken import ServiceTokens, bearer
 
@@ -86,10 +88,7 @@ def _authorize(request: web.Request, scope: str) -> dict[str, Any]:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise MalformedRequest("the body must be JSON") from None
+    body = parse_json(await request.read())
     if not isinstance(body, dict):
         raise MalformedRequest("the body must be a JSON object")
     return body
@@ -155,9 +154,9 @@ async def enrollments(request: web.Request) -> web.Response:
     _authorize(request, "read")
     service = request.app[RUNTIME].running()
     loan = request.query.get("loan_id")
-    if loan is not None and not loan.isdigit():
-        raise InvalidInput("loan_id must be an integer", details={"loan_id": "type"})
-    items = await service.enrolled(Subject.parse(request.match_info["subject"]), loan_id=int(loan) if loan else None)
+    if loan is not None and parse_id(loan) is None:
+        raise InvalidInput("loan_id must be an id", details={"loan_id": "type"})
+    items = await service.enrolled(Subject.parse(request.match_info["subject"]), loan_id=parse_id(loan) if loan else None)
     return web.json_response({"items": items})
 
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.api import routes
-from core.apispec import Body, Field
+from core.apispec import ID_MAX, Body, Field, id_field
 from core.context import principal, scope, services
 from core.errors import InvalidInput
 
 from . import stepup
 from .client import BiometricsClient, HttpClient, LocalClient
 from .loanprints import LoanPrints
-from .service import CaptureInput
+from .service import DPI_MAX, DPI_MIN, CaptureInput
 
 IMAGE_BASE64_MAX = 2_000_000
 CLIENT = web.AppKey("biometrics_client", object)
@@ -26,7 +26,8 @@ CLIENT = web.AppKey("biometrics_client", object)
 def _capture_fields(**extra: Field) -> dict[str, Field]:
     return {"image_base64": Field("string", min_length=1, max_length=IMAGE_BASE64_MAX,
                                   description="the scanner's file (PNG, BMP, TIFF, WSQ), base64"),
-            "dpi": Field("number", required=False, description="scan resolution (default 500)"),
+            "dpi": Field("number", required=False, minimum=DPI_MIN, maximum=DPI_MAX,
+                         description="scan resolution (default 500)"),
             "device": Field("string", required=False, max_length=100, description="scanner model / serial"),
             **extra}
 
@@ -37,7 +38,7 @@ GUARANTOR = Body("Guarantor", {
     "phone": Field("string", required=False, max_length=32),
 })
 ENROLLMENT = Body("FingerprintEnrollment", _capture_fields(
-    customer_id=Field("integer", minimum=1, description="the applicant or a guarantor of the loan"),
+    customer_id=id_field( description="the applicant or a guarantor of the loan"),
     finger=Field("integer", minimum=1, maximum=10, description="ISO finger position: 1 right thumb … 10 left little")))
 DESK = Body("DisbursementPrints", {
     "captures": Field("array", max_items=12, items=Field("object"),
@@ -45,9 +46,19 @@ DESK = Body("DisbursementPrints", {
 })
 INSPECTION = Body("InspectionPrint", _capture_fields())
 STAFF_ENROLLMENT = Body("StaffFingerprint", _capture_fields(
-    finger=Field("integer", minimum=1, maximum=10)))
+    finger=Field("integer", minimum=1, maximum=10),
+    step_up=Field("string", required=False, max_length=200,
+                  description="with prints enrolled: a step-up token (POST /api/step-up, loan_id 0, action "
+                              "enroll_fingerprint, SHA-256 of {finger})"),
+    witness=Field("string", required=False, min_length=1, max_length=64,
+                  description="first enrollment (or instead of step_up): the user name of an administrator or "
+                              "supervisor over the caller, present at the scanner"),
+    witness_image_base64=Field("string", required=False, min_length=1, max_length=IMAGE_BASE64_MAX,
+                               description="the witness's fresh print"),
+    witness_dpi=Field("number", required=False, minimum=DPI_MIN, maximum=DPI_MAX),
+    witness_device=Field("string", required=False, max_length=100)))
 STEP_UP = Body("StepUp", _capture_fields(
-    loan_id=Field("integer", minimum=0, description="the loan (0 for a new application on a customer's behalf)"),
+    loan_id=Field("integer", minimum=0, maximum=ID_MAX, description="the loan (0 for a new application on a customer's behalf)"),
     action=Field("string", min_length=1, max_length=64, pattern=r"[a-z_]+"),
     payload_sha256=Field("string", pattern=r"[0-9a-f]{64}",
                          description="SHA-256 of the command payload's canonical JSON (sorted keys, no spaces, UTF-8)")))
@@ -124,10 +135,19 @@ async def my_prints(request: web.Request) -> web.Response:
 
 
 @routes.route("POST", "/me/fingerprints", body=STAFF_ENROLLMENT, tag="fingerprints",
-              summary="Enroll one of the caller's own fingers (staff, for step-up)", responses={201: "Enrolled"})
+              summary="Enroll one of the caller's own fingers (staff, for step-up): a step-up with an enrolled "
+                      "finger, or an administrator's or supervisor's print in person for the first one",
+              responses={201: "Enrolled", 403: "Step-up or witness missing or refused"})
 async def enroll_me(request: web.Request, body: dict) -> web.Response:
+    witness = None
+    if "witness" in body or "witness_image_base64" in body:
+        if "witness" not in body or "witness_image_base64" not in body:
+            raise InvalidInput("a witness needs both witness and witness_image_base64", details={"witness": "required"})
+        witness = stepup.Witness(body["witness"], CaptureInput.from_json(
+            {"image_base64": body["witness_image_base64"], "dpi": body.get("witness_dpi"),
+             "device": body.get("witness_device")}))
     result = await stepup.enroll_self(request.config_dict[CLIENT], services(request).db, principal(request),
-                                      body["finger"], _capture(body))
+                                      body["finger"], _capture(body), step_up=body.get("step_up"), witness=witness)
     return web.json_response(result, status=201)
 
 

@@ -33,6 +33,8 @@ SUBJECT_KINDS = ("customer", "user")
 PURPOSES = ("enrollment", "disbursement", "post_loan", "step_up", "verification")
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_IMPRESSIONS = 3
+# What fingerprint scanners produce (FBI/ISO capture at 500 or 1000 ppi, some 250-ppi sensors).
+DPI_MIN, DPI_MAX = 250, 1200
 _SUBJECT = re.compile(r"^(customer|user):([1-9][0-9]{0,9})$")
 
 
@@ -79,8 +81,8 @@ class CaptureInput:
             raise InvalidInput("the capture is empty", details={"image": "required"})
         if len(self.image) > MAX_IMAGE_BYTES:
             raise InvalidInput(f"the capture is larger than {MAX_IMAGE_BYTES} bytes", details={"image": "size"})
-        if not 50 <= self.dpi <= 5000:
-            raise InvalidInput(f"dpi must be 50..5000, got {self.dpi}", details={"dpi": "range"})
+        if not DPI_MIN <= self.dpi <= DPI_MAX:
+            raise InvalidInput(f"dpi must be {DPI_MIN}..{DPI_MAX}, got {self.dpi}", details={"dpi": "range"})
 
     @classmethod
     def from_json(cls, body: dict) -> "CaptureInput":
@@ -88,7 +90,14 @@ class CaptureInput:
             image = base64.b64decode(str(body.get("image_base64", "")), validate=True)
         except ValueError:
             raise InvalidInput("image_base64 is not base64", details={"image_base64": "base64"}) from None
-        return cls(image, float(body.get("dpi") or 500.0), str(body.get("device") or "")[:100])
+        dpi = body.get("dpi")
+        if dpi is None:
+            dpi = 500.0
+        elif isinstance(dpi, bool) or not isinstance(dpi, (int, float)):
+            raise InvalidInput("dpi must be a number", details={"dpi": "type"})
+        elif not DPI_MIN <= dpi <= DPI_MAX:  # before float(): a 400-digit int does not convert
+            raise InvalidInput(f"dpi must be {DPI_MIN}..{DPI_MAX}, got {dpi}", details={"dpi": "range"})
+        return cls(image, float(dpi), str(body.get("device") or "")[:100])
 
     @property
     def sha256(self) -> str:

@@ -23,6 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rotate.add_argument("--new-key-file", type=Path, metavar="FILE",
                         help="the new master key (64 hex characters); required when LOANCTL_BIOMETRIC_KEY is set")
     rotate.set_defaults(run=cmd_rotate_key)
+    staff = commands.add_parser("enroll-staff", help="enroll a staff member's finger at the server (the first "
+                                "administrator's prints; later enrollments are vouched for in the web page)")
+    staff.add_argument("username", help="the staff member's user name")
+    staff.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="scanner files, one impression each")
+    staff.add_argument("--finger", type=int, required=True, help="ISO finger position 1..10")
+    staff.add_argument("--dpi", type=float, default=500.0)
+    staff.add_argument("--data", metavar="DIR", help="data folder (default ./var or $LOANCTL_DATA)")
+    staff.set_defaults(run=cmd_enroll_staff)
+
     bench = commands.add_parser("bench-identify", help="1:N search speed over a synthetic gallery (prints one JSON object)")
     bench.add_argument("--gallery", type=_positive, required=True, metavar="N", help="templates in the gallery")
     bench.add_argument("--shards", type=_positive, default=1, metavar="S", help="gallery shards (default 1)")
@@ -122,3 +131,55 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def cmd_enroll_staff(args: argparse.Namespace) -> int:
+    """At the server, with the database and the master key: nobody is needed to vouch (whoever
+    runs this already holds everything), and it is audited and notified like any enrollment."""
+    import getpass
+
+    from sqlalchemy import func, select
+
+    from core.cli import CommandError
+    from core.config import Config
+    from core.db import Database
+    from core.errors import ServiceError
+    from core.orm import User
+
+    from .engine import MatchingPool
+    from .keyring import Keyring
+    from .service import BiometricService, CaptureInput, Settings
+    from .stepup import enroll_at_console
+
+    config = Config.from_env(data_dir=Path(args.data) if args.data else None)
+    try:
+        captures = [CaptureInput(path.read_bytes(), args.dpi, "console") for path in args.images]
+    except (OSError, ServiceError) as error:
+        raise CommandError(getattr(error, "message", str(error))) from None
+
+    async def run() -> list[dict]:
+        db = Database(config.effective_database_url)
+        pool = MatchingPool()
+        pool.start()
+        try:
+            await db.migrate()
+            async with db.unit_of_work(write=False) as session:
+                user = (await session.execute(select(User).where(
+                    func.lower(User.username) == args.username.lower()))).scalar_one_or_none()
+            if user is None:
+                raise CommandError(f"no user named {args.username}")
+            service = BiometricService(db, Keyring.load(config.biometric_key, config.data_dir), pool,
+                                       Settings.from_config(config))
+            return [await enroll_at_console(service, db, user.id, args.finger, capture, operator=getpass.getuser())
+                    for capture in captures]
+        finally:
+            await pool.close()
+            await db.close()
+
+    try:
+        results = asyncio.run(run())
+    except ServiceError as error:
+        raise CommandError(error.message) from None
+    for result in results:
+        print(f"enrolled finger {result['finger']} of {args.username}: {result['minutiae']} minutiae")
+    return 0

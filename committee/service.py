@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit, loanflow, outbox
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from core.identity import Principal
+from core.inputs import parse_id
 from core.orm import Loan, LoanDuty, LoanEvent, User, UserRole, utcnow
 from core.scope import Scope
 from core.servicetoken import ServiceTokens
@@ -45,6 +46,10 @@ JOIN_TOKEN_SECONDS = 900
 MEETING_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # what the archive accepts as a meeting id
 
 
+# One answer for a missing meeting and one the caller may not know of (not the id, not the loan).
+MEETING_NOT_FOUND = "committee meeting not found"
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat()
 
@@ -55,15 +60,26 @@ async def meeting_by_id(session: AsyncSession, meeting_id: int, *, for_update: b
         query = query.with_for_update()
     meeting = (await session.execute(query)).scalar_one_or_none()
     if meeting is None:
-        raise NotFound(f"committee meeting {meeting_id} not found")
+        raise NotFound(MEETING_NOT_FOUND)
     return meeting
+
+
+async def meeting_taken_part(session: AsyncSession, who: Principal, meeting_id: int, *,
+                             for_update: bool = False) -> tuple[Meeting, MeetingParticipant | None]:
+    """A meeting the caller acts on: for anyone who neither convenes it nor takes part, it
+    does not exist (the same 404 as a missing meeting, so ids do not reveal meetings)."""
+    meeting = await meeting_by_id(session, meeting_id, for_update=for_update)
+    participant = await _participant(session, meeting, who.user_id)
+    if participant is None and meeting.convener_id != who.user_id:
+        raise NotFound(MEETING_NOT_FOUND)
+    return meeting, participant
 
 
 async def meeting_by_code(session: AsyncSession, reference: str) -> Meeting:
     """By the public code (``CM12-1``) or the number."""
     query = select(Meeting).where(Meeting.code == reference)
-    if reference.isdigit():
-        query = select(Meeting).where(Meeting.id == int(reference))
+    if parse_id(reference) is not None:
+        query = select(Meeting).where(Meeting.id == parse_id(reference))
     meeting = (await session.execute(query)).scalar_one_or_none()
     if meeting is None:
         raise NotFound(f"committee meeting {reference!r} not found")
@@ -129,6 +145,16 @@ def parse_meeting_at(text: str) -> dt.datetime:
         raise InvalidInput("meeting_at must be an ISO-8601 time", details={"meeting_at": "format"}) from None
     if moment.tzinfo is None:
         raise InvalidInput("meeting_at needs a time zone", details={"meeting_at": "naive"})
+    now = utcnow()
+    # A meeting is called for the coming days, not for year 1 or 9999 (which also overflow
+    # the deadline arithmetic): from a day ago (clock skew, a late entry) to five years ahead.
+    try:
+        within = now - dt.timedelta(days=1) <= moment <= now + dt.timedelta(days=5 * 366)
+    except OverflowError:  # year 1 at +08:00 is before year 1 in UTC
+        within = False
+    if not within:
+        raise InvalidInput("meeting_at must lie between yesterday and five years from now",
+                           details={"meeting_at": "range"})
     return moment
 
 
@@ -242,7 +268,7 @@ async def _draw(session: AsyncSession, workflow: loanflow.Workflow, who: Princip
 async def mark_absent(session: AsyncSession, who: Principal, meeting_id: int, member_id: int, reason: str,
                       *, site_url: str = "") -> Meeting:
     """Replace an absent panel member by the next reserve (a logged re-draw)."""
-    meeting = await meeting_by_id(session, meeting_id, for_update=True)
+    meeting, _ = await meeting_taken_part(session, who, meeting_id, for_update=True)
     _require_convener(meeting, who)
     if meeting.phase not in ("scheduled", "open"):
         raise Conflict("absent members are replaced before deliberation starts")
@@ -276,8 +302,7 @@ async def mark_absent(session: AsyncSession, who: Principal, meeting_id: int, me
 
 async def issue_join_token(session: AsyncSession, secret_key: bytes, who: Principal, meeting_id: int,
                            *, lifetime: int = JOIN_TOKEN_SECONDS) -> dict[str, Any]:
-    meeting = await meeting_by_id(session, meeting_id)
-    participant = await _participant(session, meeting, who.user_id)
+    meeting, participant = await meeting_taken_part(session, who, meeting_id)
     if participant is None or not participant.active:
         raise Forbidden("you are not a participant of this meeting")
     if meeting.phase == "closed":
@@ -345,7 +370,7 @@ async def revoked_tokens(session: AsyncSession, meeting_code: str) -> dict[str, 
 
 async def change_phase(session: AsyncSession, secret_key: bytes, who: Principal, meeting_id: int,
                        phase: str) -> Meeting:
-    meeting = await meeting_by_id(session, meeting_id, for_update=True)
+    meeting, _ = await meeting_taken_part(session, who, meeting_id, for_update=True)
     _require_convener(meeting, who)
     if phase not in PHASES:
         raise InvalidInput(f"unknown phase {phase!r}; phases: {', '.join(PHASES)}", details={"phase": "unknown"})
@@ -381,8 +406,7 @@ async def cast_ballot(session: AsyncSession, secret_key: bytes, who: Principal, 
     triggers the tally."""
     from biometrics import stepup
 
-    meeting = await meeting_by_id(session, meeting_id, for_update=True)
-    participant = await _participant(session, meeting, who.user_id)
+    meeting, participant = await meeting_taken_part(session, who, meeting_id, for_update=True)
     if participant is None or participant.role != "member" or not participant.active:
         raise Forbidden("only the meeting's panel members vote")
     if meeting.phase != "voting":
@@ -464,8 +488,15 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
     anyone else sees only where the loan went."""
     meeting = await meeting_by_id(session, meeting_id)
     participant = await _participant(session, meeting, who.user_id)
-    # a meeting's participants see it whatever their loan scope; anyone else needs the loan in scope
-    loan = await session.get(Loan, meeting.loan_id) if participant else await scope.loan(session, meeting.loan_id)
+    # a meeting's participants see it whatever their loan scope; anyone else needs the loan in
+    # scope, and without it the meeting answers exactly as a missing one (not "loan … not found")
+    if participant:
+        loan = await session.get(Loan, meeting.loan_id)
+    else:
+        try:
+            loan = await scope.loan(session, meeting.loan_id)
+        except NotFound:
+            raise NotFound(MEETING_NOT_FOUND) from None
     base = {"id": meeting.id, "meeting_id": meeting.code, "loan_id": loan.id, "loan_stage": loan.stage,
             "phase": meeting.phase}
     if participant is None:

@@ -15,9 +15,20 @@ from aiohttp import web
 
 from .context import PRINCIPAL
 from .errors import InvalidInput, Unauthenticated, MalformedRequest, NotFound, UnsupportedMediaType
+# ID_MAX and INT64_MAX are re-exported: the API modules declare their fields with them.
+from .inputs import (ID_MAX, INT64_MAX, INT64_MIN, MAX_JSON_DEPTH, MAX_NUMBER_DIGITS,  # noqa: F401
+                     check_text, parse_id)
 
 _JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float),
                "array": list, "object": dict}
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The id in the path, or 404: what a missing row answers."""
+    value = parse_id(request.match_info[name])
+    if value is None:
+        raise NotFound(f"{name} not found")
+    return value
 
 
 @dataclass(frozen=True)
@@ -46,19 +57,21 @@ class Field:
         if not isinstance(value, expected):
             raise InvalidInput(f"{name} must be a {self.type}", details={name: "type"})
         if self.type == "string":
+            check_text(name, value)
             if self.min_length is not None and len(value) < self.min_length:
                 raise InvalidInput(f"{name} must have at least {self.min_length} characters",
                                    details={name: "min_length"})
             if len(value) > (self.max_length or 10_000):
                 raise InvalidInput(f"{name} may have at most {self.max_length or 10_000} characters",
                                    details={name: "max_length"})
-            if self.pattern and not re.fullmatch(self.pattern, value):
+            # ASCII: \d and \w would also take '²', '١', fullwidth digits
+            if self.pattern and not re.fullmatch(self.pattern, value, re.ASCII):
                 raise InvalidInput(f"{name} has the wrong format", details={name: "pattern"})
         if self.type in ("integer", "number"):
-            if self.minimum is not None and value < self.minimum:
-                raise InvalidInput(f"{name} must be at least {self.minimum}", details={name: "minimum"})
-            if self.maximum is not None and value > self.maximum:
-                raise InvalidInput(f"{name} must be at most {self.maximum}", details={name: "maximum"})
+            if value < self.lowest:
+                raise InvalidInput(f"{name} must be at least {self.lowest}", details={name: "minimum"})
+            if value > self.highest:
+                raise InvalidInput(f"{name} must be at most {self.highest}", details={name: "maximum"})
         if self.enum is not None and value not in self.enum:
             raise InvalidInput(f"{name} must be one of {', '.join(map(str, self.enum))}",
                                details={name: "enum"})
@@ -68,6 +81,14 @@ class Field:
             if self.items is not None:
                 value = [self.items.check(f"{name}[{i}]", item) for i, item in enumerate(value)]
         return value
+
+    @property
+    def lowest(self) -> int:
+        return self.minimum if self.minimum is not None else INT64_MIN
+
+    @property
+    def highest(self) -> int:
+        return self.maximum if self.maximum is not None else INT64_MAX
 
     def to_openapi(self) -> dict:
         schema: dict[str, Any] = {"type": self.type}
@@ -82,6 +103,8 @@ class Field:
             schema["pattern"] = _anchored(self.pattern)
         if self.type == "string" and self.max_length is None:
             schema["maxLength"] = 10_000
+        if self.type in ("integer", "number"):
+            schema["minimum"], schema["maximum"] = self.lowest, self.highest
         if self.enum is not None:
             schema["enum"] = list(self.enum)
         if self.items is not None:
@@ -93,6 +116,20 @@ class Field:
 
 def _anchored(pattern: str) -> str:
     return pattern if pattern.startswith("^") and pattern.endswith("$") else f"^(?:{pattern})$"
+
+
+def id_field(*, required: bool = True, description: str = "") -> Field:
+    """A reference to a row: 1..ID_MAX."""
+    return Field("integer", required=required, minimum=1, maximum=ID_MAX, description=description)
+
+
+def _declared_ranges(where: str, fields: dict[str, Field]) -> None:
+    # Every integer says what it can hold: the schema, the check and the column agree.
+    for name, spec in fields.items():
+        if spec.type in ("integer", "number") and (spec.minimum is None or spec.maximum is None):
+            raise TypeError(f"{where}: integer field {name} needs a declared minimum and maximum")
+        if spec.items is not None:
+            _declared_ranges(where, {f"{name}[]": spec.items})
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,11 @@ class ApiRoutes:
     def route(self, method: str, path: str, *, summary: str, body: Body | None = None,
               query: dict[str, Field] | None = None, responses: dict[int, str] | None = None,
               tag: str = "core", public: bool = False, produces: str | tuple[str, ...] = "application/json"):
+        where = f"{method} {path}"
+        _declared_ranges(where, query or {})
+        if body is not None:
+            _declared_ranges(where, body.fields)
+
         def register(handler: Handler) -> Handler:
             self.operations.append(Operation(method, path, summary, body, query or {},
                                              responses or {200: "OK"}, tag, public, handler, produces))
@@ -184,7 +226,8 @@ class ApiRoutes:
                 "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', op.path.lower()).strip('_')}",
                 "responses": {},
             }
-            params = [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+            params = [{"name": name, "in": "path", "required": True,
+                       "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}}
                       for name in re.findall(r"{(\w+)}", op.path)]
             params += [{"name": name, "in": "query", "required": spec.required,
                         "schema": spec.to_openapi()} for name, spec in op.query.items()]
@@ -260,10 +303,7 @@ def _validating(op: Operation) -> Handler:
             raise Unauthenticated("sign in first")
         kwargs: dict[str, Any] = {}
         for name in re.findall(r"{(\w+)}", op.path):
-            raw = request.match_info[name]
-            if not raw.isdigit() or len(raw) > 18:
-                raise NotFound(f"{name} not found")
-            kwargs[name] = int(raw)
+            kwargs[name] = path_id(request, name)
         if op.query:
             kwargs["query"] = _query(op.query, request)
         if op.body is not None:
@@ -283,12 +323,11 @@ def _query(fields: dict[str, Field], request: web.Request) -> dict[str, Any]:
             if spec.required:
                 raise InvalidInput(f"{name} is required")
             continue
-        raw = request.query[name]
+        raw = check_text(name, request.query[name])
         if spec.type == "integer":
-            try:
-                value: Any = int(raw)
-            except ValueError:
-                raise InvalidInput(f"{name} must be an integer", details={name: "type"}) from None
+            if not re.fullmatch(r"-?[0-9]{1,%d}" % MAX_NUMBER_DIGITS, raw):
+                raise InvalidInput(f"{name} must be an integer", details={name: "type"})
+            value: Any = int(raw)
         elif spec.type == "boolean":
             if raw not in ("true", "false"):
                 raise InvalidInput(f"{name} must be true or false", details={name: "type"})
@@ -302,10 +341,71 @@ def _query(fields: dict[str, Field], request: web.Request) -> dict[str, Any]:
 async def read_json(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("the body must be sent as application/json")
-    raw = await request.read()
+    return parse_json(await request.read())
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _json_depth(raw: bytes) -> int:
+    """The deepest nesting of a JSON text, found without parsing it (strings blanked first)."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', raw)):
+        if bracket.group() in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise MalformedRequest(f"a number has more than {MAX_NUMBER_DIGITS} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    if len(text) > 64:
+        raise MalformedRequest("a number is written with more than 64 characters")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise MalformedRequest("a number is out of range")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise MalformedRequest(f"{text} is not JSON")
+
+
+def _check_strings(value: Any, where: str = "body") -> None:
+    if isinstance(value, str):
+        check_text(where, value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(where, key)
+            _check_strings(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item, where)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The one JSON reader of request bodies: nesting and number sizes bounded before and
+    while parsing, NUL and lone surrogates refused in every string and key (4xx, never 500)."""
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise MalformedRequest(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedRequest(f"malformed JSON: {error}") from None
+    except (RecursionError, ValueError):
+        raise MalformedRequest("malformed JSON") from None
+    _check_strings(value)
+    return value
 
 

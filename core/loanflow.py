@@ -24,6 +24,7 @@ from . import audit, messages, outbox
 from .audit import canonical_json
 from .errors import Forbidden, InvalidInput, NotFound, ServiceError
 from .identity import Principal
+from .inputs import parse_id
 from .orm import (
     Customer, Loan, LoanDocument, LoanDuty, LoanEvent, LoanParticipant, Office, User, UserRole,
     WorkflowVersion, utcnow,
@@ -173,12 +174,14 @@ async def _check_named_people(session: AsyncSession, plan_: Plan, payload: Mappi
         values = payload[name] if spec.type == "user_list" else [payload[name]]
         if spec.type in ("user", "user_list"):
             for value in values:
-                user = await session.get(User, int(value)) if str(value).isdigit() else None
+                user_id = parse_id(str(value))
+                user = await session.get(User, user_id) if user_id else None
                 role = SLOT_ROLES.get(name)
                 if user is None or not user.active or (role and role not in user.role_codes):
                     raise InvalidInput(f"{name}: {value} is not an active {role or 'user'}", details={name: "user"})
         elif spec.type == "office":
-            office = await session.get(Office, int(values[0])) if str(values[0]).isdigit() else None
+            office_id = parse_id(str(values[0]))
+            office = await session.get(Office, office_id) if office_id else None
             if office is None or not office.active:
                 raise InvalidInput(f"{name}: no active office {values[0]}", details={name: "office"})
 
@@ -228,7 +231,7 @@ async def _apply(session: AsyncSession, workflow: Workflow, loan: Loan, caller: 
     for duty in plan_.duties:
         if not await session.get(LoanDuty, (loan.id, int(duty.user_id), duty.duty)):
             session.add(LoanDuty(loan_id=loan.id, user_id=int(duty.user_id), duty=duty.duty, at=now))
-    people = {int(v) for slot, v in plan_.assignments.items() if slot in SLOT_ROLES and str(v).isdigit()}
+    people = {parse_id(str(v)) for slot, v in plan_.assignments.items() if slot in SLOT_ROLES} - {None}
     if caller.user_id:
         people.add(caller.user_id)
     for user_id in people:
@@ -249,7 +252,7 @@ async def _apply(session: AsyncSession, workflow: Workflow, loan: Loan, caller: 
 async def _queue_notifications(session: AsyncSession, loan: Loan, plan_: Plan, definition: Definition) -> None:
     customer = await session.get(Customer, loan.customer_id)
     stage = definition.stages[plan_.to_stage]
-    values = {"bank": "农商银行", "code": loan.tracking_code, "reason": plan_.reason or "", "stage": stage.name_zh}
+    values = {"bank": messages.BANK, "code": loan.tracking_code, "reason": plan_.reason or "", "stage": stage.name_zh}
     for note in plan_.notifications:
         text = messages.render(note.template, **values)
         if note.audience == "customer":
@@ -257,7 +260,8 @@ async def _queue_notifications(session: AsyncSession, loan: Loan, plan_: Plan, d
                          user_id=customer.user_id, phone=customer.phone, name=customer.name)
             continue
         if note.audience == "user":
-            users = [await session.get(User, int(note.target))] if str(note.target).isdigit() else []
+            target = parse_id(str(note.target))
+            users = [await session.get(User, target)] if target else []
         else:  # a role: the people holding it who would see this case at its stage
             users = await role_holders(session, note.target, loan)
         for user in users:

@@ -1,6 +1,11 @@
 """Texts of the SMS and page notifications, in Chinese as customers and staff receive them."""
 from __future__ import annotations
 
+import datetime as dt
+
+BANK = "农商银行"
+LOCAL_TIME = dt.timezone(dt.timedelta(hours=8), "CST")  # the times people read in an SMS
+
 TEMPLATES: dict[str, str] = {
     "application_received": "【{bank}】您的贷款申请已收到，受理编号{code}。可凭受理编号和身份证号查询进度。",
     "application_accepted": "【{bank}】您的贷款申请（{code}）已受理，我们将安排客户经理与您联系。",
@@ -22,6 +27,8 @@ TEMPLATES: dict[str, str] = {
     "case_rejected": "【{bank}】案件（{code}）已否决：{reason}",
     "step_waiting": "【{bank}】案件（{code}）在“{stage}”环节等待您处理。",
     "submission_withdrawn": "【{bank}】案件（{code}）的上一步提交已撤回。",
+    "fingerprint_enrolled": "【{bank}】您的指纹（第{finger}指）已于{time}采集或更新。如非本人操作，请立即联系系统管理员。",
+    "credentials_changed": "【{bank}】您的系统账号{what}已于{time}变更。如非您知悉的变更，请立即联系系统管理员。",
     "deadline_near": "【{bank}】案件（{code}）在“{stage}”环节即将超时，请尽快处理。",
 }
 

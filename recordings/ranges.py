@@ -13,7 +13,8 @@ from aiohttp import web
 
 from .blobstore import BlobNotFound, BlobStore, check_digest
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits only (int() also reads "١"), at most 18 of them (int() refuses over 4,300).
+_RANGE_RE = re.compile(r"^bytes=([0-9]{0,18})-([0-9]{0,18})$")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from aiohttp import web
 from committee import service as committee_service
 from core import loanflow
 from core.api.archive import ARCHIVE
+from core.apispec import path_id
 from core.context import scope, services
 from core.errors import Conflict, InvalidInput
 from core.orm import Customer
@@ -40,29 +41,29 @@ async def search_page(request: web.Request) -> web.Response:
     return render(request, "archive_search.html", criteria=criteria, results=results, error=error)
 
 
-@routes.get(r"/archive/loans/{loan_id:\d{1,18}}")
+@routes.get(r"/archive/loans/{loan_id:[0-9]{1,10}}")
 async def credit_file_page(request: web.Request) -> web.Response:
     signed_in(request)
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         view = await archive_service.credit_file(session, request.config_dict[ARCHIVE], svc.workflow,
-                                                 scope(request), int(request.match_info["loan_id"]))
+                                                 scope(request), path_id(request, "loan_id"))
         # The loan's closed committee meetings: their composite's state (made after close, in
         # the background, and retried) is followed on the page.
         meetings = await committee_service.closed_meetings(session, view["loan"]["id"])
     return render(request, "archive_file.html", file=view, meetings=meetings)
 
 
-@routes.get(r"/archive/loans/{loan_id:\d{1,18}}/recordings/{entry_id:\d{1,18}}")
+@routes.get(r"/archive/loans/{loan_id:[0-9]{1,10}}/recordings/{entry_id:[0-9]{1,10}}")
 async def player_page(request: web.Request) -> web.Response:
     signed_in(request)
     async with services(request).db.unit_of_work() as session:
-        view = await archive_service.recording(session, scope(request), int(request.match_info["loan_id"]),
-                                               int(request.match_info["entry_id"]))
+        view = await archive_service.recording(session, scope(request), path_id(request, "loan_id"),
+                                               path_id(request, "entry_id"))
     return render(request, "archive_player.html", rec=view)
 
 
-@routes.get(r"/archive/loans/{loan_id:\d{1,18}}/file.pdf")
+@routes.get(r"/archive/loans/{loan_id:[0-9]{1,10}}/file.pdf")
 async def credit_file_pdf(request: web.Request) -> web.StreamResponse:
     """The credit file to print: what the case found and decided, step by step with who and
     when (in the reader's language), then every scanned page of the signed index."""
@@ -71,7 +72,7 @@ async def credit_file_pdf(request: web.Request) -> web.StreamResponse:
     running = request.config_dict[ARCHIVE]
     async with svc.db.unit_of_work() as session:
         loan, index, _ = await archive_service.export_index(session, running, scope(request),
-                                                           int(request.match_info["loan_id"]), "pdf")
+                                                           path_id(request, "loan_id"), "pdf")
         customer = await session.get(Customer, loan.customer_id)
         history = await loanflow.history(session, svc.workflow, loan)
         findings = await case_file_of(request, session, loan, history)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from biometrics.loanapi import prints
+from core.apispec import path_id
 from core.context import principal, scope, services
 from core.errors import Forbidden
 
@@ -16,10 +17,10 @@ routes = web.RouteTableDef()
 
 async def _status(request: web.Request) -> dict:
     signed_in(request)
-    return await prints(request).status(scope(request), int(request.match_info["loan_id"]))
+    return await prints(request).status(scope(request), path_id(request, "loan_id"))
 
 
-@routes.get(r"/loans/{loan_id:\d{1,18}}/fingerprints/enroll")
+@routes.get(r"/loans/{loan_id:[0-9]{1,10}}/fingerprints/enroll")
 async def enroll_page(request: web.Request) -> web.Response:
     status = await _status(request)
     async with services(request).db.unit_of_work(write=False) as session:
@@ -28,7 +29,7 @@ async def enroll_page(request: web.Request) -> web.Response:
     return render(request, "biometrics_enroll.html", info=status, officer_a=officer_a)
 
 
-@routes.get(r"/loans/{loan_id:\d{1,18}}/fingerprints/desk")
+@routes.get(r"/loans/{loan_id:[0-9]{1,10}}/fingerprints/desk")
 async def desk_page(request: web.Request) -> web.Response:
     status = await _status(request)
     if not principal(request).has("credit_accountant"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from committee import service
+from core.apispec import path_id
 from core.context import principal, scope, services
 from core.orm import Loan
 
@@ -14,11 +15,11 @@ routes = web.RouteTableDef()
 
 
 
-@routes.get(r"/committee/loans/{loan_id:\d{1,18}}")
+@routes.get(r"/committee/loans/{loan_id:[0-9]{1,10}}")
 async def setup_page(request: web.Request) -> web.Response:
     signed_in(request)
     svc = services(request)
-    loan_id = int(request.match_info["loan_id"])
+    loan_id = path_id(request, "loan_id")
     async with svc.db.unit_of_work(write=False) as session:
         listing = await service.meetings_of_loan(session, svc.workflow, scope(request), loan_id)
         latest = None
@@ -30,11 +31,11 @@ async def setup_page(request: web.Request) -> web.Response:
                   case_file=findings, tracking_code=row.tracking_code)
 
 
-@routes.get(r"/committee/meetings/{meeting_id:\d{1,18}}")
+@routes.get(r"/committee/meetings/{meeting_id:[0-9]{1,10}}")
 async def room_page(request: web.Request) -> web.Response:
     signed_in(request)
     async with services(request).db.unit_of_work(write=False) as session:
-        view = await service.view(session, scope(request), principal(request), int(request.match_info["meeting_id"]))
+        view = await service.view(session, scope(request), principal(request), path_id(request, "meeting_id"))
         # every member reads what the officers, the reviewer and the intake found before voting
         row = await session.get(Loan, view["loan_id"])
         findings = await case_file_of(request, session, row) if view.get("my_role") or principal(request).roles - {"applicant"} else []

@@ -131,6 +131,13 @@ LABELS: dict[str, dict[str, str]] = {
     "committee_event_join": {"zh": "进入", "en": "joined"},
     "committee_event_leave": {"zh": "离开", "en": "left"},
     "committee_event_reconnect": {"zh": "重新进入", "en": "rejoined"},
+    "prints_change_rule": {"zh": "更改本人指纹需用已采集的手指确认；首次采集需管理员或主管本人在场按指纹确认。每次采集都会记录审计并短信通知本人。",
+                           "en": "Changing your prints needs a step-up with a finger already enrolled; the first "
+                                 "enrollment needs an administrator or supervisor present, with their print. Each "
+                                 "enrollment is audited and you get an SMS."},
+    "witness": {"zh": "在场管理员/主管（用户名）", "en": "Administrator / supervisor present (user name)"},
+    "witness_print": {"zh": "其本人指纹", "en": "Their fresh print"},
+    "witness_optional": {"zh": "已有指纹时可不填（改用本人指纹确认）", "en": "Leave empty once you have prints (you confirm with your own finger)"},
 }
 
 ARCHIVE_LABELS: dict[str, dict[str, str]] = {

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from committee import service as committee_service
 from core import loanflow
-from core.api.session import set_session_cookie, sign_in, sign_out
+from core.api.session import clear_session_cookie, set_session_cookie, sign_in, sign_out
+from core.apispec import path_id
 from core.context import PRINCIPAL, principal, scope, services
 from core.errors import ServiceError, TooManyRequests
-from core.middleware import session_cookie_name
 from core.orm import Loan, Office, User, UserRole
 from core.roles import OFFICE_KINDS, ROLES
 from core.services import intake, loans, organisation
@@ -122,7 +122,7 @@ async def logout_form(request: web.Request) -> web.Response:
     if request.get(PRINCIPAL) is not None:
         await sign_out(request)
     response = web.HTTPSeeOther("/login")
-    response.del_cookie(session_cookie_name(request), path="/")
+    clear_session_cookie(request, response)
     raise response
 
 
@@ -208,11 +208,11 @@ async def case_file_of(request: web.Request, session, row: Loan, history: list[d
     return case_file(history, definition, c, people, offices, lambda fen: f"{fen / 100:,.2f}")
 
 
-@routes.get(r"/loans/{loan_id:\d{1,18}}")
+@routes.get(r"/loans/{loan_id:[0-9]{1,10}}")
 async def loan_page(request: web.Request) -> web.Response:
     signed_in(request)
     svc, who = services(request), principal(request)
-    loan_id = int(request.match_info["loan_id"])
+    loan_id = path_id(request, "loan_id")
     async with svc.db.unit_of_work(write=False) as session:
         view = await loans.get_loan(session, scope(request), loan_id)
         row = await session.get(Loan, loan_id)

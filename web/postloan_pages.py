@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from core.api.insight import TABLES, load
+from core.apispec import path_id
 from core.insight.charts import bar_chart
 from core.context import PRINCIPAL, principal, scope, services
 from core.errors import InvalidInput
@@ -33,11 +34,11 @@ async def desk_page(request: web.Request) -> web.Response:
     return render(request, "postloan_desk.html", loans=loans, imports=imports)
 
 
-@routes.get(r"/postloan/loans/{loan_id:\d{1,18}}")
+@routes.get(r"/postloan/loans/{loan_id:[0-9]{1,10}}")
 async def loan_page(request: web.Request) -> web.Response:
     signed_in(request)
     async with services(request).db.unit_of_work(write=False) as session:
-        loan = await service.schedule_of(session, scope(request), int(request.match_info["loan_id"]))
+        loan = await service.schedule_of(session, scope(request), path_id(request, "loan_id"))
     return render(request, "postloan_loan.html", loan=loan, kinds=RECORD_KINDS,
                   can_record=principal(request).user_id == loan["manager_id"] and loan["status"] == "active")
 

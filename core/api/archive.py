@@ -19,7 +19,7 @@ from recordings.tus import METADATA_KEY, Upload, UploadError, UploadStaging, cre
 from recordings.zipexport import ExportIntegrityError, send_credit_file_zip
 
 from ..anchors import anchor_periodically
-from ..apispec import Body, Field
+from ..apispec import INT64_MAX, Body, Field, id_field, parse_id
 from ..audit import Actor
 from ..config import Config
 from ..context import PRINCIPAL, SERVICES, scope, services
@@ -108,9 +108,10 @@ def _unavailable(error: DatabaseUnavailable) -> UploadError:
 
 
 def _loan_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    loan_id = parse_id(raw)
+    if loan_id is None:
         raise UploadError(400, "bad_metadata", "Upload-Metadata 'loan' must be a loan id")
-    return int(raw)
+    return loan_id
 
 
 # --- the tus uploads in the API's OpenAPI document ----------------------------------------------
@@ -305,7 +306,7 @@ async def export_pdf(request: web.Request, loan_id: int) -> web.StreamResponse:
                      "date_to": Field("string", required=False, max_length=10, description="YYYY-MM-DD, inclusive"),
                      "meeting_id": Field("string", required=False, max_length=64),
                      "limit": Field("integer", required=False, minimum=1, maximum=200),
-                     "before_id": Field("integer", required=False, minimum=1)})
+                     "before_id": id_field(required=False)})
 async def search(request: web.Request, query: dict) -> web.Response:
     async with services(request).db.unit_of_work() as session:
         return web.json_response(await archive_service.search(session, scope(request), **query))
@@ -322,11 +323,11 @@ async def delete_entry(request: web.Request, loan_id: int, entry_id: int) -> web
 
 
 RECORD = Body("ArchiveRecord", {
-    "loan_id": Field("integer", minimum=1),
+    "loan_id": id_field(),
     "kind": Field("string", max_length=64, pattern=r"[a-z][a-z0-9_]{0,63}",
                   description=f"e.g. {', '.join(k for k in KNOWN_KINDS if k != 'document_page')}"),
     "digest": Field("string", pattern=r"[0-9a-f]{64}", description="SHA-256 of a blob already in the store"),
-    "size": Field("integer", minimum=0),
+    "size": Field("integer", minimum=0, maximum=INT64_MAX),
     "title": Field("string", max_length=200),
     "media_type": Field("string", required=False, max_length=100),
     "code": Field("string", required=False, max_length=64),

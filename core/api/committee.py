@@ -13,7 +13,7 @@ from committee import decision as decision_mod
 from committee import service as committee
 from web.i18n import REFUSALS, message, pick_language
 
-from ..apispec import Body, Field
+from ..apispec import Body, Field, id_field
 from ..audit import Actor, append
 from ..context import principal, scope, services
 from ..errors import Forbidden, InvalidInput, ServiceError
@@ -23,13 +23,13 @@ from . import routes
 logger = logging.getLogger(__name__)
 
 CONVENE = Body("CommitteeConvene", {
-    "loan_id": Field("integer", minimum=1),
+    "loan_id": id_field(),
     "meeting_at": Field("string", max_length=40, description="ISO-8601 time with zone"),
     "step_up": Field("string", required=False, max_length=200,
                      description="fingerprint step-up token for convene_committee (POST /api/step-up)"),
 })
 PHASE = Body("CommitteePhase", {"phase": Field("string", enum=committee.PHASES[1:])})
-ABSENT = Body("CommitteeAbsent", {"member_id": Field("integer", minimum=1),
+ABSENT = Body("CommitteeAbsent", {"member_id": id_field(),
                                   "reason": Field("string", min_length=1, max_length=200)})
 BALLOT = Body("CommitteeBallot", {
     "choice": Field("string", enum=ballot_mod.CHOICES),
@@ -191,7 +191,7 @@ async def ballot(request: web.Request, body: dict, meeting_id: int) -> web.Respo
               summary="Send a tallied decision to the workflow again (after core was unreachable)")
 async def resend(request: web.Request, meeting_id: int) -> web.Response:
     async with services(request).db.unit_of_work(write=False) as session:
-        meeting = await committee.meeting_by_id(session, meeting_id)
+        meeting, _ = await committee.meeting_taken_part(session, principal(request), meeting_id)
         if meeting.convener_id != principal(request).user_id:
             raise Forbidden("only the meeting's convener does this")
     return await _view(request, meeting_id, await _deliver_decision(request, meeting_id))

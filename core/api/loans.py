@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..apispec import Body, Field
+from ..apispec import Body, Field, id_field
 from ..context import scope, services
 from ..services import loans
 from . import routes
 
 _PAGE = {"stage": Field("string", required=False, max_length=40),
          "limit": Field("integer", required=False, minimum=1, maximum=200),
-         "before_id": Field("integer", required=False, minimum=1)}
+         "before_id": id_field(required=False)}
 NOTE = Body("LoanNote", {"text": Field("string", min_length=1, max_length=4000)})
 
 

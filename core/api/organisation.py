@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..apispec import Body, Field
+from ..apispec import Body, Field, id_field
 from ..context import scope, services
 from ..roles import OFFICE_KINDS, ROLES
 from ..services import organisation
@@ -14,7 +14,7 @@ NEW_OFFICE = Body("NewOffice", {
     "name_zh": Field("string", min_length=1, max_length=100),
     "name_en": Field("string", required=False, max_length=100),
     "kind": Field("string", enum=tuple(OFFICE_KINDS)),
-    "parent_id": Field("integer", minimum=1),
+    "parent_id": id_field(),
     "region": Field("string", required=False, max_length=64),
 })
 OFFICE_CHANGE = Body("OfficeChange", {
@@ -28,17 +28,25 @@ NEW_USER = Body("NewUser", {
     "username": Field("string", min_length=2, max_length=64, pattern=r"[A-Za-z0-9_.-]+"),
     "display_name": Field("string", min_length=1, max_length=100),
     "phone": Field("string", required=False, max_length=32, pattern=r"[0-9+ -]*"),
-    "office_id": Field("integer", minimum=1),
+    "office_id": id_field(),
     "roles": _ROLE_LIST,
     "password": Field("string", min_length=1, max_length=256),
+    "step_up": Field("string", required=False, max_length=200,
+                     description="with a password or roles: the administrator's step-up token (POST /api/step-up, "
+                                 "loan_id 0, action change_credentials, SHA-256 of the body without step_up, "
+                                 "plus user_id when changing a user)"),
 })
 USER_CHANGE = Body("UserChange", {
     "display_name": Field("string", required=False, min_length=1, max_length=100),
     "phone": Field("string", required=False, max_length=32, pattern=r"[0-9+ -]*"),
-    "office_id": Field("integer", required=False, minimum=1),
+    "office_id": id_field(required=False),
     "roles": Field("array", required=False, items=Field("string", enum=tuple(ROLES)), max_items=len(ROLES)),
     "active": Field("boolean", required=False),
     "password": Field("string", required=False, min_length=1, max_length=256),
+    "step_up": Field("string", required=False, max_length=200,
+                     description="with a password or roles: the administrator's step-up token (POST /api/step-up, "
+                                 "loan_id 0, action change_credentials, SHA-256 of the body without step_up, "
+                                 "plus user_id when changing a user)"),
 })
 
 
@@ -78,7 +86,7 @@ async def update_office(request: web.Request, office_id: int, body: dict) -> web
 
 
 @routes.route("GET", "/users", summary="Users within scope", tag="organisation",
-              query={"office_id": Field("integer", required=False, minimum=1),
+              query={"office_id": id_field(required=False),
                      "role": Field("string", required=False, enum=tuple(ROLES))})
 async def list_users(request: web.Request, query: dict) -> web.Response:
     async with services(request).db.unit_of_work(write=False) as session:
@@ -92,7 +100,8 @@ async def create_user(request: web.Request, body: dict) -> web.Response:
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         view = await organisation.create_user(session, scope(request), svc.hashing, body,
-                                              min_length=svc.config.password_min_length)
+                                              min_length=svc.config.password_min_length,
+                                              require_step_up=svc.config.step_up == "required")
     return web.json_response(view, status=201)
 
 
@@ -108,5 +117,6 @@ async def update_user(request: web.Request, user_id: int, body: dict) -> web.Res
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         view = await organisation.update_user(session, scope(request), svc.identity, svc.hashing, user_id,
-                                              body, min_length=svc.config.password_min_length)
+                                              body, min_length=svc.config.password_min_length,
+                                              require_step_up=svc.config.step_up == "required")
     return web.json_response(view)

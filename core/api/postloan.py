@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..apispec import Body, Field
+from ..inputs import MAX_FEN as MONEY_MAX_FEN
 from ..context import principal, scope, services
 from ..errors import Forbidden
 from ..postloan import service
@@ -12,10 +13,10 @@ from . import routes
 
 RECORD = Body("PostLoanRecord", {
     "kind": Field("string", enum=tuple(service.RECORD_KINDS)),
-    "on_day": Field("string", required=False, pattern=r"\d{4}-\d{2}-\d{2}"),
-    "covers_due_on": Field("string", required=False, pattern=r"\d{4}-\d{2}-\d{2}",
+    "on_day": Field("string", required=False, pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "covers_due_on": Field("string", required=False, pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
                            description="the interest date a repayment settles"),
-    "amount_fen": Field("integer", required=False, minimum=0, description="principal repaid (repayment_proof)"),
+    "amount_fen": Field("integer", required=False, minimum=0, maximum=MONEY_MAX_FEN, description="principal repaid (repayment_proof)"),
     "summary": Field("string", required=False, max_length=4000),
     "details": Field("object", required=False),
     "pages": Field("array", max_items=20, items=Field("object"),

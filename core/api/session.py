@@ -7,6 +7,7 @@ from ..apispec import Body, Field
 from ..context import principal, services
 from ..errors import Unauthenticated
 from ..identity import raise_if_throttled
+from ..inputs import check_text
 from ..middleware import session_cookie_name
 from . import routes
 
@@ -16,13 +17,24 @@ LOGIN = Body("Login", {
 })
 
 
+def _cookie_attributes(request: web.Request) -> dict:
+    # Setting and clearing carry the same attributes: a browser ignores a Set-Cookie for a
+    # __Host- cookie without Secure, and would keep the (revoked) session cookie.
+    return {"httponly": True, "samesite": "Lax", "secure": request.secure, "path": "/"}
+
+
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    response.set_cookie(session_cookie_name(request), token, httponly=True, samesite="Lax",
-                        secure=request.secure, path="/")
+    response.set_cookie(session_cookie_name(request), token, **_cookie_attributes(request))
+
+
+def clear_session_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    response.del_cookie(session_cookie_name(request), **_cookie_attributes(request))
 
 
 async def sign_in(request: web.Request, username: str, password: str):
     """Shared by the API and the login page: check the password, open a session."""
+    check_text("username", username)  # the form is not checked by the API's schema
+    check_text("password", password)
     svc = services(request)
     async with svc.db.unit_of_work() as session:
         result = await svc.identity.login(
@@ -52,7 +64,7 @@ async def whoami(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     await sign_out(request)
     response = web.json_response({"signed_out": True})
-    response.del_cookie(session_cookie_name(request), path="/")
+    clear_session_cookie(request, response)
     return response
 
 

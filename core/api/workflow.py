@@ -5,7 +5,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from .. import loanflow
-from ..apispec import Body, Field
+from ..apispec import Body, Field, id_field
 from ..context import PRINCIPAL, principal, scope, services
 from ..errors import Forbidden
 from ..idempotency import IdempotencyKey, run_once
@@ -29,7 +29,7 @@ COMMAND = Body("Command", {
                      description="fingerprint step-up token (POST /api/step-up), needed for important actions"),
 })
 DECISION = Body("CommitteeDecision", {
-    "loan_id": Field("integer", minimum=1),
+    "loan_id": id_field(),
     "payload": Field("object", description="outcome, meeting_id, members, votes_for, votes_against, summary"),
 })
 FEEDBACK = Body("Feedback", {

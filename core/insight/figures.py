@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import String, and_, case, cast, extract, func, literal_column, select, true
+from sqlalchemy import Numeric, String, and_, case, cast, extract, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..orm import Loan, Office, User
 from ..postloan.tables import ManagedLoan, OfficerRating
@@ -23,6 +25,26 @@ APPROVED_STAGES = ("signing", "payment_first_review", "payment_second_review", "
                    "disbursement", "active", "closed")
 ENDED_STAGES = ("closed", "rejected", "withdrawn")
 COMMITTEE_STAGE = "committee_meeting"
+
+
+class money_sum(FunctionElement):
+    """A sum of fen that cannot overflow: PostgreSQL sums bigint into numeric, but SQLite's
+    SUM() raises "integer overflow" past 2^63 (one absurd application would break every
+    dashboard), so there it is TOTAL(), a float sum (exact to the fen below 2^53 fen)."""
+
+    type = Numeric()
+    name = "money_sum"
+    inherit_cache = True
+
+
+@compiles(money_sum)
+def _sum(element, compiler, **kw):
+    return f"SUM({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(money_sum, "sqlite")
+def _total(element, compiler, **kw):
+    return f"TOTAL({compiler.process(element.clauses, **kw)})"
 
 
 @dataclass(frozen=True)
@@ -81,7 +103,7 @@ async def loan_figures(session: AsyncSession, scope: Scope, period: Period) -> d
         select(stage, product, Loan.office_id, month, func.count(),
                func.sum(case((Loan.stage.in_(APPROVED_STAGES), 1), else_=0)),
                func.sum(case((Loan.stage == "rejected", 1), else_=0)),
-               func.coalesce(func.sum(Loan.amount_fen), 0))
+               func.coalesce(money_sum(Loan.amount_fen), 0))
         .where(await _counting(session, scope), Loan.created_at >= period.start, Loan.created_at < period.end)
         .group_by(stage, product, Loan.office_id, month))).all()
     names = dict((await session.execute(select(Office.id, Office.name_zh))).all())
@@ -109,7 +131,7 @@ async def open_cases(session: AsyncSession, scope: Scope, now: dt.datetime) -> l
     late = and_(Loan.due_at.is_not(None), Loan.due_at < now)
     return list((await session.execute(
         select(_plain(Loan.stage), Loan.office_id, Loan.officer_a_id, func.count(),
-               func.sum(case((late, 1), else_=0)), func.sum(case((late, Loan.amount_fen), else_=0)))
+               func.sum(case((late, 1), else_=0)), money_sum(case((late, Loan.amount_fen), else_=0)))
         .where(await _counting(session, scope), Loan.stage.not_in(ENDED_STAGES))
         .group_by(_plain(Loan.stage), Loan.office_id, Loan.officer_a_id))).all())
 
@@ -133,7 +155,7 @@ async def overdue(session: AsyncSession, scope: Scope, now: dt.datetime, *, limi
         .join(Office, Office.id == Loan.office_id).outerjoin(User, User.id == Loan.officer_a_id)
         .where(late).order_by(Loan.due_at).limit(limit))).all()
     arrears = (await session.execute(
-        select(func.count(), func.coalesce(func.sum(ManagedLoan.outstanding_fen), 0))
+        select(func.count(), func.coalesce(money_sum(ManagedLoan.outstanding_fen), 0))
         .join(Loan, Loan.id == ManagedLoan.loan_id)
         .where(counting, ManagedLoan.status == "active", ManagedLoan.maturity_on < now.date()))).one()
     return {
@@ -177,7 +199,7 @@ async def officer_performance(session: AsyncSession, scope: Scope, period: Perio
     now = period.end
     late = case((and_(Loan.due_at < now, Loan.stage.not_in(ENDED_STAGES)), 1), else_=0)
     rows = (await session.execute(
-        select(Loan.officer_a_id, func.count(), func.coalesce(func.sum(Loan.amount_fen), 0), func.sum(late),
+        select(Loan.officer_a_id, func.count(), func.coalesce(money_sum(Loan.amount_fen), 0), func.sum(late),
                func.sum(case((Loan.stage.in_(APPROVED_STAGES), 1), else_=0)),
                func.avg(extract("epoch", Loan.updated_at) - extract("epoch", Loan.created_at)))
         .where(await _counting(session, scope), Loan.officer_a_id.is_not(None), Loan.created_at >= period.start,

@@ -17,9 +17,12 @@ from typing import Any, Mapping
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recordings.contentcheck import ContentRejected, check_bytes
+
 from .. import audit
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..identity import Principal
+from ..inputs import DATE_MAX, DATE_MIN, parse_id
 from ..orm import Customer, Loan, LoanDocument, utcnow
 from ..scope import Scope
 from .schedule import Cadence, build_calendar
@@ -33,6 +36,7 @@ RECORD_KINDS = {
     "repayment_proof": ("REPAYMENT-PROOF", "还款凭证"),
 }
 MAX_PAGE_BYTES = 512 * 1024
+PAGE_KINDS = frozenset({"pdf", "jpeg", "png"})
 ARCHIVE_KIND = "post_loan_record"  # the archive's retention rule for these records
 PRINT_VALID_FOR = dt.timedelta(hours=24)
 
@@ -43,11 +47,15 @@ class PrintMatchRequired(Forbidden):
 
 def _day(value: Any, name: str) -> dt.date:
     if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(f"{name} must be a date YYYY-MM-DD, got {value!r}", details={name: "date"}) from None
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput(f"{name} must be a date YYYY-MM-DD, got {value!r}", details={name: "date"}) from None
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise InvalidInput(f"{name} must lie between {DATE_MIN} and {DATE_MAX}", details={name: "range"})
+    return day
 
 
 async def enroll(session: AsyncSession, rules, loan: Loan, *, disbursed_on: dt.date, principal_fen: int,
@@ -79,7 +87,7 @@ async def on_disbursed(session: AsyncSession, workflow, loan: Loan, payload: Map
     disbursed_on = _day(payload.get("disbursed_on") or now.date(), "disbursed_on")
     managed = await enroll(session, workflow.rules, loan, disbursed_on=disbursed_on,
                            principal_fen=int(payload.get("amount") or loan.amount_fen),
-                           manager_id=int(manager) if str(manager or "").isdigit() else None)
+                           manager_id=parse_id(str(manager or "")))
     await audit.append(session, audit.Actor.system("postloan"), "postloan.enroll", "loan", loan.id,
                        {"disbursed_on": disbursed_on.isoformat(), "maturity_on": managed.maturity_on.isoformat()})
     return managed
@@ -178,6 +186,16 @@ class Page:
         if not content or len(content) > MAX_PAGE_BYTES:
             raise InvalidInput(f"pages[{index}]: a page must have 1 to {MAX_PAGE_BYTES} bytes",
                                details={"pages": "size"})
+        # The same content check as every other file the credit file takes (tus uploads):
+        # the bytes must really be the declared kind of scan, fully parseable.
+        try:
+            verdict = check_bytes(content, allowed=PAGE_KINDS, max_size=MAX_PAGE_BYTES)
+        except ContentRejected as error:
+            raise InvalidInput(f"pages[{index}]: {error.message}", code=error.code,
+                               details={"pages": error.code}) from None
+        if verdict.mime_type != media_type:
+            raise InvalidInput(f"pages[{index}]: the file is {verdict.mime_type}, not {media_type}",
+                               code="type_mismatch", details={"pages": "media_type"})
         return cls(str(item.get("filename", ""))[:200], media_type, content)
 
 

@@ -19,7 +19,9 @@ from . import payments as payments_mod
 from . import post_loan as post_loan_mod
 from . import terms as terms_mod
 from .committee import CommitteeRule
-from .money import yuan_to_fen
+from core.inputs import MAX_FEN
+
+from .money import fen_to_yuan, yuan_to_fen
 from .payments import OwnPaymentAllowance, Payment, PaymentDecision, PaymentRule, SplitCheck, SplitFlag
 from .post_loan import PostLoanSchedule
 from .terms import TermCheck
@@ -49,6 +51,7 @@ class ProductRule:
     payment: PaymentRule
     check_interval_months: int
     committee_large_above_fen: int | None  # overrides the version's threshold for this product
+    max_amount_fen: int = MAX_FEN  # the largest loan of the product (bank-set)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,13 @@ class RuleVersion:
     def check_term(self, product: str, months: int) -> TermCheck:
         rule = self.product(product)
         return terms_mod.check_term(product, months, rule.term_normal_max_months, rule.term_max_months)
+
+    def amount_problem(self, product: str, amount: int) -> str | None:
+        """Why the amount cannot be applied for under this product, or None."""
+        limit = self.product(product).max_amount_fen
+        if amount > limit:
+            return f"{amount} fen is above the largest {product} loan, {limit} fen ({fen_to_yuan(limit)} yuan)"
+        return None
 
     def committee_for(self, product: str, amount: int) -> CommitteeRule:
         rule = self.product(product)
@@ -153,7 +163,7 @@ _PRODUCT = {"code": (str, True), "name_zh": (str, True), "name_en": (str, True),
             "regulation": (str, True), "term_normal_max_months": (int, False), "term_max_months": (int, False),
             "payment_default": (str, True), "own_payment": (list, False), "entrusted_above": (str, False),
             "entrusted_above_share": (str, False), "check_interval_months": (int, True),
-            "committee_large_above": (str, False)}
+            "committee_large_above": (str, False), "max_amount": (str, False)}
 _OWN = {"max": (str, True), "payee_known": (bool, False), "purpose": (str, False)}
 _KIND_NAMES = {str: "a string (amounts: yuan in quotes, e.g. \"300000\")", int: "an integer", bool: "true or false",
                list: "a list", dict: "a table", dt.date: "a date (YYYY-MM-DD, unquoted)"}
@@ -330,6 +340,11 @@ class _Loader:
         committee_above = None
         if "committee_large_above" in entry:
             committee_above = self.money(path + ("committee_large_above",), entry["committee_large_above"])
+        max_amount = MAX_FEN
+        if "max_amount" in entry:
+            max_amount = self.money(path + ("max_amount",), entry["max_amount"])
+            if not 0 < max_amount <= MAX_FEN:
+                self.problem(path + ("max_amount",), f"max_amount must be above 0 and at most {MAX_FEN // 100} yuan")
         return ProductRule(code, entry["name_zh"], entry["name_en"], entry["family"], entry["regulation"],
                            normal, absolute, PaymentRule(default, tuple(own), above, share),
-                           entry["check_interval_months"], committee_above)
+                           entry["check_interval_months"], committee_above, max_amount)

@@ -4,10 +4,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import audit
+from .. import audit, messages, outbox
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..identity import Identity
-from ..orm import Office, User, UserRole
+from ..orm import Office, User, UserRole, utcnow
 from ..passwords import PasswordHashing, check_policy
 from ..roles import OFFICE_KINDS, ROLES
 from ..scope import Scope
@@ -85,48 +85,90 @@ def _check_roles(scope: Scope, roles: list[str]) -> None:
         raise Forbidden("only a head-office administrator may grant the chairman role")
 
 
+CREDENTIALS_ACTION = "change_credentials"
+_CREDENTIALS = ("password", "roles")
+
+
+def credentials_payload(body: dict, user_id: int | None = None) -> dict:
+    """What an administrator's step-up for a credential change is bound to: the change itself
+    (the password included, so its hash), and the account when it exists."""
+    payload = {k: v for k, v in body.items() if k != "step_up"}
+    if user_id is not None:
+        payload["user_id"] = user_id
+    return payload
+
+
+async def _confirm_credentials(session: AsyncSession, scope: Scope, body: dict, user_id: int | None,
+                               step_up: str | None) -> None:
+    # Granting roles or setting a password hands out a credential: with a stolen administrator
+    # session it would make an accomplice an administrator, so it needs the administrator's own
+    # fresh print (LOANCTL_STEP_UP=required), like the workflow's important actions.
+    from biometrics.stepup import redeem
+
+    await redeem(session, step_up, user_id=scope.principal.user_id, loan_id=0, action=CREDENTIALS_ACTION,
+                 payload=credentials_payload(body, user_id))
+
+
+def _notify_credentials(session: AsyncSession, user: User, changed: list[str]) -> None:
+    what = "、".join({"password": "密码", "roles": "角色权限"}[c] for c in changed)
+    outbox.queue(session, template="credentials_changed", user_id=user.id, phone=user.phone, name=user.display_name,
+                 text=messages.render("credentials_changed", bank=messages.BANK, what=what,
+                                      time=utcnow().astimezone(messages.LOCAL_TIME).strftime("%Y-%m-%d %H:%M")))
+
+
 async def create_user(session: AsyncSession, scope: Scope, hashing: PasswordHashing, body: dict,
-                      *, min_length: int) -> dict:
+                      *, min_length: int, require_step_up: bool = False) -> dict:
     office = await scope.office(session, body["office_id"])
     scope.require_admin_over(office)
     _check_roles(scope, body["roles"])
     if (await session.execute(select(User.id).where(func.lower(User.username) == body["username"].lower()))).first():
         raise Conflict(f"user name {body['username']} is taken", code="duplicate")
     check_policy(body["password"], username=body["username"], min_length=min_length)
+    if require_step_up:
+        await _confirm_credentials(session, scope, body, None, body.get("step_up"))
     user = User(username=body["username"], display_name=body["display_name"], phone=body.get("phone", ""),
                 office_id=office.id, password_hash=hashing.hash(body["password"]),
                 roles=[UserRole(role=r) for r in sorted(set(body["roles"]))])
     session.add(user)
     await session.flush()
-    logged = {k: v for k, v in body.items() if k != "password"}
+    logged = {k: v for k, v in body.items() if k not in ("password", "step_up")}
     await audit.append(session, scope.principal.actor("admin"), "user.create", "user", user.id, logged)
+    _notify_credentials(session, user, ["password", "roles"])
     return user_view(user)
 
 
 async def update_user(session: AsyncSession, scope: Scope, identity: Identity, hashing: PasswordHashing,
-                      user_id: int, body: dict, *, min_length: int) -> dict:
+                      user_id: int, body: dict, *, min_length: int, require_step_up: bool = False) -> dict:
     user = await scope.user(session, user_id)
     scope.require_admin_over(await session.get(Office, user.office_id))
+    changed = [c for c in _CREDENTIALS if c in body]
+    # Refusals first (a refused change leaves the token unspent), then the step-up, then writes.
+    if "roles" in body:
+        _check_roles(scope, body["roles"])
+        if user.id == scope.principal.user_id and "admin" not in body["roles"]:
+            raise InvalidInput("administrators cannot remove their own admin role", details={"roles": "self"})
+    if "password" in body:
+        check_policy(body["password"], username=user.username, min_length=min_length)
+    if changed and require_step_up:
+        await _confirm_credentials(session, scope, body, user.id, body.get("step_up"))
     if "office_id" in body:
         target = await scope.office(session, body["office_id"])
         scope.require_admin_over(target)
         user.office_id = target.id
     if "roles" in body:
-        _check_roles(scope, body["roles"])
-        if user.id == scope.principal.user_id and "admin" not in body["roles"]:
-            raise InvalidInput("administrators cannot remove their own admin role", details={"roles": "self"})
         user.roles = [UserRole(role=r) for r in sorted(set(body["roles"]))]
     for name in ("display_name", "phone", "active"):
         if name in body:
             setattr(user, name, body[name])
     if "password" in body:
-        check_policy(body["password"], username=user.username, min_length=min_length)
         user.password_hash = hashing.hash(body["password"])
     if body.get("active") is False or "password" in body or "roles" in body:
         # A changed account must sign in again with what it now is.
         await identity.end_sessions_of(session, user.id)
-    logged = {k: (v if k != "password" else "(changed)") for k, v in body.items()}
+    logged = {k: (v if k != "password" else "(changed)") for k, v in body.items() if k != "step_up"}
     await audit.append(session, scope.principal.actor("admin"), "user.update", "user", user.id, logged)
+    if changed:
+        _notify_credentials(session, user, changed)
     await session.flush()
     await session.refresh(user, ["roles"])
     return user_view(user)

@@ -120,6 +120,17 @@ def _product_known(ctx: GuardContext, params: Mapping[str, Any]) -> None:
         raise _fail("product_known", f"unknown product '{product}'; known: {', '.join(sorted(rules.products))}")
 
 
+def _amount_within_limit(ctx: GuardContext, params: Mapping[str, Any]) -> None:
+    rules = _rules(ctx, "amount_within_limit")
+    product = _value(ctx, params.get("product_field", "product"), "product")
+    amount = _value(ctx, params.get("amount_field", "amount"), "amount")
+    if product not in rules.products:
+        raise _fail("amount_within_limit", f"unknown product '{product}'")
+    problem = rules.amount_problem(product, amount)
+    if problem:
+        raise _fail("amount_within_limit", problem, product=product, amount=amount)
+
+
 def _term_within_limit(ctx: GuardContext, params: Mapping[str, Any]) -> None:
     rules = _rules(ctx, "term_within_limit")
     product = _value(ctx, params.get("product_field", "product"), "product")
@@ -194,6 +205,8 @@ _ALL = (
     Guard("distinct_values", _distinct_values, {"fields": ("str_list", True)}, needs_payload=True),
     Guard("amount_within_approved", _amount_within_approved, {"field": ("str", False)}, needs_payload=True),
     Guard("product_known", _product_known, {"field": ("str", False)}, needs_payload=True, needs_rules=True),
+    Guard("amount_within_limit", _amount_within_limit, {"product_field": ("str", False), "amount_field": ("str", False)},
+          needs_payload=True, needs_rules=True, description="the amount is within the product's limit in the rule table"),
     Guard("term_within_limit", _term_within_limit,
           {"product_field": ("str", False), "term_field": ("str", False), "justification_field": ("str", False)},
           needs_payload=True, needs_rules=True),

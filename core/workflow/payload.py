@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
+from core.inputs import DATE_MAX, DATE_MIN, MAX_FEN
+
 from .errors import InvalidPayload
 
 FIELD_TYPES = frozenset({
@@ -14,6 +16,9 @@ FIELD_TYPES = frozenset({
 })
 _STRING_LIMIT = 200
 _TEXT_LIMIT = 20_000
+# What a 64-bit column holds, for integers whose field declares no range; money is further
+# held to MAX_FEN here and to the product's limit by the `amount_within_limit` guard.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -52,11 +57,18 @@ def _integer(spec: FieldSpec, value: Any) -> int:
         if value != value.to_integral_value():
             raise _fail(spec, "must be a whole number")
         value = int(value)
-    if spec.min is not None and value < spec.min:
-        raise _fail(spec, f"must be at least {spec.min}")
-    if spec.max is not None and value > spec.max:
-        raise _fail(spec, f"must be at most {spec.max}")
+    lowest = spec.min if spec.min is not None else _INT_MIN
+    highest = spec.max if spec.max is not None else (MAX_FEN if spec.type == "money" else _INT_MAX)
+    if value < lowest:
+        raise _fail(spec, f"must be at least {lowest}")
+    if value > highest:
+        raise _fail(spec, f"must be at most {highest}")
     return value
+
+
+def _in_window(spec: FieldSpec, day: dt.date) -> None:
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise _fail(spec, f"must lie between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}")
 
 
 def _coerce(spec: FieldSpec, value: Any) -> Any:
@@ -81,14 +93,18 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
             raise _fail(spec, "must be true or false")
         return value
     if kind == "date":
+        day = None
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value
-        if isinstance(value, str):
+            day = value
+        elif isinstance(value, str):
             try:
-                return dt.date.fromisoformat(value)
+                day = dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        raise _fail(spec, "must be a date (YYYY-MM-DD)")
+        if day is None:
+            raise _fail(spec, "must be a date (YYYY-MM-DD)")
+        _in_window(spec, day)
+        return day
     if kind == "datetime":
         if isinstance(value, dt.datetime):
             parsed = value
@@ -101,6 +117,7 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
             raise _fail(spec, "must be a date and time (ISO 8601)")
         if parsed.tzinfo is None:
             raise _fail(spec, "must carry a time zone offset")
+        _in_window(spec, parsed.date())
         return parsed
     if kind == "enum":
         if value not in spec.choices:

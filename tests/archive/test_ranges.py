@@ -26,6 +26,9 @@ def test_parse_range() -> None:
         parse_range("bytes=100-", 100)
     with pytest.raises(Unsatisfiable):
         parse_range("bytes=-0", 100)
+    # Not ASCII digits, or more digits than any file has bytes: ignored (the whole file), not a 500.
+    for header in ("bytes=١٠-", "bytes=０-９", "bytes=²-", "bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 19):
+        assert parse_range(header, 100) is None, header
 
 
 @pytest.fixture

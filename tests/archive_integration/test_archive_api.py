@@ -15,6 +15,7 @@ from tests.archive.samples import elf_executable, jpeg, pdf, png, truncated_pdf
 from tests.archive_integration.helpers import (
     audit_count, create_upload, file_over_api, patch, server_offset, upload,
 )
+from tests.loans.walk import credential_step_up
 from tests.suite import DEMO_PASSWORD
 
 
@@ -101,9 +102,9 @@ async def test_archivist_outside_the_loans_scope_gets_404(suite):
     officer = await suite.login("officer.e.a")
     page = await upload(officer, loan_id, "INV-REPORT", jpeg("report"))
     admin = await suite.login("admin")
-    await admin.json("POST", "/api/users", {
+    await admin.json("POST", "/api/users", await credential_step_up(suite, admin, {
         "username": "archivist.hk", "display_name": "河口支行档案员", "office_id": offices["SB-HK"],
-        "roles": ["archivist"], "password": DEMO_PASSWORD}, expect=201)
+        "roles": ["archivist"], "password": DEMO_PASSWORD}), expect=201)
     branch = await suite.login("archivist.hk")
     base = f"/api/archive/loans/{loan_id}"
     for path in (base, f"{base}/pages/{page['document_id']}", f"{base}/export.zip", f"{base}/export.pdf"):

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from tests.loans.walk import fresh_capture
+from tests.loans.walk import enroll_first_admin, fresh_capture
 from tests.suite import sign_in_page
 
 from .test_loan_prints import APPLICANT, GUARANTOR, _enroll, _investigated_loan
@@ -46,14 +46,30 @@ async def test_the_clerk_matches_prints_at_the_desk_then_disburses(suite, browse
     scans = tmp_path / "scans"
     scans.mkdir()
 
-    # The clerk enrolls two impressions of their own finger on "my fingerprints" (for step-up).
+    # The clerk enrolls two impressions of their own finger on "my fingerprints" (for step-up):
+    # the first with the administrator present, who puts their own finger on the scanner; the
+    # second confirmed with the clerk's finger just enrolled (the step-up dialog).
+    await enroll_first_admin(suite)
     clerk = await sign_in_page(browser, base, "accountant.cg")
     await clerk.goto(f"{base}/me/fingerprints")
-    for name in ("107_1", "107_2"):
-        await clerk.select_option("form[data-enroll] select[name=finger]", "2")
-        await clerk.set_input_files("form[data-enroll] input[name=image]", _scan(scans, name))
-        async with clerk.expect_navigation():
-            await clerk.click("form[data-enroll] button[type=submit]")
+    await clerk.select_option("form[data-enroll] select[name=finger]", "2")
+    await clerk.set_input_files("form[data-enroll] input[name=image]", _scan(scans, "107_1"))
+    await clerk.click("form[data-enroll] button[type=submit]")
+    error = clerk.locator("[data-testid=enroll-error]")
+    await error.filter(has_text="supervisor").wait_for()  # nobody vouched: refused
+    await clerk.fill("form[data-enroll] input[name=witness]", "admin")
+    await clerk.set_input_files("form[data-enroll] input[name=witness_image]", _scan(scans, "107_3"))
+    async with clerk.expect_navigation():
+        await clerk.click("form[data-enroll] button[type=submit]")
+    await clerk.wait_for_selector("[data-testid=my-fingers] li >> nth=0")
+    await clerk.select_option("form[data-enroll] select[name=finger]", "2")
+    await clerk.set_input_files("form[data-enroll] input[name=image]", _scan(scans, "107_2"))
+    await clerk.click("form[data-enroll] button[type=submit]")
+    dialog = clerk.locator("dialog[data-step-up-dialog]")
+    await dialog.wait_for(state="visible")
+    await dialog.locator("[data-testid=step-up-file]").set_input_files(_scan(scans, "107_3"))
+    async with clerk.expect_navigation():
+        await dialog.locator("[data-testid=step-up-confirm]").click()
     await clerk.wait_for_selector("[data-testid=my-fingers] li >> nth=1")
     assert await clerk.locator("[data-testid=my-fingers] li").count() == 2
     await clerk.goto(f"{base}/loans/{walk.loan_id}")

@@ -1,8 +1,11 @@
 """In a real browser: two roles sign in and each sees its own work queue and nothing else."""
 from __future__ import annotations
 
+import base64
+
 import pytest
 
+from tests.loans.walk import STAFF_PROBE, enroll_first_admin, fresh_capture
 from tests.suite import sign_in_page
 
 # One database is enough for what a browser shows; the API tests cover both.
@@ -43,8 +46,9 @@ async def test_two_roles_see_their_own_queues(suite, browser):
     assert officer.url == f"{base}/login"
 
 
-async def test_administrator_creates_a_user_in_the_page(suite, browser):
+async def test_administrator_creates_a_user_in_the_page(suite, browser, tmp_path):
     base = str(suite.server.make_url("")).rstrip("/")
+    await enroll_first_admin(suite)
     admin = await sign_in_page(browser, base, "admin")
     await admin.goto(f"{base}/admin/users")
     form = admin.locator("form[data-api='/api/users']")
@@ -53,4 +57,12 @@ async def test_administrator_creates_a_user_in_the_page(suite, browser):
     await form.locator("input[name=password]").fill("Created in the page 2026")
     await form.locator("input[value=loan_officer]").check()
     await form.locator("button[type=submit]").click()
+    # A new account with a password and roles is a credential: the administrator confirms it
+    # with their own print in the step-up dialog.
+    dialog = admin.locator("dialog[data-step-up-dialog]")
+    await dialog.wait_for(state="visible")
+    probe = tmp_path / "probe.png"
+    probe.write_bytes(base64.b64decode(fresh_capture(STAFF_PROBE)))
+    await dialog.locator("[data-testid=step-up-file]").set_input_files(str(probe))
+    await dialog.locator("[data-testid=step-up-confirm]").click()
     await admin.wait_for_selector("[data-testid=users] >> text=officer.page")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.loans.walk import MEMBERS, Walk
+from tests.loans.walk import MEMBERS, Walk, credential_step_up
 from tests.suite import file_documents
 
 PASSWORD = "Separate duties 2026!"
@@ -12,9 +12,9 @@ PASSWORD = "Separate duties 2026!"
 async def _person(suite, username: str, roles: list[str], office: str = "HO") -> int:
     admin = await suite.login("admin")
     offices, _ = await suite.ids()
-    created = await admin.json("POST", "/api/users", {"username": username, "display_name": username,
-                                                       "office_id": offices[office], "roles": roles,
-                                                       "password": PASSWORD}, expect=201)
+    body = {"username": username, "display_name": username, "office_id": offices[office], "roles": roles,
+            "password": PASSWORD}
+    created = await admin.json("POST", "/api/users", await credential_step_up(suite, admin, body), expect=201)
     return created["id"]
 
 

@@ -56,14 +56,45 @@ def fresh_capture(name: str) -> str:
     return base64.b64encode(out.getvalue()).decode()
 
 
+def capture_of(name: str):
+    from biometrics.service import CaptureInput
+
+    return CaptureInput(base64.b64decode(fresh_capture(name)), 500.0, "test-scanner")
+
+
+async def enroll_first_admin(suite: Suite) -> int:
+    """The first administrator's prints, enrolled at the server as `loanctl biometrics
+    enroll-staff` does (nobody is enrolled yet to vouch for them); once per suite."""
+    from biometrics.loanapi import CLIENT
+    from biometrics.stepup import enroll_at_console
+
+    enrolled = suite.__dict__.setdefault("_enrolled_staff", set())
+    _, users = await suite.ids()
+    if users["admin"] not in enrolled:
+        for name in STAFF_FINGER:
+            await enroll_at_console(suite.server.app[CLIENT], suite.services.db, users["admin"], 2, capture_of(name),
+                                    operator="tests")
+        enrolled.add(users["admin"])
+    return users["admin"]
+
+
+def witnessed(body: dict, witness: str = "admin") -> dict:
+    """An enrollment body vouched for by an administrator's fresh print, in person."""
+    return {**body, "witness": witness, "witness_image_base64": fresh_capture(STAFF_PROBE)}
+
+
 async def enroll_staff(suite: Suite, client: ApiClient) -> None:
-    """Enroll the signed-in staff member's finger once per suite (each suite is a fresh database)."""
+    """Enroll the signed-in staff member's finger once per suite (each suite is a fresh
+    database): the first administrator at the server, everyone else vouched for by them."""
     enrolled = suite.__dict__.setdefault("_enrolled_staff", set())
     if client.me["user_id"] in enrolled:
         return
+    await enroll_first_admin(suite)
+    if client.me["user_id"] in enrolled:  # the administrator themselves
+        return
     for name in STAFF_FINGER:
-        await client.json("POST", "/api/me/fingerprints", {"finger": 2, "image_base64": fresh_capture(name)},
-                          expect=201)
+        await client.json("POST", "/api/me/fingerprints",
+                          witnessed({"finger": 2, "image_base64": fresh_capture(name)}), expect=201)
     enrolled.add(client.me["user_id"])
 
 
@@ -74,6 +105,14 @@ async def step_up(suite: Suite, client: ApiClient, loan_id: int, action: str, pa
         "loan_id": loan_id, "action": action, "payload_sha256": payload_digest(payload),
         "image_base64": fresh_capture(STAFF_PROBE), "device": "test-scanner"})
     return granted["step_up"]
+
+
+async def credential_step_up(suite: Suite, client: ApiClient, body: dict, user_id: int | None = None) -> dict:
+    """An administrator's password or role change (or new account), confirmed with their print."""
+    from core.services.organisation import CREDENTIALS_ACTION, credentials_payload
+
+    token = await step_up(suite, client, 0, CREDENTIALS_ACTION, credentials_payload(body, user_id))
+    return {**body, "step_up": token}
 
 
 async def needs_step_up(suite: Suite, username: str, loan_id: int, action: str) -> bool:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.loans.walk import credential_step_up
+
+
 @pytest.fixture
 async def cases(suite):
     return {
@@ -94,13 +97,13 @@ async def test_users_and_offices_scope(suite):
 async def test_branch_administrator_is_confined_to_its_subtree(suite):
     offices, users = await suite.ids()
     admin = await suite.login("admin")
-    await admin.json("POST", "/api/users", {
+    await admin.json("POST", "/api/users", await credential_step_up(suite, admin, {
         "username": "admin.cg", "display_name": "城关支行管理员", "office_id": offices["SB-CG"],
-        "roles": ["admin"], "password": "Long enough passphrase 1"}, expect=201)
+        "roles": ["admin"], "password": "Long enough passphrase 1"}), expect=201)
     branch_admin = await suite.login("admin.cg", "Long enough passphrase 1")
-    created = await branch_admin.json("POST", "/api/users", {
+    created = await branch_admin.json("POST", "/api/users", await credential_step_up(suite, branch_admin, {
         "username": "officer.new", "display_name": "新客户经理", "office_id": offices["CU-CG"],
-        "roles": ["loan_officer"], "password": "Another good passphrase"}, expect=201)
+        "roles": ["loan_officer"], "password": "Another good passphrase"}), expect=201)
     assert created["roles"] == ["loan_officer"]
     await branch_admin.json("POST", "/api/users", {
         "username": "officer.hk2", "display_name": "河口", "office_id": offices["CU-HK"],

@@ -4,9 +4,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
+from tests.archive.samples import pdf
 from tests.loans.walk import PRODUCTS, Walk
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+# A real one-page scan: record pages pass the same content check as every upload.
+PDF = pdf(1, "inspection")
 
 
 def page(name: str = "scan.pdf") -> dict:

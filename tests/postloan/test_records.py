@@ -97,3 +97,36 @@ async def test_rating_page_is_public_and_posts_to_the_rating_api(suite):
     response = await portal.request("GET", "/rate")
     page = await response.text()
     assert response.status == 200 and 'data-api="/api/ratings"' in page and 'name="attitude"' in page
+
+
+async def test_record_pages_pass_the_upload_content_check(suite):
+    """An ELF binary or an HTML page with a script declared image/png, a PNG declared JPEG, a
+    truncated PDF: refused (422) like an upload would be, and nothing is filed."""
+    import base64
+
+    from sqlalchemy import func
+
+    from core.postloan.tables import PostLoanRecord
+    from tests.archive.samples import elf_executable, png, truncated_pdf
+
+    walk = await disbursed(suite, dt.date.today() - dt.timedelta(days=40))
+    manager = await suite.login("postloan.cg")
+    url = f"/api/postloan/loans/{walk.loan_id}/records"
+
+    def record(data: bytes, media_type: str) -> dict:
+        return {"kind": "repayment_proof", "amount_fen": 1_000, "pages": [
+            {"filename": "scan", "media_type": media_type, "content_base64": base64.b64encode(data).decode()}]}
+
+    async def filed() -> tuple[int, int]:
+        async with suite.services.db.unit_of_work(write=False) as session:
+            return ((await session.execute(select(func.count()).select_from(PostLoanRecord))).scalar_one(),
+                    (await session.execute(select(func.count()).select_from(ArchiveEntry))).scalar_one())
+
+    before = await filed()
+    html = b"<!DOCTYPE html><html><body><script>fetch('/api/session')</script></body></html>"
+    for data, media_type in ((elf_executable(), "image/png"), (html, "image/png"), (png(), "image/jpeg"),
+                             (truncated_pdf(), "application/pdf")):
+        refused = await manager.json("POST", url, record(data, media_type), expect=422)
+        assert set(refused) >= {"error", "message"} and "pages[0]" in refused["message"], refused
+    assert await filed() == before
+    await manager.json("POST", url, record(png(), "image/png"), expect=201)

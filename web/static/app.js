@@ -56,7 +56,14 @@ document.addEventListener('submit', async (event) => {
   const button = form.querySelector('button[type="submit"]');
   if (button) button.disabled = true;
   try {
-    await api(form.dataset.method || 'POST', form.dataset.api, formBody(form));
+    const body = formBody(form);
+    if (form.dataset.stepUp) {  // a credential change: confirmed with the administrator's fingerprint
+      const { stepUp } = await import('/static/fingerprint.js');
+      const confirmed = form.dataset.stepUpUser ? { ...body, user_id: Number(form.dataset.stepUpUser) } : body;
+      const token = await stepUp(0, form.dataset.stepUp, confirmed);
+      if (token) body.step_up = token;
+    }
+    await api(form.dataset.method || 'POST', form.dataset.api, body);
     toast(label('saved'));
     if (form.dataset.reload) window.location.reload();
   } catch (error) {

@@ -53,6 +53,28 @@ export async function stepUp(loanId, action, payload) {
   return granted.step_up;
 }
 
+// Changing one's own prints: a present administrator's or supervisor's print (always for the
+// first enrollment), or else a step-up with a finger already enrolled.
+async function vouchForOwnPrints(form, body) {
+  const witness = form.elements.witness.value.trim();
+  const witnessFile = form.elements.witness_image.files[0];
+  if (witness || witnessFile) {
+    if (!witness || !witnessFile) throw new Error('请填写在场管理员并采集其指纹 / name the witness and scan their print');
+    body.witness = witness;
+    body.witness_image_base64 = await readBase64(witnessFile);
+    return;
+  }
+  const mine = await api('GET', '/api/me/fingerprints');
+  if (!mine.items.length) throw new Error('首次采集需管理员或主管在场按指纹 / a first enrollment needs an administrator or supervisor present');
+  const dialog = document.querySelector('[data-step-up-dialog]');
+  const probe = await askForPrint(dialog, 'enroll_fingerprint');
+  const granted = await api('POST', '/api/step-up', {
+    loan_id: 0, action: 'enroll_fingerprint', payload_sha256: await sha256Hex(canonical({ finger: body.finger })),
+    image_base64: await readBase64(probe), dpi: 500, device: 'browser-upload',
+  });
+  body.step_up = granted.step_up;
+}
+
 async function enroll(form) {
   const file = form.elements.image.files[0];
   const error = form.querySelector('.error');
@@ -61,6 +83,7 @@ async function enroll(form) {
                  image_base64: await readBase64(file) };
   if (form.dataset.customer) body.customer_id = Number(form.dataset.customer);
   try {
+    if (form.dataset.self) await vouchForOwnPrints(form, body);
     const result = await api('POST', form.dataset.enroll, body);
     toast(result.duplicates ? `${label('fp_enrolled_done')}; ${label('flag_duplicate_identity')} (${result.duplicates})` : label('fp_enrolled_done'),
           Boolean(result.duplicates));
