@@ -6,19 +6,18 @@ The upload panel of the loan page is the template `archive_upload.html` (include
 from __future__ import annotations
 
 import asyncio
-import tempfile
 
 from aiohttp import web
 
 from committee import service as committee_service
 from core import loanflow
-from core.api.archive import ARCHIVE
+from core.api.archive import ARCHIVE, send_pdf
 from core.apispec import path_id
 from core.context import scope, services
-from core.errors import Conflict, InvalidInput
+from core.errors import InvalidInput
 from core.orm import Customer
 from recordings import service as archive_service
-from recordings.pdfexport import PdfExportError, export_pages_pdf, summary_pdf
+from recordings.pdfexport import summary_pdf
 
 from .pages import case_file_of, labels, render, signed_in, when
 
@@ -95,19 +94,4 @@ async def credit_file_pdf(request: web.Request) -> web.StreamResponse:
         who = c.maker(entry["maker"], entry["kind"])
         sections.append((f"{c.label('case_file')} · {c.action(entry['action'])} · {who} · {when(entry['at'])}", lines))
     summary = await asyncio.to_thread(summary_pdf, title, sections)
-    with tempfile.SpooledTemporaryFile(max_size=16 * 2**20) as out:
-        try:
-            await export_pages_pdf(index.scanned_pages(), running.store, out, preface=(title, summary))
-        except PdfExportError as error:
-            raise Conflict(str(error), code="export_failed") from None
-        size = out.tell()
-        out.seek(0)
-        response = web.StreamResponse(headers={
-            "Content-Type": "application/pdf", "Cache-Control": "no-store",
-            "Content-Disposition": f'inline; filename="credit-file-{loan.tracking_code}-v{index.version}.pdf"'})
-        response.content_length = size
-        await response.prepare(request)
-        while chunk := out.read(1 << 20):
-            await response.write(chunk)
-        await response.write_eof()
-        return response
+    return await send_pdf(request, running, loan, index, preface=(title, summary))

@@ -279,10 +279,16 @@ async def export_pdf(request: web.Request, loan_id: int) -> web.StreamResponse:
     running = archive(request)
     async with services(request).db.unit_of_work() as session:
         loan, index, _ = await archive_service.export_index(session, running, scope(request), loan_id, "pdf")
+    return await send_pdf(request, running, loan, index)
+
+
+async def send_pdf(request: web.Request, running: Archive, loan, index, preface=None) -> web.StreamResponse:
+    """The credit file's scanned pages (after `preface`, a (title, PDF bytes) summary, if given)
+    as one PDF, built whole before the first byte: a missing or altered page is a 409."""
     # Spooled: small credit files stay in memory, big ones go to a temporary file.
     with tempfile.SpooledTemporaryFile(max_size=16 * 2**20) as out:
         try:
-            await export_pages_pdf(index.scanned_pages(), running.store, out)
+            await export_pages_pdf(index.scanned_pages(), running.store, out, preface=preface)
         except (PdfExportError, ExportIntegrityError) as error:
             raise Conflict(str(error), code="export_failed") from None
         size = out.tell()

@@ -94,6 +94,7 @@ async def test_export_zip_is_refused_before_a_byte_when_a_blob_was_altered(suite
     assert response.status == 409 and response.headers["Content-Type"].startswith("application/json")
     assert body["error"] == "integrity_error" and pages[1]["digest"] in body["message"]
     pdf = await archivist.json("GET", f"/api/archive/loans/{loan_id}/export.pdf", expect=409)
+    assert (await archivist.request("GET", f"/archive/loans/{loan_id}/file.pdf")).status == 409
     assert pdf["error"] == "export_failed"
 
     # The page itself: refused, never served with its original digest as ETag.
@@ -124,6 +125,8 @@ async def test_export_and_page_of_a_deleted_blob_are_refused(suite):
         "export_failed"
     page = await archivist.json("GET", f"/api/archive/loans/{loan_id}/pages/{pages[0]['document_id']}", expect=409)
     assert page["error"] == "integrity_error"
+    # The printable credit file of the archive page builds the same PDF: refused too, never a 500.
+    assert (await archivist.request("GET", f"/archive/loans/{loan_id}/file.pdf")).status == 409
 
 
 async def loanctl(*argv: str) -> int:
