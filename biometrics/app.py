@@ -14,10 +14,10 @@ from aiohttp import web
 from core.config import Config
 from core.context import SERVICES
 from core.apispec import parse_json
-from core.db import Database
+from core.db import Database, DatabaseUnavailable
 from core.errors import InvalidInput, MalformedRequest, ServiceError
 from core.inputs import parse_id
-from core.middleware import error_response
+from core.middleware import database_unavailable_response, error_response
 from core.servicetoken import ServiceTokens, bearer
 
 from .engine import MatchingPool
@@ -76,6 +76,8 @@ async def json_errors(request: web.Request, handler):
         return await handler(request)
     except ServiceError as error:
         return error_response(error.status, error.code, error.message, error.details)
+    except DatabaseUnavailable as error:
+        return database_unavailable_response(error)
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -35,6 +35,16 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     return web.json_response(body, status=status, headers=headers)
 
 
+DATABASE_DOWN = "the database cannot be reached just now; try again shortly"
+
+
+def database_unavailable_response(error: DatabaseUnavailable) -> web.Response:
+    """503 with Retry-After for every service's JSON answers while the database is away (the
+    database logs the outage once; each request just hears "later")."""
+    return error_response(503, "database_unavailable", DATABASE_DOWN,
+                          headers={"Retry-After": str(error.retry_after)})
+
+
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "invalid_input", 429: "too_many_requests"}
@@ -50,14 +60,11 @@ async def errors(request: web.Request, handler):
             return await request.config_dict[RENDER_ERROR](request, error.status, error.message)
         return error_response(error.status, error.code, error.message, error.details, headers)
     except DatabaseUnavailable as error:
-        # Logged once per outage by the database itself; each request just hears "later".
-        headers = {"Retry-After": str(error.retry_after)}
-        message = "the database cannot be reached just now; try again shortly"
         if not wants_json(request) and RENDER_ERROR in request.config_dict:
-            response = await request.config_dict[RENDER_ERROR](request, 503, message)
-            response.headers.update(headers)
+            response = await request.config_dict[RENDER_ERROR](request, 503, DATABASE_DOWN)
+            response.headers["Retry-After"] = str(error.retry_after)
             return response
-        return error_response(503, "database_unavailable", message, headers=headers)
+        return database_unavailable_response(error)
     except web.HTTPException as error:
         if error.status < 400 or not wants_json(request):
             raise

@@ -71,3 +71,25 @@ async def test_outage_is_a_503_with_retry_after_and_one_log_line(relayed_suite, 
         assert health.status == 200 and (await health.json())["database"] == "up"
         assert (await chairman.request("GET", "/api/loans")).status == 200
     assert [r.levelno for r in caplog.records if "database" in r.getMessage()] == [logging.INFO]
+
+
+async def test_the_fingerprint_service_run_apart_answers_503_too(relayed_suite):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from biometrics.app import AUDIENCE, create_app
+    from core.servicetoken import ServiceTokens
+    from tests.biometrics_service.prints import b64, fvc_bytes
+
+    suite, relay = relayed_suite
+    config = suite.services.config
+    token = ServiceTokens(config.secret_key).issue(subject="core", audience=AUDIENCE, scope="identify")
+    headers = {"Authorization": f"Bearer {token}"}
+    async with TestClient(TestServer(create_app(config))) as client:
+        body = {"image_base64": b64(fvc_bytes("101_1"))}
+        assert (await client.post("/identify", json=body, headers=headers)).status == 200
+        await relay.cut()
+        refused = await client.post("/identify", json=body, headers=headers)
+        assert refused.status == 503 and int(refused.headers["Retry-After"]) > 0
+        assert (await refused.json())["error"] == "database_unavailable"
+        await relay.restore()
+        assert (await client.post("/identify", json=body, headers=headers)).status == 200
