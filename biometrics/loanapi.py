@@ -25,7 +25,8 @@ CLIENT = web.AppKey("biometrics_client", object)
 
 def _capture_fields(**extra: Field) -> dict[str, Field]:
     return {"image_base64": Field("string", min_length=1, max_length=IMAGE_BASE64_MAX,
-                                  description="the scanner's file (PNG, BMP, TIFF, WSQ), base64"),
+                                  description="the scanner's file (PNG, BMP, TIFF, JPEG or WSQ) in standard base64 "
+                                              "(RFC 4648 §4, with padding, no line breaks)"),
             "dpi": Field("number", required=False, minimum=DPI_MIN, maximum=DPI_MAX,
                          description="scan resolution (default 500)"),
             "device": Field("string", required=False, max_length=100, description="scanner model / serial"),

@@ -14,6 +14,10 @@ _COMMON = frozenset(
     if line.strip() and not line.startswith("#")
 )
 MAX_LENGTH = 128
+# The rules of check_policy, as the API document states them for a new or changed password.
+POLICY_TEXT = (f"at least LOANCTL_PASSWORD_MIN_LENGTH characters (default 8) and at most {MAX_LENGTH}; not a "
+               "common password, not containing the user name, more than two distinct characters; "
+               "otherwise 422 weak_password")
 
 
 class PasswordHashing:

@@ -5,6 +5,7 @@ from aiohttp import web
 
 from ..apispec import Body, Field, id_field
 from ..context import scope, services
+from ..passwords import POLICY_TEXT
 from ..roles import OFFICE_KINDS, ROLES
 from ..services import organisation
 from . import routes
@@ -30,7 +31,7 @@ NEW_USER = Body("NewUser", {
     "phone": Field("string", required=False, max_length=32, pattern=r"[0-9+ -]*"),
     "office_id": id_field(),
     "roles": _ROLE_LIST,
-    "password": Field("string", min_length=1, max_length=256),
+    "password": Field("string", min_length=1, max_length=256, description=POLICY_TEXT),
     "step_up": Field("string", required=False, max_length=200,
                      description="with a password or roles: the administrator's step-up token (POST /api/step-up, "
                                  "loan_id 0, action change_credentials, SHA-256 of the body without step_up, "
@@ -42,7 +43,7 @@ USER_CHANGE = Body("UserChange", {
     "office_id": id_field(required=False),
     "roles": Field("array", required=False, items=Field("string", enum=tuple(ROLES)), max_items=len(ROLES)),
     "active": Field("boolean", required=False),
-    "password": Field("string", required=False, min_length=1, max_length=256),
+    "password": Field("string", required=False, min_length=1, max_length=256, description=POLICY_TEXT),
     "step_up": Field("string", required=False, max_length=200,
                      description="with a password or roles: the administrator's step-up token (POST /api/step-up, "
                                  "loan_id 0, action change_credentials, SHA-256 of the body without step_up, "

@@ -15,16 +15,23 @@ from ..services import intake
 from ..smsgateway import inbox
 from . import routes
 
+# What every action's payload obeys (core/workflow/payload.py), as the API document states it.
+PAYLOAD_RULES = (
+    "the action's fields as the workflow definition lists them (GET /api/loans/{loan_id}/actions gives "
+    "each field's type, choices and limits): amounts in fen (integer), dates as YYYY-MM-DD between 1900 "
+    "and 2199, meeting times as ISO 8601 with an offset from a day ago to five years ahead, ids "
+    "1..2147483647, text without NUL or lone surrogates; an unknown or missing field is a 422")
+
 APPLICATION = Body("Application", {
     "action": Field("string", enum=("apply", "apply_on_behalf"),
                     description="apply: self-service; apply_on_behalf: an officer types it (代申请)"),
-    "payload": Field("object", description="the fields the workflow definition gives for the action"),
+    "payload": Field("object", description=PAYLOAD_RULES),
     "step_up": Field("string", required=False, max_length=200,
                      description="fingerprint step-up token (POST /api/step-up) for apply_on_behalf"),
 })
 COMMAND = Body("Command", {
     "action": Field("string", min_length=1, max_length=64, pattern=r"[a-z_]+"),
-    "payload": Field("object"),
+    "payload": Field("object", description=PAYLOAD_RULES),
     "step_up": Field("string", required=False, max_length=200,
                      description="fingerprint step-up token (POST /api/step-up), needed for important actions"),
 })
