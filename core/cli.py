@@ -242,12 +242,11 @@ def cmd_audit_anchor(args: argparse.Namespace) -> int:
     from recordings.service import load_signer
 
     from . import anchors
-    from .db import Database
 
     config = _config(args)
 
     async def run():
-        db = Database(config.effective_database_url)
+        db = await open_existing_database(config)
         try:
             async with open_store(config.effective_archive_url) as store:
                 return await anchors.write_anchor(db, store, load_signer(config))
@@ -285,9 +284,7 @@ async def _archive_digests(args: argparse.Namespace) -> list[str]:
     """Every digest the database's credit files reference (pages and records)."""
     from recordings.service import referenced_digests
 
-    from .db import Database
-
-    db = Database(_config(args).effective_database_url)
+    db = await open_existing_database(read_only_config(args), table="loan_documents")
     try:
         async with db.unit_of_work(write=False) as session:
             return await referenced_digests(session)

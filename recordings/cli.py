@@ -95,13 +95,16 @@ async def verify_store(
 def make_verify_command(expected_digests: ExpectedDigests | None) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         url = default_store_url(args)
+        # The database's references are read first and apart from the store: a folder without a
+        # database is the caller's error to report (its own message and exit code), not a store
+        # that "cannot be read".
+        referenced = [check_digest(d) for d in asyncio.run(expected_digests(args))] if expected_digests else None
 
         async def main() -> int:
             expected: list[str] = []
             if args.expected:
                 expected += read_expected(Path(args.expected))
-            if expected_digests is not None:
-                referenced = [check_digest(d) for d in await expected_digests(args)]
+            if referenced is not None:
                 print(f"{len(referenced)} digests referenced by the database", file=sys.stdout)
                 expected += referenced
             progress = None if args.quiet else ProgressBar("verifying")

@@ -28,6 +28,7 @@ READ_ONLY = [
     ("audit", "verify"),
     ("audit", "head"),
     ("committee", "verify-draw", "CM1-1"),
+    ("archive", "verify"),
 ]
 
 
