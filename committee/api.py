@@ -14,8 +14,6 @@ from core.audit import Actor, append
 from core.context import principal, scope, services
 from core.errors import Forbidden, InvalidInput, ServiceError
 from core.orm import utcnow
-from recordings.api import ARCHIVE
-from recordings.service import file_record
 
 from . import ballots as ballot_mod
 from . import decision as decision_mod
@@ -83,6 +81,10 @@ def _in_their_language(request: web.Request):
 
 async def _file_minutes(request: web.Request, session, meeting) -> None:
     """The closed meeting's minutes (attendance with times) into the loan's credit file."""
+    from recordings.service import file_record
+
+    from recordings.api import ARCHIVE
+
     archive = request.config_dict.get(ARCHIVE)
     if archive is None:  # a suite without its archive: the minutes stay readable from the meeting
         logger.warning("no archive: the minutes of %s are not filed", meeting.code)
