@@ -76,7 +76,7 @@ def make_client(config, runtime) -> BiometricsClient:
 
 
 def prints(request: web.Request) -> LoanPrints:
-    from core.api.archive import ARCHIVE
+    from recordings.api import ARCHIVE
 
     svc = services(request)
     return LoanPrints(svc.config, svc.db, request.config_dict[CLIENT], request.config_dict.get(ARCHIVE))

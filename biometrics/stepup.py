@@ -22,7 +22,7 @@ from core import audit, messages, outbox
 from core.audit import canonical_json
 from core.db import Database
 from core.errors import Forbidden, InvalidInput
-from core.identity import Principal
+from core.identity import Principal, is_staff
 from core.orm import Office, User, utcnow
 
 from .client import BiometricsClient
@@ -49,10 +49,6 @@ def payload_digest(payload: Mapping[str, Any]) -> str:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def is_staff(principal: Principal | None) -> bool:
-    return principal is not None and not principal.roles <= {"applicant"}
 
 
 ENROLL_ACTION = "enroll_fingerprint"

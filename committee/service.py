@@ -25,7 +25,6 @@ from core.scope import Scope
 from core.servicetoken import ServiceTokens
 from core.rules.committee import seats_needed
 from core.workflow import DutyRecord, excluded_for
-from web.i18n import message
 
 from . import ballots
 from .draw import DrawError, DrawRecord, Exclusion, SeedCommitment, draw_panel, replace_absent, verify_draw
@@ -412,7 +411,8 @@ async def cast_ballot(session: AsyncSession, secret_key: bytes, who: Principal, 
     if meeting.phase != "voting":
         raise Conflict(f"votes are cast in the voting phase; the meeting is in '{meeting.phase}'", code="wrong_phase")
     if who.user_id not in await attended_presentation(session, meeting):
-        raise Conflict(message("not_present_for_presentation"), code="not_present_for_presentation")
+        # The words a person reads are the catalogue's (web/i18n.py REFUSALS), put in by committee.api.
+        raise Conflict("not in the room for the presentation: cannot vote", code="not_present_for_presentation")
     existing = (await session.execute(select(Ballot.id).where(
         Ballot.meeting_id == meeting.id, Ballot.member_id == who.user_id))).first()
     if existing is not None:
@@ -624,7 +624,8 @@ async def _check_quorum(session: AsyncSession, meeting: Meeting, now: dt.datetim
     returns the members present."""
     if now < meeting.scheduled_at:
         at = _iso(meeting.scheduled_at)
-        raise Conflict(message("before_scheduled_time", at=at), code="before_scheduled_time", details={"at": at})
+        raise Conflict(f"deliberation cannot start before the meeting's time ({at})", code="before_scheduled_time",
+                       details={"at": at})
     members = await _members(session, meeting)
     present = _present(await _attendance(session, meeting))
     seated = [m for m in members if m in present]
@@ -634,7 +635,7 @@ async def _check_quorum(session: AsyncSession, meeting: Meeting, now: dt.datetim
             User.id.in_(members)))).all())
         absent = [m for m in members if m not in present]
         values = {"needed": needed, "present": len(seated), "absent": "、".join(names.get(m, str(m)) for m in absent)}
-        raise Conflict(message("no_quorum", **values), code="no_quorum",
+        raise Conflict("no quorum: {needed} members must be in the room, {present} are".format(**values), code="no_quorum",
                        details={**values, "present_members": seated, "absent_members": absent})
     return seated
 

@@ -1,17 +1,26 @@
-"""The core loan service as an aiohttp application."""
+"""The core loan service as an aiohttp application, and the composition root of the suite.
+
+Core is the base every other package builds on and imports none of them (docs/internals.md).
+This module and core/cli.py are the exception: they assemble the suite. `assemble` mounts the
+archive's and the committee's HTTP handlers (recordings.api, committee.api) and the
+fingerprint service (biometrics.wiring), and returns their implementations of core's ports
+(core.ports), which `Services` hands to the use cases.
+"""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy import text
 
 from . import middleware
-from .api import archive, routes
+from .api import routes
 from .config import Config
-from .context import SERVICE_NAME, SERVICES, Services
+from .context import PORTS, SERVICE_NAME, SERVICES, Services
 from .db import DatabaseUnavailable
+from .ports import Ports
 from .postloan.runner import background_context
 
 
@@ -43,10 +52,23 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "service": name, "database": "up", **load})
 
 
+# The other packages' tables, for the metadata of the whole database (core.orm.Base): the
+# composition root assembles them, core.orm itself holds only core's.
+TABLE_MODULES = ("recordings.tables", "biometrics.tables", "committee.tables")
+
+
+def load_tables() -> None:
+    """Import every package's tables so that `core.orm.Base.metadata` describes the whole
+    database (the migrations' environment, a dump, a check over every table)."""
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
+
+
 def services_context(config: Config):
-    """Cleanup context: open the database (migrated) for the app's life, close it after."""
+    """Cleanup context: open the database (migrated) for the app's life, close it after. The
+    ports the composition root put into the app (PORTS) are handed to the services."""
     async def context(app: web.Application) -> AsyncIterator[None]:
-        svc = Services.build(config)
+        svc = Services.build(config, app.get(PORTS))
         await svc.start()
         app[SERVICES] = svc
         yield
@@ -66,11 +88,26 @@ def create_root(config: Config, service_name: str) -> web.Application:
     app.cleanup_ctx.append(background_context(config))  # post-loan scheduler, outbox worker, SMS receipts
     app.on_response_prepare.append(middleware.security_headers)
     app.router.add_get("/healthz", healthz)
-    archive.mount(app, config)  # the credit archive: blob store, tus uploads at /api/uploads/
-    from biometrics.wiring import attach
-    attach(app, config)  # the fingerprint service at /biometrics/, its loan operations in /api/
+    app[PORTS] = assemble(app, config)
     app.add_subapp("/api/", create_api(config))
     return app
+
+
+def assemble(app: web.Application, config: Config) -> Ports:
+    """Mount the other services' handlers on `app` (before /api/ is built: they register
+    operations there) and return their implementations of core's ports."""
+    # Imported here, not at the top: the committee and the web front build on this module.
+    from biometrics.wiring import StepUpTokens, attach
+    from committee import api as _committee_api  # noqa: F401  (registers the committee's /api/ operations)
+    from recordings import api as archive_api
+    from recordings.filing import ArchiveFiling, check_document
+    from web.wording import CatalogueWording
+
+    load_tables()
+    archive_api.mount(app, config)  # the credit archive: blob store, tus uploads at /api/uploads/
+    attach(app, config)  # the fingerprint service at /biometrics/, its loan operations in /api/
+    return Ports(step_up=StepUpTokens(), archive=ArchiveFiling(app[archive_api.ARCHIVE]),
+                 check_document=check_document, wording=CatalogueWording())
 
 
 def create_app(config: Config) -> web.Application:

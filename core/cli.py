@@ -194,7 +194,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from . import anchors, audit
+    from recordings import anchors
+
+    from . import audit
 
     config = read_only_config(args)
 
@@ -221,10 +223,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 async def _expected_anchor(config: Config, value: str):
     """``store``: the newest anchor in the archive store; otherwise SEQ:HASH or a file."""
+    from recordings import anchors
     from recordings.blobstore import open_store
     from recordings.service import load_signer
-
-    from . import anchors
 
     verifier = load_signer(config).verifier()
     if value != "store":
@@ -238,10 +239,9 @@ async def _expected_anchor(config: Config, value: str):
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
     """Write the chain head into the archive store now (signed), as the service does hourly."""
+    from recordings import anchors
     from recordings.blobstore import open_store
     from recordings.service import load_signer
-
-    from . import anchors
 
     config = _config(args)
 

@@ -40,6 +40,12 @@ class Principal:
         return audit.Actor(self.user_id, self.username, role[:32], self.office_id)
 
 
+def is_staff(principal: Principal | None) -> bool:
+    """Bank staff, as opposed to an applicant signed in on the portal: who confirms important
+    actions with a fingerprint step-up."""
+    return principal is not None and not principal.roles <= {"applicant"}
+
+
 def token_key(token: str) -> str:
     """Sessions are stored by the token's hash: a copy of the table opens no session."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import audit, messages, outbox
 from .audit import canonical_json
 from .errors import Forbidden, InvalidInput, NotFound, ServiceError
-from .identity import Principal
+from .events import EventHandlers, LoanClosed, LoanDisbursed
+from .identity import Principal, is_staff
 from .inputs import parse_id
+from .ports import StepUpUnavailable, StepUpVerifier
 from .orm import (
     Customer, Loan, LoanDocument, LoanDuty, LoanEvent, LoanParticipant, Office, User, UserRole,
     WorkflowVersion, utcnow,
@@ -64,6 +66,10 @@ class Workflow:
     registry: WorkflowRegistry
     rules: RuleBook
     stage_roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Wired in by the composition root (core.context.Services.build): who spends the step-up
+    # tokens of important actions, and who hears the events loans raise (core.events).
+    step_up: StepUpVerifier = field(default_factory=StepUpUnavailable)
+    events: EventHandlers = field(default_factory=EventHandlers)
 
     @property
     def current(self) -> Definition:
@@ -240,10 +246,10 @@ async def _apply(session: AsyncSession, workflow: Workflow, loan: Loan, caller: 
             session.add(LoanParticipant(loan_id=loan.id, user_id=user_id, duty=key[2], at=now))
     await session.flush()
     await _queue_notifications(session, loan, plan_, definition)
-    if plan_.to_stage == "active":  # a disbursed loan enters post-loan management with its calendar
-        from .postloan.service import on_disbursed  # imported here: post-loan builds on this module
-
-        await on_disbursed(session, workflow, loan, payload, now)
+    if plan_.to_stage == "active":  # post-loan management hears it (core.context wires its handler)
+        await workflow.events.publish(session, LoanDisbursed(loan.id, payload, now))
+    if plan_.ends_case:
+        await workflow.events.publish(session, LoanClosed(loan.id, loan.stage, loan.closed_reason, now))
     await audit.append(session, caller.actor(role), f"loan.{plan_.action}", "loan", loan.id,
                        {"from": plan_.from_stage, "to": plan_.to_stage, "payload": payload})
     return event
@@ -279,13 +285,11 @@ async def role_holders(session: AsyncSession, role: str, loan: Loan) -> list[Use
     return list((await session.execute(query)).scalars())
 
 
-async def _check_step_up(session: AsyncSession, definition: Definition, caller: Caller, loan_id: int,
+async def _check_step_up(session: AsyncSession, workflow: Workflow, definition: Definition, caller: Caller, loan_id: int,
                          action: str, payload: Mapping[str, Any], token: str | None, now: dt.datetime) -> None:
     """An important action by staff needs a fingerprint step-up token for exactly this command."""
-    from biometrics.stepup import is_staff, redeem
-
     if definition.actions[action].important and is_staff(caller.principal):
-        await redeem(session, token, user_id=caller.user_id, loan_id=loan_id, action=action, payload=payload, now=now)
+        await workflow.step_up.redeem(session, token, user_id=caller.user_id, loan_id=loan_id, action=action, payload=payload, now=now)
 
 
 async def execute(session: AsyncSession, workflow: Workflow, scope: Scope | None, caller: Caller,
@@ -309,7 +313,7 @@ async def execute(session: AsyncSession, workflow: Workflow, scope: Scope | None
         raise refusal(error) from None
     await _check_named_people(session, plan_, plan_.payload, definition)
     if require_step_up:
-        await _check_step_up(session, definition, caller, loan.id, plan_.action, payload, step_up, now)
+        await _check_step_up(session, workflow, definition, caller, loan.id, plan_.action, payload, step_up, now)
     event = await _apply(session, workflow, loan, caller, plan_, definition, now)
     return {"loan": {"id": loan.id, "stage": loan.stage, "version": loan.version},
             "event": {"id": event.id, "action": event.action, "from": event.from_stage, "to": event.to_stage}}
@@ -349,7 +353,7 @@ async def apply(session: AsyncSession, workflow: Workflow, caller: Caller, actio
     except DomainError as error:
         raise refusal(error) from None
     if require_step_up:
-        await _check_step_up(session, definition, caller, 0, action, payload, step_up, now)
+        await _check_step_up(session, workflow, definition, caller, 0, action, payload, step_up, now)
     clean = plan_.payload
     if customer is None:
         customer = Customer(name=clean["customer_name"], id_number=id_number, phone=clean["phone"],

@@ -333,6 +333,6 @@ class Feedback(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 from .postloan import tables as _postloan_tables  # noqa: E402,F401  (post-loan tables join the metadata)
-from recordings import tables as _archive_tables  # noqa: E402,F401  (archive tables join the metadata)
-from biometrics import tables as _biometric_tables  # noqa: E402,F401  (fingerprint tables join the metadata)
-from committee import tables as _committee_tables  # noqa: E402,F401  (committee tables join the metadata)
+# The other packages own their tables (recordings.tables, biometrics.tables, committee.tables)
+# on this Base; the composition root imports them (core.app.load_tables) where the whole
+# database's metadata is needed.

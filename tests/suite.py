@@ -135,7 +135,7 @@ async def file_documents(suite: "Suite", loan_id: int, *codes: str) -> None:
     """File one real scanned page per document code through the archive's service layer
     (content check, blob store, signed index, audit), as the scanning desk would."""
     from core import audit
-    from core.api.archive import ARCHIVE
+    from recordings.api import ARCHIVE
     from recordings import service as archive_service
     from recordings.contentcheck import check_bytes
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from committee import service as committee_service
 from core import loanflow
-from core.api.archive import ARCHIVE, send_pdf
+from recordings.api import ARCHIVE, send_pdf
 from core.apispec import path_id
 from core.context import scope, services
 from core.errors import InvalidInput

@@ -5,5 +5,7 @@ from ..apispec import ApiRoutes
 
 routes = ApiRoutes()
 
-# Importing the modules registers their operations on `routes`.
-from . import session, organisation, loans, workflow, audit_trail, meta, archive, postloan, insight, committee  # noqa: E402,F401
+# Importing the modules registers their operations on `routes`. The other services register
+# theirs from their own packages (committee.api, recordings.api, biometrics.loanapi), imported
+# by the composition root (core.app) before /api/ is built.
+from . import session, organisation, loans, workflow, audit_trail, meta, postloan, insight  # noqa: E402,F401

@@ -102,7 +102,7 @@ async def create_user(request: web.Request, body: dict) -> web.Response:
     async with svc.db.unit_of_work() as session:
         view = await organisation.create_user(session, scope(request), svc.hashing, body,
                                               min_length=svc.config.password_min_length,
-                                              require_step_up=svc.config.step_up == "required")
+                                              step_up=svc.step_up_verifier)
     return web.json_response(view, status=201)
 
 
@@ -119,5 +119,5 @@ async def update_user(request: web.Request, user_id: int, body: dict) -> web.Res
     async with svc.db.unit_of_work() as session:
         view = await organisation.update_user(session, scope(request), svc.identity, svc.hashing, user_id,
                                               body, min_length=svc.config.password_min_length,
-                                              require_step_up=svc.config.step_up == "required")
+                                              step_up=svc.step_up_verifier)
     return web.json_response(view)

@@ -8,7 +8,6 @@ from ..inputs import MAX_FEN as MONEY_MAX_FEN
 from ..context import principal, scope, services
 from ..errors import Forbidden
 from ..postloan import service
-from .archive import ARCHIVE
 from . import routes
 
 RECORD = Body("PostLoanRecord", {
@@ -55,7 +54,8 @@ async def add_record(request: web.Request, loan_id: int, body: dict) -> web.Resp
     who = principal(request)
     async with svc.db.unit_of_work() as session:
         result = await service.record(session, svc.workflow, scope(request), who, loan_id, body["kind"], body,
-                                      pages_dir=_pages_dir(request), archive=request.config_dict.get(ARCHIVE))
+                                      pages_dir=_pages_dir(request), archive=svc.ports.archive,
+                                      check_document=svc.ports.check_document)
     return web.json_response(result, status=201)
 
 

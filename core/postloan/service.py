@@ -17,13 +17,13 @@ from typing import Any, Mapping
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recordings.contentcheck import ContentRejected, check_bytes
-
 from .. import audit
+from ..events import LoanDisbursed
 from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..identity import Principal
 from ..inputs import DATE_MAX, DATE_MIN, parse_id
 from ..orm import Customer, Loan, LoanDocument, utcnow
+from ..ports import ArchiveFiler, DocumentCheck, DocumentRefused
 from ..scope import Scope
 from .schedule import Cadence, build_calendar
 from .tables import DueTask, ManagedLoan, OfficerRating, PostLoanRecord, PrintVerification
@@ -91,6 +91,12 @@ async def on_disbursed(session: AsyncSession, workflow, loan: Loan, payload: Map
     await audit.append(session, audit.Actor.system("postloan"), "postloan.enroll", "loan", loan.id,
                        {"disbursed_on": disbursed_on.isoformat(), "maturity_on": managed.maturity_on.isoformat()})
     return managed
+
+
+async def on_loan_disbursed(session: AsyncSession, workflow, event: LoanDisbursed) -> ManagedLoan:
+    """Handler of core.events.LoanDisbursed (wired by core.context.wire_workflow)."""
+    loan = await session.get(Loan, event.loan_id)
+    return await on_disbursed(session, workflow, loan, event.payload, event.at)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -172,7 +178,7 @@ class Page:
     content: bytes
 
     @classmethod
-    def from_json(cls, item: Mapping[str, Any], index: int) -> "Page":
+    def from_json(cls, item: Mapping[str, Any], index: int, check: DocumentCheck) -> "Page":
         if not isinstance(item, Mapping):
             raise InvalidInput(f"pages[{index}] must be an object", details={"pages": "type"})
         media_type = str(item.get("media_type", ""))
@@ -189,12 +195,12 @@ class Page:
         # The same content check as every other file the credit file takes (tus uploads):
         # the bytes must really be the declared kind of scan, fully parseable.
         try:
-            verdict = check_bytes(content, allowed=PAGE_KINDS, max_size=MAX_PAGE_BYTES)
-        except ContentRejected as error:
+            mime_type = check(content, allowed=PAGE_KINDS, max_size=MAX_PAGE_BYTES)
+        except DocumentRefused as error:
             raise InvalidInput(f"pages[{index}]: {error.message}", code=error.code,
                                details={"pages": error.code}) from None
-        if verdict.mime_type != media_type:
-            raise InvalidInput(f"pages[{index}]: the file is {verdict.mime_type}, not {media_type}",
+        if mime_type != media_type:
+            raise InvalidInput(f"pages[{index}]: the file is {mime_type}, not {media_type}",
                                code="type_mismatch", details={"pages": "media_type"})
         return cls(str(item.get("filename", ""))[:200], media_type, content)
 
@@ -212,21 +218,22 @@ def keep_page(pages_dir: Path, page: Page) -> dict:
             "archive": "pending"}
 
 
-async def _keep(archive, pages_dir: Path, page: Page) -> dict:
+async def _keep(archive: ArchiveFiler | None, pages_dir: Path, page: Page) -> dict:
     if archive is None:
         return keep_page(pages_dir, page)
-    blob = await archive.store.put_bytes(page.content)
+    blob = await archive.put_bytes(page.content)
     return {"sha256": blob.digest, "size": blob.size, "media_type": page.media_type, "filename": page.filename,
             "archive": "stored"}
 
 
 async def record(session: AsyncSession, workflow, scope: Scope, who: Principal, loan_id: int, kind: str,
-                 body: Mapping[str, Any], *, pages_dir: Path, archive=None, now: dt.datetime | None = None) -> dict:
+                 body: Mapping[str, Any], *, pages_dir: Path, archive: ArchiveFiler | None = None,
+                 check_document: DocumentCheck | None = None, now: dt.datetime | None = None) -> dict:
     """File a post-loan record with its scanned pages. A repayment that clears what is owed
     closes the loan through the workflow (close_loan) and opens the customer's rating.
 
-    With the credit archive (`recordings.service.Archive`) each page goes into its blob store
-    and is filed with `file_record`; without it (a core-only service) the page is kept
+    With the credit archive (the `archive` port, core.ports.ArchiveFiler) each page goes into
+    its blob store and is filed as a record; without it (a core-only service) the page is kept
     content-addressed under `pages_dir` and listed as a `LoanDocument` by its digest."""
     now = now or utcnow()
     if kind not in RECORD_KINDS:
@@ -246,7 +253,10 @@ async def record(session: AsyncSession, workflow, scope: Scope, who: Principal, 
     on_day = _day(body.get("on_day") or now.date(), "on_day")
     if on_day > now.date():
         raise InvalidInput("on_day may not be in the future", details={"on_day": "future"})
-    pages = [Page.from_json(item, i) for i, item in enumerate(body.get("pages") or [])]
+    if check_document is None:  # no scan is taken unchecked: a core without the checker refuses
+        raise Conflict("scanned pages cannot be checked here: no document checker is configured",
+                       code="document_check_unavailable")
+    pages = [Page.from_json(item, i, check_document) for i, item in enumerate(body.get("pages") or [])]
     if not pages:
         raise InvalidInput("a record needs at least one scanned page", details={"pages": "required"})
     amount = int(body.get("amount_fen") or 0)
@@ -271,11 +281,10 @@ async def record(session: AsyncSession, workflow, scope: Scope, who: Principal, 
     code, name_zh = RECORD_KINDS[kind]
     if archive is not None:
         # Filed into the credit archive: an archive entry per page, a new signed index version.
-        from recordings.service import file_record
         for page in kept:
-            filed = await file_record(session, archive, loan.id, ARCHIVE_KIND, page["sha256"], page["size"],
-                                      f"{name_zh} {on_day.isoformat()}", actor=who.actor("post_loan_manager"),
-                                      media_type=page["media_type"], code=code, filed_by_id=who.user_id)
+            filed = await archive.file_record(session, loan.id, ARCHIVE_KIND, page["sha256"], page["size"],
+                                              f"{name_zh} {on_day.isoformat()}", actor=who.actor("post_loan_manager"),
+                                              media_type=page["media_type"], code=code, filed_by_id=who.user_id)
             page["archive"] = f"entry:{filed['entry_id']}"
         entry.pages = json.dumps(kept)
     else:

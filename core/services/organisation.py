@@ -9,6 +9,7 @@ from ..errors import Conflict, Forbidden, InvalidInput
 from ..identity import Identity
 from ..orm import Office, User, UserRole, utcnow
 from ..passwords import PasswordHashing, check_policy
+from ..ports import StepUpVerifier
 from ..roles import OFFICE_KINDS, ROLES
 from ..scope import Scope
 
@@ -98,15 +99,13 @@ def credentials_payload(body: dict, user_id: int | None = None) -> dict:
     return payload
 
 
-async def _confirm_credentials(session: AsyncSession, scope: Scope, body: dict, user_id: int | None,
-                               step_up: str | None) -> None:
+async def _confirm_credentials(session: AsyncSession, verifier: StepUpVerifier, scope: Scope, body: dict,
+                               user_id: int | None, step_up: str | None) -> None:
     # Granting roles or setting a password hands out a credential: with a stolen administrator
     # session it would make an accomplice an administrator, so it needs the administrator's own
     # fresh print (LOANCTL_STEP_UP=required), like the workflow's important actions.
-    from biometrics.stepup import redeem
-
-    await redeem(session, step_up, user_id=scope.principal.user_id, loan_id=0, action=CREDENTIALS_ACTION,
-                 payload=credentials_payload(body, user_id))
+    await verifier.redeem(session, step_up, user_id=scope.principal.user_id, loan_id=0, action=CREDENTIALS_ACTION,
+                          payload=credentials_payload(body, user_id))
 
 
 def _notify_credentials(session: AsyncSession, user: User, changed: list[str]) -> None:
@@ -117,15 +116,15 @@ def _notify_credentials(session: AsyncSession, user: User, changed: list[str]) -
 
 
 async def create_user(session: AsyncSession, scope: Scope, hashing: PasswordHashing, body: dict,
-                      *, min_length: int, require_step_up: bool = False) -> dict:
+                      *, min_length: int, step_up: StepUpVerifier | None = None) -> dict:
     office = await scope.office(session, body["office_id"])
     scope.require_admin_over(office)
     _check_roles(scope, body["roles"])
     if (await session.execute(select(User.id).where(func.lower(User.username) == body["username"].lower()))).first():
         raise Conflict(f"user name {body['username']} is taken", code="duplicate")
     check_policy(body["password"], username=body["username"], min_length=min_length)
-    if require_step_up:
-        await _confirm_credentials(session, scope, body, None, body.get("step_up"))
+    if step_up is not None:  # LOANCTL_STEP_UP=required
+        await _confirm_credentials(session, step_up, scope, body, None, body.get("step_up"))
     user = User(username=body["username"], display_name=body["display_name"], phone=body.get("phone", ""),
                 office_id=office.id, password_hash=hashing.hash(body["password"]),
                 roles=[UserRole(role=r) for r in sorted(set(body["roles"]))])
@@ -138,7 +137,7 @@ async def create_user(session: AsyncSession, scope: Scope, hashing: PasswordHash
 
 
 async def update_user(session: AsyncSession, scope: Scope, identity: Identity, hashing: PasswordHashing,
-                      user_id: int, body: dict, *, min_length: int, require_step_up: bool = False) -> dict:
+                      user_id: int, body: dict, *, min_length: int, step_up: StepUpVerifier | None = None) -> dict:
     user = await scope.user(session, user_id)
     scope.require_admin_over(await session.get(Office, user.office_id))
     changed = [c for c in _CREDENTIALS if c in body]
@@ -149,8 +148,8 @@ async def update_user(session: AsyncSession, scope: Scope, identity: Identity, h
             raise InvalidInput("administrators cannot remove their own admin role", details={"roles": "self"})
     if "password" in body:
         check_policy(body["password"], username=user.username, min_length=min_length)
-    if changed and require_step_up:
-        await _confirm_credentials(session, scope, body, user.id, body.get("step_up"))
+    if changed and step_up is not None:
+        await _confirm_credentials(session, step_up, scope, body, user.id, body.get("step_up"))
     if "office_id" in body:
         target = await scope.office(session, body["office_id"])
         scope.require_admin_over(target)

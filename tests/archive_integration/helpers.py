@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core.api.archive import ARCHIVE, ARCHIVE_AUDIENCE, ARCHIVE_FILE_SCOPE
+from recordings.api import ARCHIVE, ARCHIVE_AUDIENCE, ARCHIVE_FILE_SCOPE
 from core.orm import AuditRecord
 from core.servicetoken import ServiceTokens
 from recordings.tus import encode_metadata

@@ -74,7 +74,7 @@ async def filed_loan(suite) -> tuple[int, list[dict]]:
 
 
 def store_of(suite):
-    from core.api.archive import ARCHIVE
+    from recordings.api import ARCHIVE
 
     return suite.server.app[ARCHIVE].store
 

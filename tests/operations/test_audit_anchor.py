@@ -7,8 +7,8 @@ import json
 
 from sqlalchemy import delete, select
 
-from core.anchors import LATEST, Anchor
-from core.api.archive import ARCHIVE
+from recordings.anchors import LATEST, Anchor
+from recordings.api import ARCHIVE
 from core.cli import main
 from core.orm import AuditHead, AuditRecord
 

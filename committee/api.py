@@ -8,17 +8,16 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
-from committee import ballots as ballot_mod
-from committee import decision as decision_mod
-from committee import service as committee
-from web.i18n import REFUSALS, message, pick_language
+from core.api import routes
+from core.apispec import Body, Field, id_field
+from core.audit import Actor, append
+from core.context import principal, scope, services
+from core.errors import Forbidden, InvalidInput, ServiceError
+from core.orm import utcnow
 
-from ..apispec import Body, Field, id_field
-from ..audit import Actor, append
-from ..context import principal, scope, services
-from ..errors import Forbidden, InvalidInput, ServiceError
-from ..orm import utcnow
-from . import routes
+from . import ballots as ballot_mod
+from . import decision as decision_mod
+from . import service as committee
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +70,12 @@ def _in_their_language(request: web.Request):
     try:
         yield
     except ServiceError as error:
-        if error.code in REFUSALS:
-            language = pick_language(request.cookies.get("lang"), request.headers.get("Accept-Language", ""))
-            error.message = message(error.code, language, **error.details)
+        wording = services(request).ports.wording  # the catalogue, wired in by core.app
+        if wording is not None:
+            language = wording.language(request.cookies.get("lang"), request.headers.get("Accept-Language", ""))
+            worded = wording.refusal(error.code, language, error.details)
+            if worded is not None:
+                error.message = worded
         raise
 
 
@@ -81,7 +83,7 @@ async def _file_minutes(request: web.Request, session, meeting) -> None:
     """The closed meeting's minutes (attendance with times) into the loan's credit file."""
     from recordings.service import file_record
 
-    from .archive import ARCHIVE
+    from recordings.api import ARCHIVE
 
     archive = request.config_dict.get(ARCHIVE)
     if archive is None:  # a suite without its archive: the minutes stay readable from the meeting

@@ -9,24 +9,24 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
-from recordings import service as archive_service
-from recordings.blobstore import BlobAltered, BlobNotFound
-from recordings.creditfile import KNOWN_KINDS
-from recordings.pdfexport import PdfExportError, export_pages_pdf
-from recordings.ranges import serve_blob
-from recordings.service import Archive, StoredFile
-from recordings.tus import METADATA_KEY, Upload, UploadError, UploadStaging, create_upload_app
-from recordings.zipexport import ExportIntegrityError, send_credit_file_zip
+from core.api import routes
+from core.apispec import INT64_MAX, Body, Field, id_field, parse_id
+from core.audit import Actor
+from core.config import Config
+from core.context import PRINCIPAL, SERVICES, scope, services
+from core.db import DatabaseUnavailable
+from core.errors import Conflict, ServiceError
+from core.servicetoken import ServiceTokens, bearer
 
-from ..anchors import anchor_periodically
-from ..apispec import INT64_MAX, Body, Field, id_field, parse_id
-from ..audit import Actor
-from ..config import Config
-from ..context import PRINCIPAL, SERVICES, scope, services
-from ..db import DatabaseUnavailable
-from ..errors import Conflict, ServiceError
-from ..servicetoken import ServiceTokens, bearer
-from . import routes
+from . import service as archive_service
+from .anchors import anchor_periodically
+from .blobstore import BlobAltered, BlobNotFound
+from .creditfile import KNOWN_KINDS
+from .pdfexport import PdfExportError, export_pages_pdf
+from .ranges import serve_blob
+from .service import Archive, StoredFile
+from .tus import METADATA_KEY, Upload, UploadError, UploadStaging, create_upload_app
+from .zipexport import ExportIntegrityError, send_credit_file_zip
 
 ARCHIVE = web.AppKey("archive", Archive)
 ARCHIVE_AUDIENCE = "archive"

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from recordings.blobstore import BlobStore
-from recordings.creditfile import CreditFileError, IndexSignature, IndexSigner, IndexTampered, IndexVerifier
+from core.db import Database, DatabaseUnavailable
+from core.orm import AuditHead
 
-from .db import Database, DatabaseUnavailable
-from .orm import AuditHead
+from .blobstore import BlobStore
+from .creditfile import CreditFileError, IndexSignature, IndexSigner, IndexTampered, IndexVerifier
 
 LATEST = "audit-head.json"
 _LITERAL_RE = re.compile(r"^\s*(\d{1,18})\s*[:\t ]\s*([0-9a-f]{64})\s*$")
