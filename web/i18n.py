@@ -428,7 +428,7 @@ LABELS.update(MORE_LABELS)
 JS_LABELS: tuple[str, ...] = tuple(sorted(
     {"saved", "archive_choose_file", "upload_connection_lost", "upload_expired", "upload_filed_page", "pl_filed",
      "flag_duplicate_identity", "cm_move_to", "cm_meeting_closed", "cm_me", "cm_cannot_join",
-     "cm_decision_not_delivered", "cm_waiting", "tl_no_manifest", "archive_composite",
+     "cm_decision_not_delivered", "cm_waiting", "tl_no_manifest",
      "archive_not_recorded_then"}
     | {k for k in LABELS if k.startswith(("fp_", "stepup_", "phase_", "meeting_role_", "finger_", "job_", "tl_"))}))
 

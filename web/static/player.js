@@ -19,6 +19,7 @@ function clock(seconds) {
 // Resolves once `element` plays `url` and knows its duration (at once if it already does).
 function load(element, url) {
   if (!url) {
+    delete element.dataset.url;
     element.removeAttribute('src');
     element.load();
     return Promise.resolve();
