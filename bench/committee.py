@@ -4,10 +4,13 @@
     python bench/committee.py --quick         # shorter windows, fewer scenarios
     python bench/committee.py --json out.json
     python bench/committee.py --only "room of 9"
+    python bench/committee.py --only "room of"   # rooms of 3, 5, 7, 9, three rooms of 9 at once
+
 
 Every scenario starts a fresh server process (``--serve``) holding one
-:class:`committee.sfu.MediaRoom` (encoded forwarding), or, as the baseline, a
-room built on aiortc's ``MediaRelay`` (each receiver gets decoded frames that
+:class:`committee.sfu.MediaRoom` (encoded forwarding; three of them, each with its own
+nine participants, for "room of 9, three rooms at once": three meetings on one server), or,
+as the baseline, a room built on aiortc's ``MediaRelay`` (each receiver gets decoded frames that
 its sender encodes again). Participants are aiortc peers in this process on
 127.0.0.1, sending 640x480 15 fps VP8 video (about 500 kbit/s, a key frame
 every second) and 48 kHz Opus audio, looped from clips encoded once so that the
@@ -19,6 +22,12 @@ buffer drops" counts datagrams the kernel dropped machine-wide for full socket
 buffers during the window: when it is not 0, the processes were starved of CPU
 (e.g. by other work on the machine) and the delivered frame rate shows that, not
 the server's limit.
+
+"Per copy" is the server's core divided by the copies it forwards: a copy is one publisher's
+audio and video delivered to one receiver (a room of n forwards n(n-1)). The baseline is the
+MediaRelay room of 3 of the same run: "relay / forwarding per copy" says how many times more
+a decode-and-re-encode server pays for each copy. "per copy at 15 fps" scales by the frame
+rate actually delivered, so a starved run does not look cheaper than it is.
 
 Environment: ``BENCH_PROFILE=file`` writes a cProfile of each server process
 (the last one wins); ``BENCH_DEBUG=1`` prints the server's counters.
@@ -216,24 +225,33 @@ class RelayRoom:
 
 def serve(port: int, mode: str, record: Optional[str]) -> None:
     async def main() -> None:
-        room = RelayRoom() if mode == "relay" else MediaRoom("bench")
+        rooms: dict[str, object] = {}
         recorder = None
-        if record:
-            recorder = RoomRecorder(Path(record), "bench")
-            room.observers.append(recorder)
+
+        def room_of(data: dict):
+            """The room a request names (one per meeting; made on first use)."""
+            nonlocal recorder
+            name = str(data.get("room", "0"))
+            if name not in rooms:
+                rooms[name] = RelayRoom() if mode == "relay" else MediaRoom(f"bench-{name}")
+                if record and recorder is None:
+                    recorder = RoomRecorder(Path(record), "bench")
+                    rooms[name].observers.append(recorder)
+            return rooms[name]
 
         async def publish(request: web.Request) -> web.Response:
             data = await request.json()
-            answer = await room.publish(data["id"], RTCSessionDescription(data["sdp"], "offer"))
+            answer = await room_of(data).publish(data["id"], RTCSessionDescription(data["sdp"], "offer"))
             return web.json_response({"sdp": answer.sdp, "type": answer.type})
 
         async def join(request: web.Request) -> web.Response:
-            await room.join((await request.json())["id"])
+            data = await request.json()
+            await room_of(data).join(data["id"])
             return web.json_response({})
 
         async def subscribe(request: web.Request) -> web.Response:
             data = await request.json()
-            answer = await room.subscribe(
+            answer = await room_of(data).subscribe(
                 data["id"], data["publisher"], RTCSessionDescription(data["sdp"], "offer")
             )
             return web.json_response({"sdp": answer.sdp, "type": answer.type})
@@ -248,11 +266,13 @@ def serve(port: int, mode: str, record: Optional[str]) -> None:
                     "recorded_tracks": len(recorder.recordings) if recorder else 0,
                     "received_frames": {
                         f"{p.participant_id}/{kind}": t.packets
+                        for room in rooms.values()
                         for p in getattr(room, "participants", {}).values()
                         for kind, t in p.tracks.items()
                     },
                     "dropped": sum(
                         f.packets_dropped
+                        for room in rooms.values()
                         for p in getattr(room, "participants", {}).values()
                         for t in p.tracks.values()
                         for f in t._subscribers
@@ -304,6 +324,10 @@ class Result:
     sent_fps_mean: float
     udp_buffer_overflows: int
     recording_core_per_track: Optional[float] = None
+    rooms: int = 1
+    copies: int = 0  # (publisher, receiver) pairs forwarded: audio + video each
+    core_per_copy: float = 0.0
+    core_per_copy_at_15fps: float = 0.0
 
 
 def free_port() -> int:
@@ -369,42 +393,55 @@ async def run_scenario(
     warmup: float,
     window: float,
     record: bool = False,
+    rooms: int = 1,
 ) -> Result:
     """``publishers`` participants send and receive all others; ``extra_receivers``
-    participants only receive (to measure one stream fanned out)."""
+    participants only receive (to measure one stream fanned out). With ``rooms`` > 1, as many
+    such rooms run at once on the one server."""
     recording_dir = tempfile.mkdtemp(prefix="bench-committee-") if record else None
     server = Server(mode, recording_dir)
     video_clip, audio_clip = clips
     go = asyncio.Event()
-    senders = [
-        ClientParticipant(
-            f"p{i}",
-            camera=LoopedClipTrack("video", video_clip, FPS, go),
-            microphone=LoopedClipTrack("audio", audio_clip, 50, go),
+    # room -> its senders and watchers
+    groups = {
+        room: (
+            [
+                ClientParticipant(
+                    f"r{room}p{i}",
+                    camera=LoopedClipTrack("video", video_clip, FPS, go),
+                    microphone=LoopedClipTrack("audio", audio_clip, 50, go),
+                )
+                for i in range(publishers)
+            ],
+            [ClientParticipant(f"r{room}w{i}") for i in range(extra_receivers)],
         )
-        for i in range(publishers)
-    ]
-    watchers = [ClientParticipant(f"w{i}") for i in range(extra_receivers)]
+        for room in range(rooms)
+    }
+    senders = [p for group, _ in groups.values() for p in group]
+    watchers = [p for _, group in groups.values() for p in group]
     try:
         async with aiohttp.ClientSession() as session:
-            for person in senders:
-                offer = await person.publish_offer()
-                answer = await post(session, server.url + "/publish", {"id": person.participant_id, "sdp": offer.sdp})
-                await person.publish_answer(RTCSessionDescription(**answer))
-            for person in watchers:
-                await post(session, server.url + "/join", {"id": person.participant_id})
-            for person in senders + watchers:
-                for publisher in senders:
-                    if publisher is person:
-                        continue
-                    offer = await person.subscribe_offer(publisher.participant_id)
-                    answer = await post(
-                        session,
-                        server.url + "/subscribe",
-                        {"id": person.participant_id, "publisher": publisher.participant_id, "sdp": offer.sdp},
-                    )
-                    await person.subscribe_answer(publisher.participant_id, RTCSessionDescription(**answer))
-            await wait_connected(senders + watchers)
+            for room, (room_senders, room_watchers) in groups.items():
+                for person in room_senders:
+                    offer = await person.publish_offer()
+                    answer = await post(session, server.url + "/publish",
+                                        {"room": room, "id": person.participant_id, "sdp": offer.sdp})
+                    await person.publish_answer(RTCSessionDescription(**answer))
+                for person in room_watchers:
+                    await post(session, server.url + "/join", {"room": room, "id": person.participant_id})
+                for person in room_senders + room_watchers:
+                    for publisher in room_senders:
+                        if publisher is person:
+                            continue
+                        offer = await person.subscribe_offer(publisher.participant_id)
+                        answer = await post(
+                            session,
+                            server.url + "/subscribe",
+                            {"room": room, "id": person.participant_id, "publisher": publisher.participant_id,
+                             "sdp": offer.sdp},
+                        )
+                        await person.subscribe_answer(publisher.participant_id, RTCSessionDescription(**answer))
+            await wait_connected(senders + watchers, timeout=60.0 * rooms)
             go.set()
             await asyncio.sleep(warmup)
             receptions = [r for p in senders + watchers for r in p.receptions.values()]
@@ -431,13 +468,20 @@ async def run_scenario(
             recording_core = round(
                 (end["recording_cpu"] - start["recording_cpu"]) / elapsed / end["recorded_tracks"], 4
             )
+        server_core = (end["cpu"] - start["cpu"]) / elapsed
+        delivered = sum(rates) / len(rates)
+        per_copy = server_core / len(receptions) if receptions else 0.0
         return Result(
+            rooms=rooms,
+            copies=len(receptions),
+            core_per_copy=round(per_copy, 5),
+            core_per_copy_at_15fps=round(per_copy * FPS / delivered, 5) if delivered > 0 else 0.0,
             scenario=name,
             mode=mode,
             publishers=publishers,
             receivers_per_stream=publishers - 1 + extra_receivers,
             streams_forwarded=len(receptions) * 2,
-            server_core=round((end["cpu"] - start["cpu"]) / elapsed, 3),
+            server_core=round(server_core, 3),
             client_core=round(client_cpu / elapsed, 3),
             delivered_fps_mean=round(sum(rates) / len(rates), 2),
             delivered_fps_min=round(min(rates), 2),
@@ -453,7 +497,7 @@ async def run_scenario(
 
 
 def scenarios(quick: bool) -> list[tuple]:
-    # (name, mode, publishers, extra receivers, record)
+    # (name, mode, publishers, extra receivers, record[, rooms at once])
     one_stream = [
         ("1 stream -> 1 receiver", "forward", 1, 1, False),
         ("1 stream -> 4 receivers", "forward", 1, 4, False),
@@ -464,6 +508,7 @@ def scenarios(quick: bool) -> list[tuple]:
     rooms = [(f"room of {n}", "forward", n, 0, False) for n in (3, 5, 7, 9)]
     baseline_rooms = [("room of 3", "relay", 3, 0, False)]
     recording = [("room of 5, recorded", "forward", 5, 0, True)]
+    rooms += [("room of 9, three rooms at once", "forward", 9, 0, False, 3)]
     if quick:
         return one_stream[1:2] + one_stream[4:5] + rooms[:2] + recording
     return one_stream + rooms + baseline_rooms + recording
@@ -471,17 +516,27 @@ def scenarios(quick: bool) -> list[tuple]:
 
 def markdown(results: list[Result]) -> str:
     lines = [
-        "| scenario | server | server core | sent fps | delivered fps mean / min | decoders in server | client core | UDP buffer drops |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | server | server core | copies | core per copy | per copy at 15 fps | relay / forwarding per copy "
+        "| sent fps | delivered fps mean / min | decoders in server | client core | UDP buffer drops |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    baseline = relay_baseline(results)
     for r in results:
         server = "MediaRelay (decode + re-encode)" if r.mode == "relay" else "encoded forwarding"
+        ratio = (f"{baseline.core_per_copy_at_15fps / r.core_per_copy_at_15fps:.1f}x"
+                 if baseline and r.mode == "forward" and r.core_per_copy_at_15fps > 0 else "—")
         lines.append(
-            f"| {r.scenario} | {server} | {r.server_core:.3f} | {r.sent_fps_mean:.1f} | "
+            f"| {r.scenario} | {server} | {r.server_core:.3f} | {r.copies} | {r.core_per_copy:.4f} | "
+            f"{r.core_per_copy_at_15fps:.4f} | {ratio} | {r.sent_fps_mean:.1f} | "
             f"{r.delivered_fps_mean:.1f} / {r.delivered_fps_min:.1f} | {r.server_decoders} | {r.client_core:.2f} | "
             f"{r.udp_buffer_overflows} |"
         )
     return "\n".join(lines)
+
+
+def relay_baseline(results: list[Result]) -> Optional[Result]:
+    """The per-copy baseline: the MediaRelay room of 3 of this run (a full mesh, as the rooms)."""
+    return next((r for r in results if r.scenario == "room of 3" and r.mode == "relay"), None)
 
 
 def ratios(results: list[Result]) -> list[str]:
@@ -497,6 +552,16 @@ def ratios(results: list[Result]) -> list[str]:
     rone, rfour = by_key.get(("1 stream -> 1 receiver", "relay")), by_key.get(("1 stream -> 4 receivers", "relay"))
     if rone and rfour:
         notes.append(f"MediaRelay, per extra receiver of one stream: {(rfour.server_core - rone.server_core) / 3:.4f} core")
+    baseline = relay_baseline(results)
+    for r in results:
+        if r.mode == "forward" and r.copies > 1 and baseline and r.core_per_copy_at_15fps > 0:
+            notes.append(f"{r.scenario}: {r.core_per_copy_at_15fps:.4f} core per copy at 15 fps forwarded, "
+                         f"{baseline.core_per_copy_at_15fps:.4f} with MediaRelay (room of 3): "
+                         f"{baseline.core_per_copy_at_15fps / r.core_per_copy_at_15fps:.1f}x")
+    nine, three_nines = by_key.get(("room of 9", "forward")), by_key.get(("room of 9, three rooms at once", "forward"))
+    if nine and three_nines and nine.core_per_copy_at_15fps > 0:
+        notes.append(f"three rooms of 9 at once / one room of 9, per copy at 15 fps: "
+                     f"{three_nines.core_per_copy_at_15fps / nine.core_per_copy_at_15fps:.2f}")
     recorded = by_key.get(("room of 5, recorded", "forward"))
     if recorded and recorded.recording_core_per_track is not None:
         notes.append(
@@ -514,10 +579,11 @@ async def bench(quick: bool, json_path: Optional[str], only: Optional[str] = Non
     video_kbps = sum(len(p) for p in clips[0].payloads) * 8 / (len(clips[0].payloads) / FPS) / 1000
     print(f"clip: {len(clips[0].payloads)} VP8 frames, {clips[0].keyframes} key frames, "
           f"{video_kbps:.0f} kbit/s", flush=True)
-    for name, mode, publishers, extra, record in scenarios(quick):
+    for name, mode, publishers, extra, record, *at_once in scenarios(quick):
         if only and only not in f"{name} [{mode}]":
             continue
-        result = await run_scenario(clips, name, mode, publishers, extra, warmup, window, record)
+        result = await run_scenario(clips, name, mode, publishers, extra, warmup, window, record,
+                                    rooms=at_once[0] if at_once else 1)
         print(f"  {name} [{mode}]: server {result.server_core:.3f} core, "
               f"{result.delivered_fps_mean:.1f} fps (min {result.delivered_fps_min:.1f})", flush=True)
         results.append(result)

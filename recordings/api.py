@@ -253,7 +253,8 @@ async def get_entry(request: web.Request, loan_id: int, entry_id: int, query: di
               summary="A recording with its meeting's manifest and the meeting's other recordings")
 async def get_recording(request: web.Request, loan_id: int, entry_id: int) -> web.Response:
     async with services(request).db.unit_of_work() as session:
-        return web.json_response(await archive_service.recording(session, scope(request), loan_id, entry_id))
+        return web.json_response(await archive_service.recording(session, request.config_dict[ARCHIVE], scope(request),
+                                                                 loan_id, entry_id))
 
 
 @routes.route("GET", "/archive/loans/{loan_id}/export.zip", tag="archive", produces="application/zip",

@@ -9,6 +9,8 @@ tables), so a row changed behind the archive's back is never laundered into a ne
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +29,12 @@ from core.orm import Customer, Loan, LoanDocument, Office, User, utcnow
 from core.scope import Scope
 from core.workflow.definition import Definition
 
-from .blobstore import BlobStore, check_digest, open_store
+from .blobstore import BlobStore, BlobStoreError, check_digest, open_store
 from .creditfile import (
     CreditFileEntry, CreditFileError, CreditFileIndex, IndexSignature, IndexSigner, IndexTampered,
     IndexVerifier, SIGNATURE_ALGORITHM, compare, generate_signing_key,
 )
+from .playback import FiledMedia, playback
 from .retention import RetainedRecord, RetentionError, RetentionSettings
 from .tables import ArchiveEntry, CreditFileIndexVersion
 
@@ -452,9 +455,12 @@ async def open_entry(session: AsyncSession, scope: Scope, loan_id: int, entry_id
     return FileRef(row.digest, row.media_type, f"{loan.tracking_code}-{row.kind}-{row.code}-{row.seq}", row.size)
 
 
-async def recording(session: AsyncSession, scope: Scope, loan_id: int, entry_id: int) -> dict[str, Any]:
-    """A recording and what the player needs beside it: the meeting's manifest and the other
-    recordings of the same meeting (composite and per participant)."""
+async def recording(session: AsyncSession, archive: Archive, scope: Scope, loan_id: int,
+                    entry_id: int) -> dict[str, Any]:
+    """A recording and what the player needs beside it: the meeting's manifest, the other
+    recordings of the same meeting (composite and per participant), and ``playback``: the
+    meeting arranged as one row per person (their audio and video together), the composite and
+    a timeline on the meeting clock (``recordings.playback``); None without a readable manifest."""
     loan = await _readable_loan(session, scope, loan_id)
     row = (await session.execute(select(ArchiveEntry).where(
         ArchiveEntry.id == entry_id, ArchiveEntry.loan_id == loan.id,
@@ -467,6 +473,13 @@ async def recording(session: AsyncSession, scope: Scope, loan_id: int, entry_id:
         if row.meeting_id else [row]
     base = f"/api/archive/loans/{loan.id}/entries"
     manifests = [r for r in same_meeting if r.kind == "recording_manifest"]
+    manifest = await _manifest_of(archive, manifests[-1]) if manifests else None
+    arranged = None
+    if manifest is not None:
+        votes = await _vote_times(session, row.meeting_id) if _sees_votes(scope.principal) else []
+        arranged = playback(manifest, [FiledMedia(r.id, r.digest, r.title, r.media_type or "", f"{base}/{r.id}")
+                                       for r in same_meeting if r.kind == "recording"],
+                            selected_entry=row.id, votes=votes)
     await audit.append(session, scope.principal.actor(), "archive.read", "archive_entry", row.id,
                        {"loan_id": loan.id, "digest": row.digest, "view": "player"})
     return {"loan": {"id": loan.id, "tracking_code": loan.tracking_code},
@@ -475,7 +488,42 @@ async def recording(session: AsyncSession, scope: Scope, loan_id: int, entry_id:
                           "media_type": row.media_type, "size": row.size},
             "manifest_url": f"{base}/{manifests[-1].id}" if manifests else None,
             "others": [{"id": r.id, "title": r.title, "url": f"/archive/loans/{loan.id}/recordings/{r.id}"}
-                       for r in same_meeting if r.kind == "recording" and r.id != row.id]}
+                       for r in same_meeting if r.kind == "recording" and r.id != row.id],
+            "playback": arranged}
+
+
+MANIFEST_READ_LIMIT = 16 * 1024 * 1024  # a manifest is JSON of tracks and events: far below this
+
+
+async def _manifest_of(archive: Archive, row: ArchiveEntry) -> dict[str, Any] | None:
+    """The filed manifest, if its bytes are there and still hash to the filed digest."""
+    if row.size is not None and row.size > MANIFEST_READ_LIMIT:
+        return None
+    try:
+        data = await archive.store.read(row.digest)
+    except BlobStoreError:
+        return None
+    if hashlib.sha256(data).hexdigest() != row.digest:
+        return None  # altered: the credit file's verification says so; nothing is shown from it
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+async def _vote_times(session: AsyncSession, meeting_code: str) -> list[tuple[float, str]]:
+    """When each ballot of the meeting was cast (Unix time, member's participant id)."""
+    from committee.tables import Ballot, Meeting
+
+    rows = (await session.execute(select(Ballot.cast_at, Ballot.member_id).join(
+        Meeting, Meeting.id == Ballot.meeting_id).where(Meeting.code == meeting_code))).all()
+    times = []
+    for cast_at, member_id in rows:
+        if cast_at.tzinfo is None:  # SQLite hands back the UTC it was given without its zone
+            cast_at = cast_at.replace(tzinfo=dt.timezone.utc)
+        times.append((cast_at.timestamp(), str(member_id)))
+    return times
 
 
 async def export_index(session: AsyncSession, archive: Archive, scope: Scope, loan_id: int,

@@ -57,7 +57,8 @@ async def credit_file_page(request: web.Request) -> web.Response:
 async def player_page(request: web.Request) -> web.Response:
     signed_in(request)
     async with services(request).db.unit_of_work() as session:
-        view = await archive_service.recording(session, scope(request), path_id(request, "loan_id"),
+        view = await archive_service.recording(session, request.config_dict[ARCHIVE], scope(request),
+                                               path_id(request, "loan_id"),
                                                path_id(request, "entry_id"))
     return render(request, "archive_player.html", rec=view)
 

@@ -173,6 +173,15 @@ ARCHIVE_LABELS: dict[str, dict[str, str]] = {
     "archive_recording": {"zh": "贷审会录像", "en": "Committee recording"},
     "archive_timeline": {"zh": "会议时间线", "en": "Meeting timeline"},
     "archive_other_recordings": {"zh": "同场其他录像", "en": "Other recordings of the meeting"},
+    "archive_playback_rows": {"zh": "参会人员（声音与画面同步播放）", "en": "People (sound and picture together)"},
+    "archive_composite": {"zh": "合成画面（全体）", "en": "Composite (everyone)"},
+    "archive_gap": {"zh": "中断", "en": "gap"},
+    "archive_audio_only": {"zh": "仅声音", "en": "sound only"},
+    "archive_video_only": {"zh": "仅画面", "en": "picture only"},
+    "archive_with_video": {"zh": "声音与画面", "en": "sound and picture"},
+    "archive_not_filed": {"zh": "无归档录像", "en": "no recording filed"},
+    "archive_play_person_here": {"zh": "从此刻播放此人的录像", "en": "Play this person's recording from this moment"},
+    "archive_not_recorded_then": {"zh": "此刻无此人的录像，已跳到最近的片段", "en": "Not recorded at that moment: playing the nearest part"},
     "archive_upload": {"zh": "上传扫描件", "en": "Upload scanned pages"},
     "archive_document_code": {"zh": "资料类别", "en": "Document"},
     "archive_files": {"zh": "文件", "en": "Files"},
@@ -368,6 +377,7 @@ MORE_LABELS: dict[str, dict[str, str]] = {
     "job_done": {"zh": "已完成", "en": "done"}, "job_failed": {"zh": "失败", "en": "failed"},
     "tl_join": {"zh": "加入", "en": "joined"}, "tl_leave": {"zh": "离开", "en": "left"}, "tl_phase": {"zh": "进入环节", "en": "phase"},
     "tl_recording-paused": {"zh": "录像暂停", "en": "recording paused"}, "tl_recording-resumed": {"zh": "录像继续", "en": "recording resumed"},
+    "tl_vote": {"zh": "投票", "en": "voted"}, "tl_reconnect": {"zh": "重新连接", "en": "reconnected"},
     "tl_closed": {"zh": "会议结束", "en": "meeting closed"}, "tl_no_manifest": {"zh": "无会议清单", "en": "No manifest for this recording"},
     "pl_disbursed": {"zh": "放款日", "en": "Disbursed"}, "pl_maturity": {"zh": "到期日", "en": "Maturity"},
     "pl_outstanding": {"zh": "余额（元）", "en": "Outstanding (CNY)"}, "pl_origin": {"zh": "来源", "en": "Origin"},
@@ -418,7 +428,8 @@ LABELS.update(MORE_LABELS)
 JS_LABELS: tuple[str, ...] = tuple(sorted(
     {"saved", "archive_choose_file", "upload_connection_lost", "upload_expired", "upload_filed_page", "pl_filed",
      "flag_duplicate_identity", "cm_move_to", "cm_meeting_closed", "cm_me", "cm_cannot_join",
-     "cm_decision_not_delivered", "cm_waiting", "tl_no_manifest"}
+     "cm_decision_not_delivered", "cm_waiting", "tl_no_manifest",
+     "archive_not_recorded_then"}
     | {k for k in LABELS if k.startswith(("fp_", "stepup_", "phase_", "meeting_role_", "finger_", "job_", "tl_"))}))
 
 # --- messages of the API, in Chinese --------------------------------------------------------

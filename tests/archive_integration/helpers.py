@@ -118,3 +118,24 @@ def meeting_manifest(meeting_id: str, started_at: float, recording_digest: str) 
             {"at": started_at + 3.0, "type": "leave", "participant_id": "member02", "role": "committee_member"},
             {"at": started_at + 4.0, "type": "closed"},
         ]}, sort_keys=True).encode()
+
+
+def webm_tone(path: Path, seconds: float = 4.0, frequency: float = 440.0) -> bytes:
+    """A real Opus WebM (PyAV/libopus): a person's microphone track as the recorder files it."""
+    import av
+    import numpy as np
+
+    rate, block = 48000, 960
+    with av.open(str(path), "w", format="webm") as out:
+        stream = out.add_stream("libopus", rate=rate)
+        stream.layout = "stereo"
+        for index in range(int(seconds * rate / block)):
+            t = (index * block + np.arange(block)) / rate
+            mono = (0.2 * 32767 * np.sin(2 * np.pi * frequency * t)).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(np.repeat(mono, 2).reshape(1, -1), format="s16", layout="stereo")
+            frame.sample_rate, frame.pts = rate, index * block
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path.read_bytes()

@@ -16,7 +16,14 @@ from committee.encodedreceiver import (
     is_vp8_keyframe,
 )
 from committee.sfu import MediaRoom, OfferError
-from committee_peers import ClientParticipant, SyntheticCameraTrack, decode_vp8, wait_for
+from committee_peers import (
+    ClientParticipant,
+    GatedTrack,
+    SyntheticCameraTrack,
+    ToneMicrophoneTrack,
+    decode_vp8,
+    wait_for,
+)
 
 
 async def join_everyone(room: MediaRoom, peers: list[ClientParticipant]) -> None:
@@ -68,6 +75,64 @@ async def test_five_peers_receive_everyone_and_server_decodes_nothing():
         assert decoder_creations() == decoders_before
         total_tracks = sum(len(p.tracks) for p in room.participants.values())
         assert total_tracks == 10
+    finally:
+        await room.close()
+        for peer in peers:
+            await peer.close()
+
+
+async def test_room_of_9_every_participant_receives_every_other():
+    """Nine real aiortc peers in one room: each of the 72 (receiver, publisher) pairs gets the
+    publisher's own pictures and sound. Each publisher sends a width of its own, so a frame
+    decoded from a pair names the publisher it came from (a mixed-up forwarding would show).
+    Small pictures at 10 fps keep nine live encoders light on a loaded 2-core machine."""
+    widths = {f"n{i}": 160 + 16 * i for i in range(9)}
+    room = MediaRoom("meeting-9")
+    go = asyncio.Event()
+    peers = [ClientParticipant(pid, keep_video=8,
+                               camera=GatedTrack(SyntheticCameraTrack(width, 96, 10, seed=i), go),
+                               microphone=GatedTrack(ToneMicrophoneTrack(300.0 + 50 * i), go))
+             for i, (pid, width) in enumerate(widths.items())]
+    try:
+        await join_everyone(room, peers)
+        assert sorted(room.publishers()) == sorted(widths)
+        connections = [p.publish_connection for p in peers] + [r.connection for p in peers for r in p.receptions.values()]
+        connections += [pc for p in room.participants.values() for pc in [p.publish_connection, *p.subscriptions.values()]]
+        assert len(connections) == 2 * (9 + 72)
+        await wait_for(lambda: all(pc.connectionState == "connected" for pc in connections), 60,
+                       "the room's 162 connections to connect")
+        go.set()
+
+        def pairs_missing() -> list[tuple[str, str]]:
+            return [(peer.participant_id, publisher)
+                    for peer in peers for publisher in widths if publisher != peer.participant_id
+                    if publisher not in peer.receptions
+                    or len(peer.receptions[publisher].video_packets) < 8
+                    or peer.receptions[publisher].packets["audio"] < 25]
+
+        missing: list = []
+
+        def everyone_has_everyone() -> bool:
+            missing[:] = pairs_missing()
+            return not missing
+
+        try:
+            await wait_for(everyone_has_everyone, 60, "all 72 pairs to receive video and audio")
+        except AssertionError as error:
+            counts = {(r, p): (peer.receptions[p].packets, peer.receptions[p].connection.connectionState)
+                      if p in peer.receptions else None
+                      for peer in peers for r, p in missing if r == peer.participant_id}
+            raise AssertionError(f"{error}; pairs (receiver, publisher) still missing: {counts}") from None
+        for peer in peers:
+            assert set(peer.receptions) == set(widths) - {peer.participant_id}
+            for publisher, reception in peer.receptions.items():
+                frames = decode_vp8(reception.video_packets)
+                assert len(frames) == len(reception.video_packets), (peer.participant_id, publisher)
+                assert {(f.width, f.height) for f in frames} == {(widths[publisher], 96)}, (peer.participant_id, publisher)
+                assert reception.packets["audio"] >= 25
+        # 9 publishers x (audio + video) in the server, 72 subscriptions, nothing decoded.
+        assert sum(len(p.tracks) for p in room.participants.values()) == 18
+        assert sum(len(p.subscriptions) for p in room.participants.values()) == 72
     finally:
         await room.close()
         for peer in peers:
