@@ -687,3 +687,16 @@ async def rooms_for(session: AsyncSession, user_id: int, *, loan_id: int | None 
     return [{"id": m.id, "meeting_id": m.code, "loan_id": m.loan_id, "tracking_code": tracking.get(m.loan_id, ""),
              "phase": m.phase, "scheduled_at": _iso(m.scheduled_at), "role": role, "url": room_url("", m)}
             for m, role in rows if role != "officer" or m.phase in OFFICER_PHASES]
+
+
+async def ballot_times(session: AsyncSession, meeting_code: str) -> list[tuple[float, str]]:
+    """When each ballot of the meeting was cast (Unix time, member's participant id): the archive's
+    playback timeline places the votes with it (wired in as Archive.ballot_times)."""
+    rows = (await session.execute(select(Ballot.cast_at, Ballot.member_id).join(
+        Meeting, Meeting.id == Ballot.meeting_id).where(Meeting.code == meeting_code))).all()
+    times = []
+    for cast_at, member_id in rows:
+        if cast_at.tzinfo is None:  # SQLite hands back the UTC it was given without its zone
+            cast_at = cast_at.replace(tzinfo=dt.timezone.utc)
+        times.append((cast_at.timestamp(), str(member_id)))
+    return times

@@ -99,12 +99,14 @@ def assemble(app: web.Application, config: Config) -> Ports:
     # Imported here, not at the top: the committee and the web front build on this module.
     from biometrics.wiring import StepUpTokens, attach
     from committee import api as _committee_api  # noqa: F401  (registers the committee's /api/ operations)
+    from committee.service import ballot_times
     from recordings import api as archive_api
     from recordings.filing import ArchiveFiling, check_document
     from web.wording import CatalogueWording
 
     load_tables()
     archive_api.mount(app, config)  # the credit archive: blob store, tus uploads at /api/uploads/
+    app[archive_api.ARCHIVE].ballot_times = ballot_times  # the playback timeline's votes
     attach(app, config)  # the fingerprint service at /biometrics/, its loan operations in /api/
     return Ports(step_up=StepUpTokens(), archive=ArchiveFiling(app[archive_api.ARCHIVE]),
                  check_document=check_document, wording=CatalogueWording())

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable, Optional
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +68,10 @@ class Archive:
     retention: RetentionSettings
     upload_max_bytes: int
     staging_dir: Path
+    # When each ballot of a meeting was cast (Unix time, member's participant id), for the
+    # playback timeline: the committee's answer, wired in by the composition root (the archive
+    # does not read the committee's tables itself).
+    ballot_times: Optional[Callable[[AsyncSession, str], Awaitable[list[tuple[float, str]]]]] = None
 
     @classmethod
     def open(cls, config: Config) -> "Archive":
@@ -476,7 +480,8 @@ async def recording(session: AsyncSession, archive: Archive, scope: Scope, loan_
     manifest = await _manifest_of(archive, manifests[-1]) if manifests else None
     arranged = None
     if manifest is not None:
-        votes = await _vote_times(session, row.meeting_id) if _sees_votes(scope.principal) else []
+        votes = (await archive.ballot_times(session, row.meeting_id)
+                 if archive.ballot_times is not None and _sees_votes(scope.principal) else [])
         arranged = playback(manifest, [FiledMedia(r.id, r.digest, r.title, r.media_type or "", f"{base}/{r.id}")
                                        for r in same_meeting if r.kind == "recording"],
                             selected_entry=row.id, votes=votes)
@@ -510,20 +515,6 @@ async def _manifest_of(archive: Archive, row: ArchiveEntry) -> dict[str, Any] | 
     except ValueError:
         return None
     return manifest if isinstance(manifest, dict) else None
-
-
-async def _vote_times(session: AsyncSession, meeting_code: str) -> list[tuple[float, str]]:
-    """When each ballot of the meeting was cast (Unix time, member's participant id)."""
-    from committee.tables import Ballot, Meeting
-
-    rows = (await session.execute(select(Ballot.cast_at, Ballot.member_id).join(
-        Meeting, Meeting.id == Ballot.meeting_id).where(Meeting.code == meeting_code))).all()
-    times = []
-    for cast_at, member_id in rows:
-        if cast_at.tzinfo is None:  # SQLite hands back the UTC it was given without its zone
-            cast_at = cast_at.replace(tzinfo=dt.timezone.utc)
-        times.append((cast_at.timestamp(), str(member_id)))
-    return times
 
 
 async def export_index(session: AsyncSession, archive: Archive, scope: Scope, loan_id: int,
