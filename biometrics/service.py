@@ -289,13 +289,8 @@ class BiometricService:
 
         try:
             await self._refuse_replay(capture)
-            analysis = await self._analyse(capture)
-        except (Conflict, InvalidInput) as error:
+        except Conflict as error:
             await refuse(error, error.message)
-        report, refusal = self._quality_refusal(analysis)
-        if refusal:
-            await refuse(InvalidInput(refusal, code="capture_quality",
-                                      details={"minutiae": report.minutiae, "area_mm2": report.area_mm2}), refusal)
         async with self.db.unit_of_work(write=False) as session:
             query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
                                           Capture.enrolled)
@@ -306,15 +301,26 @@ class BiometricService:
             enrolled = list((await session.execute(query.order_by(Capture.id))).scalars())
             templates = await self.templates_of(session, enrolled)
         enrolled = self._comparable([c for c in enrolled if c.id in templates])
+        # The probe is extracted once per mode its references were made in (the deployment's
+        # first), and compared only with references of that mode: a person enrolled in one mode
+        # costs one extraction, as before.
+        needed = sorted({modes.mode_of(c.template_version) for c in enrolled} or {self.settings.mode},
+                        key=lambda m: m != self.settings.mode)
+        try:
+            analysis = await self._analyse(capture, needed[0])
+        except InvalidInput as error:
+            await refuse(error, error.message)
+        report, refusal = self._quality_refusal(analysis)
+        if refusal:
+            await refuse(InvalidInput(refusal, code="capture_quality",
+                                      details={"minutiae": report.minutiae, "area_mm2": report.area_mm2}), refusal)
         if not enrolled:
             where = f" for loan {enrollment_loan_id}" if enrollment_loan_id else ""
             await refuse(Conflict(f"{subject} has no enrolled print{' of finger %d' % finger if finger else ''}{where}",
                                   code="not_enrolled"), "not enrolled")
-        # The probe is extracted once per mode its references were made in, and compared only
-        # with references of that mode.
         analyses = {analysis.mode: analysis}
         scores: dict[int, float] = {}
-        for mode in sorted({modes.mode_of(c.template_version) for c in enrolled}):
+        for mode in needed:
             if mode not in analyses:
                 try:
                     analyses[mode] = await self._analyse(capture, mode)

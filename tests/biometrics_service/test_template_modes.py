@@ -67,8 +67,18 @@ async def test_switching_to_accurate_keeps_verifying_exact_enrollments(deploymen
     assert before["matched"] and before["template_version"] == TEMPLATE_VERSION and not before["reenroll"]
 
     accurate = deployment("accurate")  # the bank restarts the service with LOANCTL_FINGERPRINT_MODE=accurate
+    extracted = []
+    analyse = deployment.pool.analyse
+
+    async def recording(image, dpi, mode="exact"):
+        extracted.append(mode)
+        return await analyse(image, dpi, mode)
+
+    deployment.pool.analyse = recording
     old = await accurate.verify(ALICE, capture_of("101_4"), requested_by="officer", purpose="verification")
     assert old["matched"] and old["template_version"] == TEMPLATE_VERSION and old["reenroll"]
+    # Only the mode of her references is extracted: no accurate extraction is wasted on her.
+    assert extracted == ["exact"]
     # The probe was extracted in the exact mode for the exact references: the score is the one
     # the exact deployment gives for the same print.
     again = await exact.verify(ALICE, capture_of("101_4"), requested_by="officer", purpose="verification")
