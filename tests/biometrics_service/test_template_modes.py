@@ -191,3 +191,42 @@ async def test_migrating_adds_accurate_templates_from_kept_images(deployment):
     assert (await accurate.migrate_templates(operator="ops"))["migrated"] == 0
     # Back in the exact mode nothing is missing: every enrolled capture has an exact template.
     assert (await deployment("exact").migrate_templates(operator="ops"))["migrated"] == 0
+
+
+def test_the_migrate_templates_command(tmp_path, monkeypatch, capsys):
+    """`loanctl biometrics migrate-templates` in a deployment switched to the accurate mode."""
+    import argparse
+    import asyncio
+    import json
+
+    from biometrics.servicecli import register
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'loans.sqlite3'}"
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("LOANCTL_DATABASE_URL", url)
+    monkeypatch.setenv("LOANCTL_DATA", str(data))
+    monkeypatch.delenv("LOANCTL_BIOMETRIC_KEY", raising=False)
+
+    async def seed() -> None:
+        db = Database(url)
+        await db.migrate()
+        pool = MatchingPool(workers=1)
+        pool.start()
+        try:
+            service = BiometricService(db, Keyring.load("", data), pool, Settings(keep_images=True, mode="exact"))
+            await service.enroll(ALICE, 1, capture_of("101_1"), requested_by="officer")
+        finally:
+            await pool.close()
+            await db.close()
+
+    asyncio.run(seed())
+    parser = argparse.ArgumentParser(prog="loanctl")
+    register(parser.add_subparsers(dest="command"))
+    monkeypatch.setenv("LOANCTL_FINGERPRINT_MODE", "accurate")
+    args = parser.parse_args(["biometrics", "migrate-templates"])
+    assert args.run(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["mode"] == "accurate" and report["migrated"] == 1 and report["captures_to_reenroll"] == []
+    assert args.run(args) == 0
+    assert json.loads(capsys.readouterr().out)["migrated"] == 0
