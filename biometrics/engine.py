@@ -22,7 +22,6 @@ from .sourceafis.extractor import extract
 from .sourceafis.image import ImageError, decode_image
 from .sourceafis.loader import load_gallery
 from .sourceafis.matcher import Matcher
-from .sourceafis.template import Template
 
 
 class CaptureError(Exception):
