@@ -1,6 +1,7 @@
 """Accuracy of the exact SourceAFIS mode, the accuracy mode and each of its components on the
-development prints (FVC2002 DB1_B, 10 fingers x 8 impressions): EER, FNMR at FMR 0.1 % and
-0.01 %, a DET curve per set (SVG), and the verification-time ratio accurate / exact.
+development prints (FVC2002 DB1_B, 10 fingers x 8 impressions, and the same prints made worn,
+dry and 400 dpi by bench/worn_prints.py): EER, FNMR at FMR 0.1 % and 0.01 %, a DET curve per
+set (SVG), and the verification-time ratio accurate / exact.
 
     .venv/bin/python bench/fingerprint_accuracy.py [--out docs] [--timing-rounds 3]
 
@@ -10,7 +11,8 @@ another finger's enrollment. Single-impression settings compare with impression 
 ones compare with both and fuse the two scores. Parameters (the fusion rule, keeping the
 enhancement, the quality threshold) are chosen on fingers 101-105 ("fit"); figures are reported
 on fingers 106-110 ("held out", impostors: their probes against all nine other fingers'
-enrollments) and, for reference, on all ten fingers (which includes the fit fingers).
+enrollments) and, for reference, on all ten fingers (which includes the fit fingers). The worn
+set is reported with what was fitted on DB1_B, nothing refitted.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ from biometrics.sourceafis.image import decode_image  # noqa: E402
 from biometrics.sourceafis.matcher import Matcher  # noqa: E402
 from tests.fingerprint_data import fvc_images  # noqa: E402
 
+from bench import worn_prints  # noqa: E402
+
 ENROLLED = (1, 2)
 PROBES = (3, 4, 5, 6, 7, 8)
 FIT = tuple(str(f) for f in range(101, 106))
@@ -52,12 +56,17 @@ class Prints:
     quality: dict  # name -> CaptureQuality
 
 
-def load() -> Prints:
+def load(damage=None, dpi: float = 500) -> Prints:
+    """The repository's prints, or `damage(pixels, name)` of each (an image at `dpi`), extracted
+    in both modes as the service does (each mode brings the image to 500 dpi itself)."""
     prints = Prints({}, {}, {}, {})
     for path in fvc_images():
-        image = normalized(decode_image(path.read_bytes()), 500)
+        pixels = decode_image(path.read_bytes())
+        if damage is not None:
+            pixels = damage(pixels, path.stem)
+        image = normalized(pixels, dpi)
         prints.pixels[path.stem] = image
-        prints.exact[path.stem] = extract(image, 500)
+        prints.exact[path.stem] = extract(pixels, dpi)
         prints.enhanced[path.stem] = extract(enhance(image), 500)
         prints.quality[path.stem] = assess_capture(image, prints.enhanced[path.stem])
     return prints
@@ -210,9 +219,22 @@ def main() -> None:
     print(f"fit on fingers {FIT[0]}-{FIT[-1]}: enhancement+fusion EER max {fit_eer['max']:.4%}, "
           f"mean {fit_eer['mean']:.4%} -> rule {rule}; quality threshold {threshold:.2f} "
           f"(recaptures {RECAPTURE_BUDGET:.0%} of the fit probes)")
+    report(prints, "FVC2002 DB1_B", "", rule, threshold, args.out)
+    started = time.perf_counter()
+    worn = load(worn_prints.worn, worn_prints.WORN_DPI)
+    print(f"\nextracted the 80 worn 400 dpi prints in both modes in {time.perf_counter() - started:.0f} s "
+          f"(reported with the rule and threshold fitted on FVC2002 DB1_B fingers {FIT[0]}-{FIT[-1]}, not refitted)")
+    report(worn, "worn/dry 400 dpi (simulated from DB1_B)", "worn-", rule, threshold, args.out)
+    times = verification_times(prints, args.timing_rounds)
+    print(f"\nverification (extract + 2 comparisons), median: exact {times['exact'] * 1000:.1f} ms, "
+          f"accurate {times['accurate'] * 1000:.1f} ms, ratio accurate/exact {times['ratio']:.2f}")
+
+
+def report(prints: Prints, set_label: str, prefix: str, rule: str, threshold: float, out: Path) -> None:
+    """The enrollment-protocol and every-pair tables of one development set, and its DET curves."""
     sets = {"held-out fingers 106-110": (HELD_OUT, FIT + HELD_OUT), "all fingers 101-110": (FIT + HELD_OUT, FIT + HELD_OUT)}
     for set_name, (probe_fingers, gallery_fingers) in sets.items():
-        print(f"\n## {set_name}\n")
+        print(f"\n## {set_label}, {set_name}\n")
         print("| setting | EER | FNMR @ FMR 0.1 % | FNMR @ FMR 0.01 % | genuine / impostor | recaptured probes |")
         print("|---|---|---|---|---|---|")
         curves, fewest = {}, math.inf
@@ -226,9 +248,9 @@ def main() -> None:
             fewest = min(fewest, result["impostor"])
         slug = "held-out" if set_name.startswith("held") else "all"
         floor = 10.0 ** -math.ceil(math.log10(fewest))
-        (args.out / f"fingerprint-det-{slug}.svg").write_text(det_svg(f"DET, FVC2002 DB1_B, {set_name}", curves, floor))
+        (out / f"fingerprint-det-{prefix}{slug}.svg").write_text(det_svg(f"DET, {set_label}, {set_name}", curves, floor))
     for set_name, fingers in (("held-out fingers 106-110", HELD_OUT), ("all fingers 101-110", FIT + HELD_OUT)):
-        print(f"\n## every ordered pair, one template against one (FVC protocol), {set_name}\n")
+        print(f"\n## {set_label}, every ordered pair, one template against one (FVC protocol), {set_name}\n")
         print("| setting | EER | FNMR @ FMR 0.1 % | FNMR @ FMR 0.01 % | genuine / impostor |")
         print("|---|---|---|---|---|")
         curves = {}
@@ -239,11 +261,8 @@ def main() -> None:
             curves[name] = result["rates"]
         slug = "pairs-held-out" if fingers == HELD_OUT else "pairs-all"
         floor = 10.0 ** -math.ceil(math.log10(result["impostor"]))
-        (args.out / f"fingerprint-det-{slug}.svg").write_text(
-            det_svg(f"DET, FVC2002 DB1_B, every ordered pair, {set_name}", curves, floor))
-    times = verification_times(prints, args.timing_rounds)
-    print(f"\nverification (extract + 2 comparisons), median: exact {times['exact'] * 1000:.1f} ms, "
-          f"accurate {times['accurate'] * 1000:.1f} ms, ratio accurate/exact {times['ratio']:.2f}")
+        (out / f"fingerprint-det-{prefix}{slug}.svg").write_text(
+            det_svg(f"DET, {set_label}, every ordered pair, {set_name}", curves, floor))
 
 
 if __name__ == "__main__":

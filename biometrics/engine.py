@@ -16,12 +16,12 @@ from typing import Sequence
 
 import numpy as np
 
+from . import modes
 from .sourceafis.compact import CompactGallery
 from .sourceafis.extractor import extract
 from .sourceafis.image import ImageError, decode_image
 from .sourceafis.loader import load_gallery
 from .sourceafis.matcher import Matcher
-from .sourceafis.template import Template
 
 
 class CaptureError(Exception):
@@ -30,27 +30,44 @@ class CaptureError(Exception):
 
 @dataclass(frozen=True)
 class Analysis:
-    template: bytes  # SourceAFIS CBOR
+    template: bytes  # SourceAFIS CBOR, with the version of the mode that made it
     positions: tuple[tuple[int, int], ...]
     width: int
     height: int
+    mode: str = "exact"
+
+    @property
+    def version(self) -> str:
+        return modes.version_of(self.mode)
 
 
-def analyse(image: bytes, dpi: float) -> Analysis:
-    """Decode the scanner's file and extract its minutiae template."""
+def analyse(image: bytes, dpi: float, mode: str = "exact") -> Analysis:
+    """Decode the scanner's file and extract its minutiae template in the given mode."""
     try:
         pixels = decode_image(image)
     except ImageError as error:
         raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
-    template = extract(pixels, dpi=dpi)
-    return Analysis(template.to_cbor(), tuple((m.x, m.y) for m in template.minutiae),
-                    template.width, template.height)
+    if mode == "accurate":
+        from .accurate import extract as extract_accurate, write_template
+
+        try:
+            template = extract_accurate(pixels, dpi)
+        except ImageError as error:
+            raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
+        data = write_template(template)
+    else:
+        modes.version_of(mode)
+        template = extract(pixels, dpi=dpi)
+        data = template.to_cbor()
+    return Analysis(data, tuple((m.x, m.y) for m in template.minutiae), template.width, template.height, mode)
 
 
 def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
-    """Score the probe against each candidate (1:1, as the Java original scores)."""
-    matcher = Matcher(Template.from_cbor(probe))
-    return [float(matcher.match(Template.from_cbor(c))) for c in candidates]
+    """Score the probe against each candidate (1:1, as the Java original scores), all read by
+    the probe's mode: a candidate of another version raises TemplateVersionError."""
+    read = modes.reader(modes.mode_of(modes.template_version(probe)))
+    matcher = Matcher(read(probe))
+    return [float(matcher.match(read(c))) for c in candidates]
 
 
 # Compact galleries a worker holds, by digest, newest last. The enrolled set is searched in
@@ -84,7 +101,10 @@ def _gallery(key: str, candidates: Sequence[bytes]) -> CompactGallery:
 
 
 def _scores(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> np.ndarray:
-    matcher = Matcher(Template.from_cbor(probe))
+    mode = modes.mode_of(modes.template_version(probe))
+    for chunk in chunks:
+        modes.check_versions(mode, chunk)
+    matcher = Matcher(modes.reader(mode)(probe))
     parts = [matcher.match_compact(_gallery(gallery_key(chunk), chunk)) for chunk in chunks if chunk]
     return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -95,10 +115,13 @@ def search(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> list[float]:
     return _scores(probe, chunks).tolist()
 
 
-def compact_chunk(candidates: Sequence[bytes]) -> tuple[str, bytes]:
-    """A chunk's compact gallery as bytes and their digest (the name workers cache it by)."""
+def compact_chunk(candidates: Sequence[bytes], mode: str = "exact") -> tuple[str, bytes]:
+    """A chunk's compact gallery as bytes and their digest (the name workers cache it by). Every
+    candidate must be of the mode (a gallery holds one template version); the digest names the
+    mode too, so equal minutiae of two modes are never one cached gallery."""
+    modes.check_versions(mode, candidates)
     data = load_gallery(candidates).to_bytes()
-    return hashlib.sha256(data).hexdigest(), data
+    return f"{mode}:{hashlib.sha256(data).hexdigest()}", data
 
 
 def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], threshold: float,
@@ -111,6 +134,10 @@ def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], t
     digest; if a chunk sent without bytes is not held, the answer is the list of such digests
     (the caller sends those again with their bytes).
     """
+    mode = modes.mode_of(modes.template_version(probe))
+    foreign = [digest for digest, _ in chunks if not digest.startswith(f"{mode}:")]
+    if foreign:
+        raise modes.TemplateVersionError(f"a {mode} probe was sent galleries of another mode: {foreign[0]}")
     galleries = [_galleries.get(digest) for digest, _ in chunks]
     missing = [digest for (digest, data), held in zip(chunks, galleries) if held is None and data is None]
     if missing:
@@ -123,7 +150,7 @@ def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], t
     # Trimmed after every gallery of this search is in hand, so none is dropped half-way.
     while len(_galleries) > CACHED_CHUNKS:
         _galleries.popitem(last=False)
-    matcher = Matcher(Template.from_cbor(probe))
+    matcher = Matcher(modes.reader(mode)(probe))
     parts = [matcher.match_compact(gallery) for gallery in galleries]
     return rank(np.concatenate(parts) if parts else np.zeros(0), threshold, limit)
 
@@ -160,8 +187,8 @@ class MatchingPool:
             raise RuntimeError("the matching pool is not started")
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
-    async def analyse(self, image: bytes, dpi: float) -> Analysis:
-        return await self.run(analyse, image, dpi)
+    async def analyse(self, image: bytes, dpi: float, mode: str = "exact") -> Analysis:
+        return await self.run(analyse, image, dpi, mode)
 
     async def scores(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
         return await self.run(scores, probe, list(candidates))
@@ -170,8 +197,8 @@ class MatchingPool:
         """Scores against the candidates of every chunk, in order (see `search`)."""
         return await self.run(search, probe, [list(c) for c in chunks])
 
-    async def compact_chunk(self, candidates: Sequence[bytes]) -> tuple[str, bytes]:
-        return await self.run(compact_chunk, list(candidates))
+    async def compact_chunk(self, candidates: Sequence[bytes], mode: str = "exact") -> tuple[str, bytes]:
+        return await self.run(compact_chunk, list(candidates), mode)
 
     async def identify_compact(self, probe: bytes, chunks: Sequence[tuple[str, bytes]], threshold: float,
                                limit: int | None = None) -> list[tuple[int, float]]:
@@ -199,7 +226,7 @@ def render(template: bytes, image: bytes | None = None) -> bytes:
 
     from .sourceafis.drawing import draw_minutiae
 
-    parsed = Template.from_cbor(template)
+    parsed = modes.reader(modes.mode_of(modes.template_version(template)))(template)
     if image is not None:
         pixels = decode_image(image)
     else:

@@ -155,6 +155,9 @@ class LoanPrints:
         for person in people:
             enrolled = await self.client.enrolled(Subject("customer", person.customer_id), loan_id=loan_id)
             rows.append({**person.json(), "fingers": sorted({e["finger"] for e in enrolled}),
+                         # Fingers enrolled only in a template mode the deployment has left: still
+                         # verified through those, but to be captured again (docs/fingerprint-accuracy.md).
+                         "reenroll": sorted({e["finger"] for e in enrolled if e.get("reenroll")}),
                          "enrollments": enrolled})
         complete = all(len(r["fingers"]) >= need for r in rows)
         return {"people": rows, "min_fingers": need, "complete": complete}

@@ -23,6 +23,7 @@ from core.db import Database
 from core.errors import Conflict, InvalidInput
 from core.orm import utcnow
 
+from . import modes
 from .engine import CHUNK_SIZE, Analysis, CaptureError, MatchingPool
 from .keys import MasterKey, new_data_key, open_sealed, seal
 from .keyring import Keyring
@@ -61,11 +62,21 @@ class Settings:
     threshold: float = 40.0
     keep_images: bool = False
     quality: QualityPolicy = field(default_factory=QualityPolicy)
+    # The deployment's template mode (biometrics.modes): what enrollments are made in.
+    mode: str = "exact"
+
+    def __post_init__(self) -> None:
+        modes.version_of(self.mode)
+
+    @property
+    def version(self) -> str:
+        return modes.version_of(self.mode)
 
     @classmethod
     def from_config(cls, config: Config) -> "Settings":
         return cls(config.fingerprint_threshold, config.keep_fingerprint_images,
-                   QualityPolicy(config.fingerprint_min_minutiae, config.fingerprint_min_area_mm2))
+                   QualityPolicy(config.fingerprint_min_minutiae, config.fingerprint_min_area_mm2),
+                   config.fingerprint_mode)
 
 
 @dataclass(frozen=True)
@@ -131,8 +142,9 @@ class BiometricService:
         self.keyring = keyring
         self.pool = pool
         self.settings = settings
-        # Compact galleries of the enrolled prints by (kind, chunk number), decrypted only in memory.
-        self._chunks: dict[tuple[str, int], _Chunk] = {}
+        # Compact galleries of the enrolled prints by (kind, template version, chunk number),
+        # decrypted only in memory: a gallery holds templates of one version only.
+        self._chunks: dict[tuple[str, str, int], _Chunk] = {}
 
     # --- keys and sealing ---------------------------------------------------------------
 
@@ -170,7 +182,11 @@ class BiometricService:
 
     async def image_of(self, session: AsyncSession, capture: Capture) -> bytes | None:
         if capture.image_sealed is None:
-            return None
+            # A template migrated to another mode keeps its image on the capture's first row.
+            capture = (await session.execute(select(Capture).where(
+                Capture.sha256 == capture.sha256, Capture.image_sealed.is_not(None)))).scalars().first()
+            if capture is None:
+                return None
         subject = Subject(capture.subject_kind, capture.subject_id)
         key = await self._data_key(session, subject, create=False)
         return open_sealed(key, capture.image_sealed, self._context("image", subject, capture.sha256))
@@ -181,9 +197,10 @@ class BiometricService:
         async with self.db.unit_of_work(write=False) as session:
             return (await session.execute(select(Capture.id).where(Capture.sha256 == sha256))).first() is not None
 
-    async def _analyse(self, capture: CaptureInput) -> Analysis:
+    async def _analyse(self, capture: CaptureInput, mode: str | None = None) -> Analysis:
+        """The capture's template in the given mode (the deployment's by default)."""
         try:
-            analysis = await self.pool.analyse(capture.image, capture.dpi)
+            analysis = await self.pool.analyse(capture.image, capture.dpi, mode or self.settings.mode)
         except CaptureError as error:
             raise InvalidInput(str(error), code="capture_unreadable") from None
         return analysis
@@ -198,7 +215,7 @@ class BiometricService:
         key = await self._data_key(session, subject, create=True)
         sha = capture.sha256
         row = Capture(
-            sha256=sha, subject_kind=subject.kind, subject_id=subject.id, finger=finger, purpose=purpose,
+            sha256=sha, template_version=analysis.version, subject_kind=subject.kind, subject_id=subject.id, finger=finger, purpose=purpose,
             loan_id=loan_id, enrolled=enrolled, minutiae=report.minutiae, area_mm2=report.area_mm2,
             dpi=capture.dpi, size=len(capture.image),
             template_sealed=seal(key, analysis.template, self._context("template", subject, sha)),
@@ -234,19 +251,21 @@ class BiometricService:
         async with self.db.unit_of_work() as session:
             same_finger = (await session.execute(select(Capture.id).where(
                 Capture.subject_kind == subject.kind, Capture.subject_id == subject.id, Capture.finger == finger,
-                Capture.enrolled, (Capture.loan_id == loan_id) if loan_id else Capture.loan_id.is_(None))
+                Capture.enrolled, Capture.template_version == analysis.version,
+                (Capture.loan_id == loan_id) if loan_id else Capture.loan_id.is_(None))
                 .order_by(Capture.id.desc()))).scalars().all()
-            # Several impressions of a finger match better than one; the oldest retire.
+            # Several impressions of a finger match better than one; the oldest of this template
+            # version retire (another version's stay until the person is re-enrolled in full).
             retired = same_finger[MAX_IMPRESSIONS - 1:]
             if retired:
                 await session.execute(update(Capture).where(Capture.id.in_(retired)).values(enrolled=False))
             row = await self._store_capture(session, subject, capture, analysis, report, purpose="enrollment",
                                             finger=finger, loan_id=loan_id, enrolled=True, requested_by=requested_by)
         result = {"capture_id": row.id, "subject": str(subject), "finger": finger, "sha256": row.sha256,
-                  "minutiae": report.minutiae, "area_mm2": report.area_mm2, "loan_id": loan_id}
+                  "minutiae": report.minutiae, "area_mm2": report.area_mm2, "loan_id": loan_id,
+                  "template_version": analysis.version, "mode": analysis.mode}
         if search_duplicates:
-            result["duplicates"] = await self.identify_template(
-                analysis.template, kind=subject.kind, exclude=subject)
+            result["duplicates"] = await self._identify_all(capture, analysis, kind=subject.kind, exclude=subject)
         return result
 
     async def verify(self, subject: Subject, capture: CaptureInput, *, requested_by: str, purpose: str,
@@ -270,13 +289,8 @@ class BiometricService:
 
         try:
             await self._refuse_replay(capture)
-            analysis = await self._analyse(capture)
-        except (Conflict, InvalidInput) as error:
+        except Conflict as error:
             await refuse(error, error.message)
-        report, refusal = self._quality_refusal(analysis)
-        if refusal:
-            await refuse(InvalidInput(refusal, code="capture_quality",
-                                      details={"minutiae": report.minutiae, "area_mm2": report.area_mm2}), refusal)
         async with self.db.unit_of_work(write=False) as session:
             query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
                                           Capture.enrolled)
@@ -286,13 +300,40 @@ class BiometricService:
                 query = query.where(Capture.finger == finger)
             enrolled = list((await session.execute(query.order_by(Capture.id))).scalars())
             templates = await self.templates_of(session, enrolled)
+        enrolled = self._comparable([c for c in enrolled if c.id in templates])
+        # The probe is extracted once per mode its references were made in (the deployment's
+        # first), and compared only with references of that mode: a person enrolled in one mode
+        # costs one extraction, as before.
+        needed = sorted({modes.mode_of(c.template_version) for c in enrolled} or {self.settings.mode},
+                        key=lambda m: m != self.settings.mode)
+        try:
+            analysis = await self._analyse(capture, needed[0])
+        except InvalidInput as error:
+            await refuse(error, error.message)
+        report, refusal = self._quality_refusal(analysis)
+        if refusal:
+            await refuse(InvalidInput(refusal, code="capture_quality",
+                                      details={"minutiae": report.minutiae, "area_mm2": report.area_mm2}), refusal)
         if not enrolled:
             where = f" for loan {enrollment_loan_id}" if enrollment_loan_id else ""
             await refuse(Conflict(f"{subject} has no enrolled print{' of finger %d' % finger if finger else ''}{where}",
                                   code="not_enrolled"), "not enrolled")
-        scores = await self.pool.scores(analysis.template, [templates[c.id] for c in enrolled])
-        best = max(range(len(enrolled)), key=lambda i: scores[i])
-        score, reference = round(scores[best], 3), enrolled[best]
+        analyses = {analysis.mode: analysis}
+        scores: dict[int, float] = {}
+        for mode in needed:
+            if mode not in analyses:
+                try:
+                    analyses[mode] = await self._analyse(capture, mode)
+                except InvalidInput as error:
+                    await refuse(error, error.message)
+            group = [c for c in enrolled if modes.mode_of(c.template_version) == mode]
+            scores.update(zip((c.id for c in group),
+                              await self.pool.scores(analyses[mode].template, [templates[c.id] for c in group])))
+        reference = max(enrolled, key=lambda c: scores[c.id])
+        score = round(scores[reference.id], 3)
+        if modes.mode_of(reference.template_version) != analysis.mode:
+            analysis = analyses[modes.mode_of(reference.template_version)]
+            report = assess(analysis.positions, self.settings.quality)
         matched = score >= threshold
         reason = "" if matched else f"score {score:.1f} is below the threshold {threshold:g}"
         async with self.db.unit_of_work() as session:
@@ -301,14 +342,18 @@ class BiometricService:
                                             requested_by=requested_by)
             record = Verification(requested_by=requested_by[:64], subject_kind=subject.kind, subject_id=subject.id,
                                   finger=finger or reference.finger, purpose=purpose, loan_id=loan_id,
-                                  capture_id=row.id, enrollment_id=reference.id, score=score, threshold=threshold,
+                                  capture_id=row.id, enrollment_id=reference.id, score=score,
+                                  template_version=reference.template_version, threshold=threshold,
                                   matched=matched, reason=reason, device=capture.device, verified_at=utcnow())
             session.add(record)
             await session.flush()
         result = {"verification_id": record.id, "capture_id": row.id, "enrollment_id": reference.id,
                   "subject": str(subject), "finger": record.finger, "score": score, "threshold": threshold,
                   "matched": matched, "reason": reason, "sha256": row.sha256, "minutiae": report.minutiae,
-                  "enrolled_minutiae": reference.minutiae}
+                  "enrolled_minutiae": reference.minutiae, "template_version": reference.template_version,
+                  "mode": analysis.mode,
+                  # Matched through a template of a mode the deployment no longer enrolls in.
+                  "reenroll": reference.template_version != self.settings.version}
         if render:
             result["capture_png"] = base64.b64encode(
                 await self.pool.render(analysis.template, capture.image)).decode()
@@ -318,44 +363,74 @@ class BiometricService:
                 await self.pool.render(templates[reference.id], image)).decode()
         return result
 
+    def _comparable(self, enrolled: list[Capture]) -> list[Capture]:
+        """The references a probe is compared with: of each finger, its templates of the
+        deployment's version when it has any, else those of the version(s) it has (a person not
+        yet re-enrolled after the deployment changed mode). Versions no mode here reads are left out."""
+        readable = [c for c in enrolled if modes.readable(c.template_version)]
+        current = {c.finger for c in readable if c.template_version == self.settings.version}
+        return [c for c in readable if c.finger not in current or c.template_version == self.settings.version]
+
+    async def _identify_all(self, capture: CaptureInput, analysis: Analysis, *, kind: str,
+                            exclude: Subject | None = None) -> list[dict[str, Any]]:
+        """1:N over every template version enrolled for the kind: each version's gallery is searched
+        with the probe extracted in that version's mode, never across; hits merged, best first."""
+        async with self.db.unit_of_work(write=False) as session:
+            versions = (await session.execute(select(Capture.template_version).where(
+                Capture.subject_kind == kind, Capture.enrolled).distinct())).scalars().all()
+        analyses = {analysis.mode: analysis}
+        hits: list[dict[str, Any]] = []
+        for version in sorted(v for v in versions if modes.readable(v)):
+            mode = modes.mode_of(version)
+            if mode not in analyses:
+                analyses[mode] = await self._analyse(capture, mode)
+            hits += await self.identify_template(analyses[mode].template, kind=kind, exclude=exclude)
+        return sorted(hits, key=lambda h: (-h["score"], h["capture_id"]))
+
     async def identify_template(self, template: bytes, *, kind: str = "customer",
                                 exclude: Subject | None = None) -> list[dict[str, Any]]:
-        """1:N over every enrolled print of the kind: the ones at or above the threshold, best first."""
-        members = await self._enrolled_chunks(kind)
+        """1:N over every enrolled print of the kind whose template is of the probe's version:
+        the ones at or above the threshold, best first."""
+        version = modes.template_version(template)
+        members = await self._enrolled_chunks(kind, version)
         chunks = [(chunk.digest, chunk.data) for chunk in members if chunk.members]
         order = [row for chunk in members for row in chunk.members]
         if not order:
             return []
         ranked = await self.pool.identify_compact(template, chunks, self.settings.threshold)
         hits = [{"subject": f"{order[i].subject_kind}:{order[i].subject_id}", "capture_id": order[i].id,
-                 "finger": order[i].finger, "loan_id": order[i].loan_id, "score": round(s, 3)} for i, s in ranked]
+                 "finger": order[i].finger, "loan_id": order[i].loan_id, "score": round(s, 3),
+                 "template_version": version} for i, s in ranked]
         # Chunks hold the whole enrolled set, so one subject's search does not rebuild them.
         return [h for h in hits if exclude is None or h["subject"] != str(exclude)]
 
-    async def _enrolled_chunks(self, kind: str) -> list["_Chunk"]:
-        """The enrolled prints of the kind in chunks of stable membership (by capture id), each in
-        compact form; a chunk is decrypted and built again only when its members change."""
+    async def _enrolled_chunks(self, kind: str, version: str) -> list["_Chunk"]:
+        """The enrolled prints of the kind and template version in chunks of stable membership (by
+        capture id), each in compact form; a chunk is decrypted and built again only when its
+        members change."""
         columns = (Capture.id, Capture.subject_kind, Capture.subject_id, Capture.finger, Capture.loan_id)
+        mode = modes.mode_of(version)
         async with self.db.unit_of_work(write=False) as session:
-            rows = (await session.execute(
-                select(*columns).where(Capture.subject_kind == kind, Capture.enrolled).order_by(Capture.id))).all()
+            rows = (await session.execute(select(*columns).where(
+                Capture.subject_kind == kind, Capture.enrolled, Capture.template_version == version)
+                .order_by(Capture.id))).all()
             grouped: dict[int, list] = {}
             for row in rows:
                 grouped.setdefault(row.id // CHUNK_SIZE, []).append(row)
             chunks = []
             for number in sorted(grouped):
                 ids = tuple(row.id for row in grouped[number])
-                chunk = self._chunks.get((kind, number))
+                chunk = self._chunks.get((kind, version, number))
                 if chunk is None or chunk.ids != ids:
                     captures = (await session.execute(select(Capture).where(
-                        Capture.subject_kind == kind, Capture.enrolled, Capture.id >= number * CHUNK_SIZE,
-                        Capture.id < (number + 1) * CHUNK_SIZE))).scalars()
+                        Capture.subject_kind == kind, Capture.enrolled, Capture.template_version == version,
+                        Capture.id >= number * CHUNK_SIZE, Capture.id < (number + 1) * CHUNK_SIZE))).scalars()
                     templates = await self.templates_of(session, captures)
                     kept = [row for row in grouped[number] if row.id in templates]
-                    digest, data = await self.pool.compact_chunk([templates[row.id] for row in kept])
-                    chunk = self._chunks[(kind, number)] = _Chunk(ids, kept, digest, data)
+                    digest, data = await self.pool.compact_chunk([templates[row.id] for row in kept], mode)
+                    chunk = self._chunks[(kind, version, number)] = _Chunk(ids, kept, digest, data)
                 chunks.append(chunk)
-            for key in [k for k in self._chunks if k[0] == kind and k[1] not in grouped]:
+            for key in [k for k in self._chunks if k[:2] == (kind, version) and k[2] not in grouped]:
                 del self._chunks[key]
         return chunks
 
@@ -367,7 +442,7 @@ class BiometricService:
         if refusal:
             raise InvalidInput(refusal, code="capture_quality")
         return {"threshold": self.settings.threshold,
-                "candidates": await self.identify_template(analysis.template, kind=kind)}
+                "candidates": await self._identify_all(capture, analysis, kind=kind)}
 
     async def enrolled(self, subject: Subject, *, loan_id: int | None = None) -> list[dict[str, Any]]:
         """The subject's current enrollments (no template): finger, minutiae, when."""
@@ -375,9 +450,65 @@ class BiometricService:
             query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
                                           Capture.enrolled)
             query = query.where(Capture.loan_id == loan_id) if loan_id else query.where(Capture.loan_id.is_(None))
-            rows = (await session.execute(query.order_by(Capture.finger))).scalars()
-            return [{"capture_id": c.id, "finger": c.finger, "minutiae": c.minutiae, "area_mm2": c.area_mm2,
-                     "captured_at": c.captured_at.isoformat(), "sha256": c.sha256} for c in rows]
+            rows = list((await session.execute(query.order_by(Capture.finger, Capture.id))).scalars())
+        current = {c.finger for c in rows if c.template_version == self.settings.version}
+        # A finger with no template of the deployment's mode is still verified through its older
+        # ones; the desk shows it to be enrolled again (or `loanctl biometrics migrate-templates`).
+        return [{"capture_id": c.id, "finger": c.finger, "minutiae": c.minutiae, "area_mm2": c.area_mm2,
+                 "captured_at": c.captured_at.isoformat(), "sha256": c.sha256,
+                 "template_version": c.template_version,
+                 "mode": modes.mode_of(c.template_version) if modes.readable(c.template_version) else "",
+                 "reenroll": c.finger not in current} for c in rows]
+
+    async def migrate_templates(self, *, operator: str) -> dict[str, Any]:
+        """Add a template of the deployment's mode to every enrolled capture that lacks one, made
+        from the capture's kept image; both versions stay enrolled. Captures whose image was not
+        kept (or is now too poor for the mode) wait for the person to be re-enrolled, and the
+        desk shows them. Each capture is one transaction with its audit record."""
+        from core import audit
+
+        version = self.settings.version
+        async with self.db.unit_of_work(write=False) as session:
+            done = set((await session.execute(select(Capture.sha256).where(
+                Capture.template_version == version))).scalars())
+            pending = [c for c in (await session.execute(select(Capture).where(
+                Capture.enrolled, Capture.template_version != version).order_by(Capture.id))).scalars()
+                if c.sha256 not in done]
+        migrated, without_image, too_poor = [], [], []
+        for old in pending:
+            async with self.db.unit_of_work(write=False) as session:
+                image = await self.image_of(session, old)
+            if image is None:
+                without_image.append(old.id)
+                continue
+            subject = Subject(old.subject_kind, old.subject_id)
+            try:
+                analysis = await self._analyse(CaptureInput(image, old.dpi, old.device), self.settings.mode)
+            except InvalidInput:
+                too_poor.append(old.id)
+                continue
+            report, refusal = self._quality_refusal(analysis)
+            if refusal:
+                too_poor.append(old.id)
+                continue
+            async with self.db.unit_of_work() as session:
+                key = await self._data_key(session, subject, create=False)
+                row = Capture(
+                    sha256=old.sha256, template_version=version, subject_kind=old.subject_kind,
+                    subject_id=old.subject_id, finger=old.finger, purpose=old.purpose, loan_id=old.loan_id,
+                    enrolled=True, minutiae=report.minutiae, area_mm2=report.area_mm2, dpi=old.dpi, size=old.size,
+                    template_sealed=seal(key, analysis.template, self._context("template", subject, old.sha256)),
+                    image_sealed=None, device=old.device, captured_by=old.captured_by,
+                    captured_at=old.captured_at)
+                session.add(row)
+                await session.flush()
+                await audit.append(session, audit.Actor.system(operator[:64] or "console"),
+                                   "biometrics.migrate_template", subject.kind, subject.id,
+                                   {"from_capture": old.id, "capture_id": row.id, "finger": old.finger,
+                                    "from_version": old.template_version, "template_version": version})
+            migrated.append(row.id)
+        return {"template_version": version, "migrated": len(migrated), "without_image": len(without_image),
+                "too_poor": len(too_poor), "captures_to_reenroll": without_image + too_poor}
 
     async def verification(self, verification_id: int) -> Verification | None:
         async with self.db.unit_of_work(write=False) as session:

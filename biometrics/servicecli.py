@@ -32,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     staff.add_argument("--data", metavar="DIR", help="data folder (default ./var or $LOANCTL_DATA)")
     staff.set_defaults(run=cmd_enroll_staff)
 
+    migrate = commands.add_parser(
+        "migrate-templates", help="add templates of the deployment's mode (LOANCTL_FINGERPRINT_MODE) to every "
+        "enrolled print whose image is kept; the others wait for re-enrollment (prints one JSON object)")
+    migrate.add_argument("--data", metavar="DIR", help="data folder (default ./var or $LOANCTL_DATA)")
+    migrate.set_defaults(run=cmd_migrate_templates)
+
     bench = commands.add_parser("bench-identify", help="1:N search speed over a synthetic gallery (prints one JSON object)")
     bench.add_argument("--gallery", type=_positive, required=True, metavar="N", help="templates in the gallery")
     bench.add_argument("--shards", type=_positive, default=1, metavar="S", help="gallery shards (default 1)")
@@ -182,4 +188,43 @@ def cmd_enroll_staff(args: argparse.Namespace) -> int:
         raise CommandError(error.message) from None
     for result in results:
         print(f"enrolled finger {result['finger']} of {args.username}: {result['minutiae']} minutiae")
+    return 0
+
+
+def cmd_migrate_templates(args: argparse.Namespace) -> int:
+    """At the server, with the database and the master key, like rotate-key. Run again at any
+    time: captures that already have a template of the mode are skipped."""
+    import getpass
+    import json
+
+    from core.cli import CommandError
+    from core.config import Config
+    from core.db import Database
+    from core.errors import ServiceError
+
+    from .engine import MatchingPool
+    from .keyring import Keyring
+    from .keys import BiometricKeyError
+    from .service import BiometricService, Settings
+
+    config = Config.from_env(data_dir=Path(args.data) if args.data else None)
+
+    async def run() -> dict:
+        db = Database(config.effective_database_url)
+        pool = MatchingPool()
+        pool.start()
+        try:
+            await db.migrate()
+            service = BiometricService(db, Keyring.load(config.biometric_key, config.data_dir), pool,
+                                       Settings.from_config(config))
+            return await service.migrate_templates(operator=getpass.getuser())
+        finally:
+            await pool.close()
+            await db.close()
+
+    try:
+        result = asyncio.run(run())
+    except (ServiceError, BiometricKeyError) as error:
+        raise CommandError(getattr(error, "message", str(error))) from None
+    print(json.dumps({"mode": config.fingerprint_mode, **result}))
     return 0

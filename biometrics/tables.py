@@ -27,12 +27,17 @@ class SubjectKey(Base):
 
 
 class Capture(Base):
-    """One scanner capture: its SHA-256 (unique: the same bytes twice is a replay), the
-    encrypted template, and the encrypted image only when the bank keeps images."""
+    """One scanner capture: its SHA-256 (the same bytes twice is a replay), the encrypted
+    template with its version (migration 0011), and the encrypted image only when the bank
+    keeps images. A capture migrated to another template mode is a second row with the same
+    SHA-256 and the other version (unique together), its image kept on the first row only."""
 
     __tablename__ = "bio_captures"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # The template's version (biometrics.modes): only templates of one version are compared.
+    template_version: Mapped[str] = mapped_column(String(40), default="3.18.1-python",
+                                                  server_default="3.18.1-python")
     subject_kind: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[int] = mapped_column(Integer)
     finger: Mapped[int] = mapped_column(Integer, default=0)
@@ -49,7 +54,8 @@ class Capture(Base):
     device: Mapped[str] = mapped_column(String(100), default="")
     captured_by: Mapped[str] = mapped_column(String(64), default="")
     captured_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    __table_args__ = (Index("ix_bio_captures_subject", "subject_kind", "subject_id", "enrolled"),)
+    __table_args__ = (Index("ix_bio_captures_subject", "subject_kind", "subject_id", "enrolled"),
+                      UniqueConstraint("sha256", "template_version", name="uq_bio_captures_sha256_version"))
 
 
 class Verification(Base):
@@ -67,6 +73,8 @@ class Verification(Base):
         ForeignKey("bio_captures.id", name="fk_bio_verifications_capture"))
     enrollment_id: Mapped[int | None] = mapped_column(Integer)
     score: Mapped[float] = mapped_column(Float, default=0.0)
+    # Version of the templates compared (probe and enrollment alike); empty when refused early.
+    template_version: Mapped[str] = mapped_column(String(40), default="", server_default="")
     threshold: Mapped[float] = mapped_column(Float)
     matched: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str] = mapped_column(String(400), default="")

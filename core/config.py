@@ -86,6 +86,10 @@ class Config:
     fingerprint_min_fingers: int = 2
     fingerprint_min_minutiae: int = 12
     fingerprint_min_area_mm2: float = 40.0
+    # Template/matcher mode of this deployment: "exact" (SourceAFIS 3.18.1, the reference) or
+    # "accurate" (biometrics.accurate). New enrollments are made in it; templates of the other
+    # mode stay usable until the person re-enrolls (docs/fingerprint-accuracy.md).
+    fingerprint_mode: str = "exact"
     # Background work (post-loan scheduler, outbox worker, deadline warnings): seconds between
     # rounds; 0 turns it off, e.g. for a second web process or a test that drives it by hand.
     scheduler_interval: float = 30.0
@@ -155,6 +159,7 @@ class Config:
             fingerprint_min_fingers=_env_int(env, "LOANCTL_FINGERPRINT_MIN_FINGERS", 2),
             fingerprint_min_minutiae=_env_int(env, "LOANCTL_FINGERPRINT_MIN_MINUTIAE", 12),
             fingerprint_min_area_mm2=_env_float(env, "LOANCTL_FINGERPRINT_MIN_AREA_MM2", 40.0),
+            fingerprint_mode=env.get("LOANCTL_FINGERPRINT_MODE", "exact").strip().lower(),
             scheduler_interval=_env_float(env, "LOANCTL_SCHEDULER_INTERVAL", 30.0),
             outbox_interval=_env_float(env, "LOANCTL_OUTBOX_INTERVAL", 2.0),
             sms_gateway=env.get("LOANCTL_SMS_GATEWAY", "log"),
@@ -180,6 +185,8 @@ class Config:
         if config.fingerprint_threshold <= 0 or not 1 <= config.fingerprint_min_fingers <= 10:
             raise ConfigError("LOANCTL_FINGERPRINT_THRESHOLD must be positive and "
                               "LOANCTL_FINGERPRINT_MIN_FINGERS 1..10")
+        if config.fingerprint_mode not in ("exact", "accurate"):
+            raise ConfigError(f"LOANCTL_FINGERPRINT_MODE must be 'exact' or 'accurate', got {config.fingerprint_mode!r}")
         if config.composite_memory_mb < 256 or not 1 <= config.composite_attempts <= 10:
             raise ConfigError("LOANCTL_COMPOSITE_MEMORY_MB must be at least 256 and "
                               "LOANCTL_COMPOSITE_ATTEMPTS 1..10")

@@ -342,6 +342,9 @@ MORE_LABELS: dict[str, dict[str, str]] = {
     "fp_min_fingers": {"zh": "每人至少采集手指数", "en": "Fingers needed per person"},
     "fp_complete": {"zh": "已完成", "en": "complete"}, "fp_incomplete": {"zh": "未完成", "en": "incomplete"},
     "fp_score": {"zh": "分数", "en": "score"}, "fp_enrolled": {"zh": "已采集", "en": "Enrolled"},
+    "fp_reenroll": {"zh": "本机构已改用新的指纹模式，以下手指请重新采集（在此之前仍按原指纹核验）",
+                    "en": "This bank now uses another fingerprint mode: enroll these fingers again "
+                          "(until then they are verified with the earlier prints)"},
     "fp_finger": {"zh": "手指", "en": "Finger"}, "fp_file": {"zh": "采集文件（PNG/BMP/TIFF/WSQ）", "en": "Scanner file (PNG/BMP/TIFF/WSQ)"},
     "fp_enroll_button": {"zh": "采集", "en": "Enroll"}, "fp_add_guarantor": {"zh": "添加担保人", "en": "Add a guarantor"},
     "fp_me_explain": {"zh": "重要操作（★）需本人指纹确认", "en": "Important actions (★) are confirmed with your fingerprint"},

@@ -19,7 +19,7 @@ from ..sourceafis.template import (
 from .fusion import fuse
 
 # Bump the number whenever the enhancement or extraction changes what a template holds.
-ACCURATE_VERSION = f"{TEMPLATE_VERSION}{ACCURATE_VERSION_MARK}-1"
+ACCURATE_VERSION = f"{TEMPLATE_VERSION}{ACCURATE_VERSION_MARK}-2"
 
 
 def _refuse_others(version: str) -> None:

@@ -194,3 +194,29 @@ async def test_the_enrollment_page_lists_the_people_and_warns_of_duplicates(suit
     assert 'data-fingerprint-panel' in loan_page and "/fingerprints/enroll" in loan_page
     # The desk is the clerk's; the officer is refused.
     assert (await officer.request("GET", f"/loans/{second.loan_id}/fingerprints/desk")).status == 403
+
+
+async def test_after_a_switch_to_the_accurate_mode_the_enrollment_page_lists_fingers_to_enroll_again(suite):
+    """The bank restarts with LOANCTL_FINGERPRINT_MODE=accurate: prints enrolled before are still
+    verified through their exact templates, and the page asks for those fingers again."""
+    import dataclasses
+
+    from biometrics.loanapi import CLIENT
+
+    walk, people = await _investigated_loan(suite, name="卫七", id_number="110101198505057777",
+                                            guarantor=("蒋八", "110101197707073333"))
+    await _enroll(walk, people["applicant"], {2: "104"})
+    service = suite.server.app[CLIENT].runtime.running()
+    service.settings = dataclasses.replace(service.settings, mode="accurate")
+    officer = await walk.as_("officer.e.a")
+    status = await officer.json("GET", f"/api/loans/{walk.loan_id}/fingerprints")
+    applicant = next(p for p in status["people"] if p["role"] == "applicant")
+    assert applicant["fingers"] == [2] and applicant["reenroll"] == [2]
+    page = await (await officer.request("GET", f"/loans/{walk.loan_id}/fingerprints/enroll")).text()
+    assert f'data-testid="reenroll-{people["applicant"]}"' in page and "请重新采集" in page
+    await _enroll(walk, people["applicant"], {2: "104"}, impression="2")
+    status = await officer.json("GET", f"/api/loans/{walk.loan_id}/fingerprints")
+    applicant = next(p for p in status["people"] if p["role"] == "applicant")
+    assert applicant["reenroll"] == [] and {e["mode"] for e in applicant["enrollments"]} == {"exact", "accurate"}
+    page = await (await officer.request("GET", f"/loans/{walk.loan_id}/fingerprints/enroll")).text()
+    assert f'data-testid="reenroll-{people["applicant"]}"' not in page

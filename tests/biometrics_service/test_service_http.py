@@ -78,9 +78,9 @@ async def test_identify_keeps_compact_chunks_until_their_members_change(service)
     pool = runtime.running().pool
     compact_chunk = pool.compact_chunk
 
-    async def counting(candidates):
+    async def counting(candidates, mode="exact"):
         built.append(len(candidates))
-        return await compact_chunk(candidates)
+        return await compact_chunk(candidates, mode)
 
     pool.compact_chunk = counting
     await service.call("POST", "/enroll", {"subject": "customer:7", "finger": 2,
