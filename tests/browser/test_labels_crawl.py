@@ -27,7 +27,8 @@ from tests.committee_service.meeting import convene
 from tests.loans.walk import Walk
 from tests.suite import DEMO_PASSWORD, start_suite, suite_config
 
-# One database is enough for what pages show; the API tests cover both.
+# One database is enough for most of what pages show; the crawl of every page runs on both
+# (SQLite and PostgreSQL, the `database_url` fixture), since it reads every page's queries.
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 TECHNICAL = {"SHA", "PDF", "ZIP", "CSV", "Excel", "dpi", "PNG", "BMP", "TIFF", "WSQ",
@@ -191,7 +192,6 @@ def _codes(suite) -> set[str]:
     return set(definition.stages) | set(definition.actions) | set(products) | set(ROLES)
 
 
-@ON_SQLITE
 async def test_every_page_in_both_languages_for_every_role(suite):
     loans = await _cases(suite)
     codes = _codes(suite)

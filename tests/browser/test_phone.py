@@ -10,7 +10,9 @@ from tests.committee_service.meeting import convene
 from tests.loans.walk import Walk
 from tests.suite import DEMO_PASSWORD, file_documents, scanned_page, start_suite, suite_config
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# What a page looks like does not depend on the database: one is enough, except for the
+# officer's path, which runs on SQLite and on PostgreSQL (the `database_url` fixture's two).
+ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 TABLET = {"viewport": {"width": 820, "height": 1180}, "is_mobile": True, "has_touch": True}
 
@@ -54,6 +56,7 @@ async def fits(page, url: str | None = None) -> None:
     assert not found["small"], (url, found["small"][:10])
 
 
+@ON_SQLITE
 async def test_the_officers_path_on_a_phone(suite, browser):
     walk = await Walk(suite).start()
     await walk.apply()
@@ -74,6 +77,7 @@ async def test_the_officers_path_on_a_phone(suite, browser):
         await fits(phone, f"{base}/loans/{walk.loan_id}")
 
 
+@ON_SQLITE
 async def test_the_reviewer_and_the_committee_on_a_tablet(suite, browser):
     walk = await Walk(suite).start()
     await walk.apply()
@@ -129,6 +133,7 @@ async def test_the_officer_records_the_investigation_from_a_phone(suite, browser
     await fits(phone)
 
 
+@ON_SQLITE
 async def test_the_reviewer_and_a_member_on_a_phone_and_the_room_on_a_tablet(suite, browser):
     walk = await Walk(suite).start()
     await walk.apply()
