@@ -1,7 +1,7 @@
 """What a running core service holds, handed to handlers through the application."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -9,6 +9,7 @@ from .config import Config
 from .db import Database
 from .errors import Unauthenticated
 from .identity import Identity, Principal
+from .insight.cache import FiguresCache
 from .loanflow import Workflow
 from .passwords import PasswordHashing
 from .scope import Scope
@@ -24,6 +25,8 @@ class Services:
     # Where dashboards and exports read: the streaming replica when one is configured
     # (LOANCTL_DATABASE_REPLICA_URL), so statistics never compete with commands; else `db` itself.
     reports: Database | None = None
+    # The statistics dashboard's figures, kept per data version (core/insight/cache.py).
+    figures_cache: FiguresCache = field(default_factory=FiguresCache)
 
     def __post_init__(self) -> None:
         if self.reports is None:
