@@ -5,7 +5,8 @@ audit chain's head (`audit_head.seq`, one row) is a data version: figures comput
 version are still true at the same version. They also depend on the clock (what is late,
 the period's end), so a kept answer is used for at most `max_age` seconds. Read in the same
 session as the figures (the replica's, when there is one), the version is the one the figures
-were read at. Each process keeps its own small cache; nodes never share one, so none can serve
+were read at (a write that bypassed the use cases, so unaudited, shows within the minute).
+Each process keeps its own small cache; nodes never share one, so none can serve
 another's stale answer.
 """
 from __future__ import annotations
