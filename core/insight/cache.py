@@ -1,7 +1,7 @@
 """The dashboard's figures kept while nothing they read has changed.
 
 Every state change writes an audit record in its own transaction (the project's rule), so the
-audit chain's head (`audit_head.seq`, one row) is a data version: figures computed at one
+newest audit record of a change (not of a read such as a sign-in) is a data version: figures computed at one
 version are still true at the same version. They also depend on the clock (what is late,
 the period's end), so a kept answer is used for at most `max_age` seconds. Read in the same
 session as the figures (the replica's, when there is one), the version is the one the figures
@@ -19,12 +19,23 @@ from typing import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..orm import AuditHead
+from ..orm import AuditRecord
 from ..scope import Scope
 
 
+# Audited actions that change nothing the figures read (sessions, reading the archive, joining a
+# meeting's room, a fingerprint confirmation): a sign-in must not throw the figures away.
+# Anything not listed counts as a change, so a new action can only cost a recomputation.
+READS = ("login", "logout", "archive.read", "archive.search", "archive.export", "committee.join_token",
+         "committee.attendance", "biometrics.step_up")
+
+
 async def data_version(session: AsyncSession) -> int:
-    return (await session.execute(select(AuditHead.seq).where(AuditHead.id == 1))).scalar_one_or_none() or 0
+    """The newest audit record that may have changed data: walked back from the chain's head
+    along its primary key, past the few reads since (a short walk)."""
+    return (await session.execute(
+        select(AuditRecord.seq).where(AuditRecord.action.not_in(READS))
+        .order_by(AuditRecord.seq.desc()).limit(1))).scalar_one_or_none() or 0
 
 
 class FiguresCache:

@@ -44,8 +44,8 @@ async def test_chart_and_exports(suite):
 
 
 async def test_the_dashboard_is_kept_until_the_data_changes(suite):
-    """The figures are computed once per data version (the audit chain's head) and reader's
-    offices: a second read is served from the cache; a command (audited) makes the next read
+    """The figures are computed once per data version (the newest audit record of a change) and
+    reader's offices: a second read is served from the cache; a command (audited) makes the next read
     compute again and show it; a branch manager never gets the chairman's figures; a kept answer
     expires after its minute; what a caller changes in its copy never reaches the cache."""
     from core.identity import Principal
@@ -61,6 +61,7 @@ async def test_the_dashboard_is_kept_until_the_data_changes(suite):
     manager = await suite.login("manager.hk")  # the case is at the intake center, outside 河口支行
     first = await chairman.json("GET", "/api/insight/dashboard")
     hits, misses = cache.hits, cache.misses
+    await suite.login("officer.e.a")  # a sign-in is audited, but changes no figure
     again = await chairman.json("GET", "/api/insight/dashboard")
     assert again == first and (cache.hits, cache.misses) == (hits + 1, misses)
     branch = await manager.json("GET", "/api/insight/dashboard")
