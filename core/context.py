@@ -10,6 +10,7 @@ from .db import Database
 from .errors import Unauthenticated
 from .identity import Identity, Principal
 from .events import LoanDisbursed
+from .insight.cache import FiguresCache
 from .loanflow import Workflow
 from .passwords import PasswordHashing
 from .ports import Ports, StepUpVerifier
@@ -28,6 +29,8 @@ class Services:
     reports: Database | None = None
     # What the other services provide, wired in by the composition root (core.app; core.ports).
     ports: Ports = field(default_factory=Ports)
+    # The statistics dashboard's figures, kept per data version (core/insight/cache.py).
+    figures_cache: FiguresCache = field(default_factory=FiguresCache)
 
     def __post_init__(self) -> None:
         if self.reports is None:

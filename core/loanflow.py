@@ -192,6 +192,28 @@ async def _check_named_people(session: AsyncSession, plan_: Plan, payload: Mappi
                 raise InvalidInput(f"{name}: no active office {values[0]}", details={name: "office"})
 
 
+# The slots whose people must work at the office the same command sends the case to.
+_OFFICE_BOUND_SLOTS = ("officer_a", "officer_b")
+
+
+async def _check_officers_of_office(session: AsyncSession, plan_: Plan) -> None:
+    """A dispatch sends the case to an investigating office and names its officers A and B: they
+    must be officers of that office (the page offers only those; a crafted request is refused
+    the same way), or the case would sit in an office whose staff never see it."""
+    office = plan_.assignments.get("investigating_office")
+    if office is None:
+        return
+    office_id = parse_id(str(office))
+    for slot in _OFFICE_BOUND_SLOTS:
+        if slot not in plan_.assignments:
+            continue
+        user = await session.get(User, parse_id(str(plan_.assignments[slot])))
+        if user is None or user.office_id != office_id:
+            raise InvalidInput(f"{slot}: {plan_.assignments[slot]} is not an officer of the investigating office "
+                               f"{office}", code="officer_not_in_office",
+                               details={"field": slot, "office": office_id})
+
+
 def _jsonable(payload: Mapping[str, Any]) -> dict:
     return json.loads(canonical_json(payload))
 
@@ -312,6 +334,7 @@ async def execute(session: AsyncSession, workflow: Workflow, scope: Scope | None
     except DomainError as error:
         raise refusal(error) from None
     await _check_named_people(session, plan_, plan_.payload, definition)
+    await _check_officers_of_office(session, plan_)
     if require_step_up:
         await _check_step_up(session, workflow, definition, caller, loan.id, plan_.action, payload, step_up, now)
     event = await _apply(session, workflow, loan, caller, plan_, definition, now)

@@ -680,6 +680,10 @@ class Catalogue:
             worded = self._guard(code[6:], details, message)
             if worded:
                 return worded
+        if code == "officer_not_in_office":
+            slot = self.field(str(details.get("field")))
+            return f"{slot}须是所选调查机构的客户经理" if self.language == "zh" else \
+                f"{slot} must be an officer of the chosen investigating office"
         if self.language == "en" or not message or has_cjk(message):
             return message
         if code == "wrong_stage":

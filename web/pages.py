@@ -17,7 +17,7 @@ from core.orm import Loan, Office, User, UserRole
 from core.roles import OFFICE_KINDS, ROLES
 from core.services import intake, loans, organisation
 
-from .i18n import LANGUAGES, Catalogue, catalogue, pick_language
+from .i18n import LANGUAGES, Catalogue, catalogue, has_cjk, pick_language
 
 JINJA = web.AppKey("jinja", Environment)
 routes = web.RouteTableDef()
@@ -42,7 +42,7 @@ def render(request: web.Request, template: str, status: int = 200, **context) ->
     html = request.config_dict[JINJA].get_template(template).render(
         c=c, t=c.label, lang=c.language, me=request.get(PRINCIPAL), choice_name=c.choice,
         stage_name=c.stage, product_name=c.product, role_name=c.role, kind_name=c.office_kind,
-        js_labels=c.script_labels(),
+        js_labels=c.script_labels(), has_cjk=has_cjk,
         yuan=lambda fen: f"{fen / 100:,.2f}", when=when,
         **context)
     return web.Response(text=html, content_type="text/html", status=status)
@@ -135,6 +135,16 @@ async def switch_language(request: web.Request) -> web.Response:
     raise response
 
 
+async def office_names(session, lang: str, ids) -> dict[int, str]:
+    """Offices by id, named in the reader's language (an office given no English name keeps its
+    Chinese one: the page marks that name as Chinese)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    rows = (await session.execute(select(Office.id, Office.name_zh, Office.name_en).where(Office.id.in_(ids)))).all()
+    return {id_: (zh if lang == "zh" else en or zh) for id_, zh, en in rows}
+
+
 @routes.get("/queue")
 async def queue_page(request: web.Request) -> web.Response:
     signed_in(request)
@@ -142,7 +152,9 @@ async def queue_page(request: web.Request) -> web.Response:
         queue = await loans.list_loans(session, scope(request), queue=True, limit=100)
         cases = await loans.list_loans(session, scope(request), limit=100)
         meetings = await committee_service.rooms_for(session, principal(request).user_id)
-    return render(request, "queue.html", queue=queue, cases=cases, meetings=meetings)
+        offices = await office_names(session, language(request),
+                                     (item["office_id"] for item in queue["items"] + cases["items"]))
+    return render(request, "queue.html", queue=queue, cases=cases, meetings=meetings, office_names=offices)
 
 
 # Actions with a page of their own: the loan page links there instead of offering a bare form.
@@ -237,11 +249,13 @@ async def loan_page(request: web.Request) -> web.Response:
                         .where(UserRole.role == role, User.active).order_by(User.office_id, User.id))).scalars())
         rooms = await committee_service.rooms_for(session, who.user_id, loan_id=loan_id)
         findings = await case_file_of(request, session, row, history) if staff else []
+        office_name = (await office_names(session, language(request), [row.office_id])).get(row.office_id, "")
     # officers A and B are picked from the investigating office chosen in the same form
     office_bound = {"officer_a", "officer_b"} if any(a["code"] == "dispatch_officers" for a in actions) else set()
     return render(request, "loan.html", loan=view, actions=actions, history=history, credit=credit,
                   suggestion=suggestion, offices=offices, candidates=candidates,
-                  flags=json.loads(row.flags), case_file=findings, office_bound=office_bound, rooms=rooms)
+                  flags=json.loads(row.flags), case_file=findings, office_bound=office_bound, rooms=rooms,
+                  office_name=office_name)
 
 
 @routes.get("/admin/offices")

@@ -35,8 +35,12 @@ async def load(request: web.Request, days: int) -> dict:
         await spans.refresh(session, svc.workflow.current)
     # The fold is a small write (only records new since the last pass) and stays on the primary;
     # the figures, the heavy reads, come from the replica when there is one, as of its replay.
+    # Kept while the data version (the audit chain's head) is unchanged, for up to a minute.
     async with svc.reports.unit_of_work(write=False) as session:
-        return await figures.dashboard(session, scope(request), utcnow(), days, svc.workflow.current)
+        reader, now = scope(request), utcnow()
+        return await svc.figures_cache.get(
+            session, reader, now, ("dashboard", days, svc.workflow.current.version),
+            lambda: figures.dashboard(session, reader, now, days, svc.workflow.current))
 
 
 def chart_of(data: dict, title: str = "Applications and approvals by office",

@@ -27,7 +27,8 @@ from tests.committee_service.meeting import convene
 from tests.loans.walk import Walk
 from tests.suite import DEMO_PASSWORD, start_suite, suite_config
 
-# One database is enough for what pages show; the API tests cover both.
+# One database is enough for most of what pages show; the crawl of every page runs on both
+# (SQLite and PostgreSQL, the `database_url` fixture), since it reads every page's queries.
 ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 TECHNICAL = {"SHA", "PDF", "ZIP", "CSV", "Excel", "dpi", "PNG", "BMP", "TIFF", "WSQ",
@@ -191,7 +192,6 @@ def _codes(suite) -> set[str]:
     return set(definition.stages) | set(definition.actions) | set(products) | set(ROLES)
 
 
-@ON_SQLITE
 async def test_every_page_in_both_languages_for_every_role(suite):
     loans = await _cases(suite)
     codes = _codes(suite)
@@ -300,3 +300,33 @@ async def test_what_the_page_scripts_write_is_in_the_page_language(suite, browse
         await page.wait_for_load_state("networkidle")
         assert not problems(await page.content(), language, codes, names)
         await context.close()
+
+
+@ON_SQLITE
+async def test_office_names_follow_the_language_in_loan_rows_and_the_loan_file(suite):
+    """The office column of the work queue and case tables, and the loan file's office, name the
+    office in the reader's language; an office given no English name shows its Chinese name,
+    marked as Chinese."""
+    from sqlalchemy import update
+
+    from core.orm import Office
+
+    east = await suite.add_loan(office="SC-E", stage="review")
+    west = await suite.add_loan(office="SC-W", stage="review")
+    async with suite.services.db.unit_of_work() as session:
+        await session.execute(update(Office).where(Office.code == "SC-W").values(name_en="西部分中心"))
+    manager = await suite.login("manager.ho")
+    cell = re.compile(r'<td data-testid="office"( lang="zh-CN")?>([^<]*)</td>')
+    row = re.compile(r'href="/loans/(\d+)".*?</tr>', re.S)
+    for language, expected in (("zh", {east: (None, "东部分中心"), west: (None, "西部分中心")}),
+                               ("en", {east: (None, "East Intake Sub-center"), west: ("zh-CN", "西部分中心")})):
+        manager.client.session.cookie_jar.update_cookies({"lang": language})
+        html = await (await manager.request("GET", "/queue")).text()
+        shown = {}
+        for found in row.finditer(html):
+            office = cell.search(found.group(0))
+            shown[int(found.group(1))] = ("zh-CN" if office.group(1) else None, office.group(2))
+        assert {k: shown.get(k) for k in expected} == expected, (language, shown)
+        page = await (await manager.request("GET", f"/loans/{east}")).text()
+        assert f'<dd data-testid="office">{expected[east][1]}</dd>' in page
+        assert not problems(html, language, _codes(suite), await _names(suite))

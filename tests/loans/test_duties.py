@@ -50,6 +50,46 @@ async def test_dispatch_names_only_loan_officers(suite):
     assert "officer_b" in refused["message"]
 
 
+async def test_dispatch_names_officers_of_the_office_it_sends_the_case_to(suite):
+    """Officers of another office are refused (the page's picker offers only the chosen office's
+    officers; a crafted request gets a worded 422): nothing is written, not even to the audit."""
+    from sqlalchemy import func, select
+
+    from core.orm import AuditRecord, LoanEvent
+
+    walk = await Walk(suite).start()
+    await walk.apply()
+    await walk.walk_to("dispatch")
+
+    async def written() -> tuple[int, int]:
+        async with suite.services.db.unit_of_work(write=False) as session:
+            return ((await session.execute(select(func.count()).select_from(AuditRecord))).scalar_one(),
+                    (await session.execute(select(func.count()).select_from(LoanEvent))).scalar_one())
+
+    readers = {}
+    for language in ("zh", "en"):  # signed in first: a sign-in is audited, a refusal is not
+        readers[language] = await suite.login("intake.head")
+        readers[language].client.session.cookie_jar.update_cookies({"lang": language})
+    await walk.as_("intake.head")
+    before = await written()
+    wrong = {"route": "sub_center", "office": walk.offices["SC-E"], "officer_a": walk.users["officer.w.a"],
+             "officer_b": walk.users["officer.e.b"]}
+    refused = await walk.do("intake.head", "dispatch_officers", wrong, expect=422)
+    assert refused["error"] == "officer_not_in_office"
+    assert refused["details"] == {"field": "officer_a", "office": walk.offices["SC-E"]}
+    assert await walk.stage() == "dispatch" and await written() == before
+    # the page's toast says it in the reader's language
+    for language, text in (("zh", "客户经理B角须是所选调查机构的客户经理"),
+                           ("en", "Officer B must be an officer of the chosen investigating office")):
+        body = await readers[language].json("POST", f"/api/loans/{walk.loan_id}/commands", {"action": "dispatch_officers", "payload": {
+            **wrong, "officer_a": walk.users["officer.e.a"], "officer_b": walk.users["officer.cg"]}}, expect=422)
+        assert body["error"] == "officer_not_in_office" and body["message"] == text, body
+    assert await walk.stage() == "dispatch" and await written() == before
+    # the office's own officers are taken, and the case is then the office's
+    await walk.do("intake.head", "dispatch_officers", {**wrong, "officer_a": walk.users["officer.e.a"]})
+    assert await walk.stage() == "investigation"
+
+
 async def test_investigator_cannot_review(suite):
     await _person(suite, "dual.inv.rev", ["loan_officer", "reviewer"], "SC-E")
     walk = await _walk_with(suite, "dual.inv.rev", "officer.e.b")

@@ -184,7 +184,9 @@ class Room {
         const after = order[order.indexOf(view.phase) + 1];
         next.textContent = after ? `${label('cm_move_to')}: ${phaseName(after)}` : label('cm_meeting_closed');
         next.disabled = !after;
-        this.root.querySelector('[data-phase-banner]').textContent = phaseName(view.phase);
+        const banner = this.root.querySelector('[data-phase-banner]');
+        banner.textContent = phaseName(view.phase);
+        banner.dataset.phase = view.phase;  // the banner's code follows its words
         if (view.decision_error) toast(`${label('cm_decision_not_delivered')}: ${view.decision_error}`, true);
       } catch (failure) {
         toast(failure.message, true);
