@@ -22,6 +22,7 @@ whole search fail with `IncompleteSearch`, never a silently partial ranking.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import threading
 import time
@@ -401,6 +402,12 @@ def _connect(address: str):
     except ImportError:
         raise ShardError("shards on a Ray cluster need the `ray` package: pip install 'loan-acceptance-suite[cluster]'") from None
     if not ray.is_initialized():
+        # A quick look first: ray.init waits a long time for a cluster that is not there.
+        host, _, port = address.removeprefix("ray://").rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except (OSError, ValueError) as error:
+            raise ShardError(f"cannot reach the Ray cluster at {address}: {error}") from None
         try:
             ray.init(address=address, logging_level="WARNING", log_to_driver=False)
         except (ConnectionError, ValueError, RuntimeError) as error:

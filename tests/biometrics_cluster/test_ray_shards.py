@@ -18,13 +18,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def cluster():
+    with LoopbackCluster(nodes=2, cpus_per_node=1) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def report(cluster, tmp_path_factory):
     folder = tmp_path_factory.mktemp("shards")
-    with LoopbackCluster(nodes=2, cpus_per_node=1) as cluster:
-        done = cluster.run([sys.executable, "-m", "tests.biometrics_cluster.scenario", cluster.address,
-                            str(folder / "store")], timeout=limit(900), cwd=str(ROOT))
+    done = cluster.run([sys.executable, "-m", "tests.biometrics_cluster.scenario", cluster.address,
+                        str(folder / "store")], timeout=limit(900), cwd=str(ROOT))
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_bench_identify_on_the_cluster_ranks_as_in_process(cluster, report):
+    # After the scenario (which ends its actors): the CLI's --ray-address on the same cluster.
+    loanctl = str(Path(sys.executable).with_name("loanctl"))
+    done = cluster.run([loanctl, "biometrics", "bench-identify", "--gallery", "400", "--shards", "2", "--probes", "2",
+                        "--fingers", "4", "--ray-address", cluster.address], timeout=limit(600), cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ray_nodes"] == 2
+    assert result["ray_top_equal_in_process"] is True
+    assert result["rank1_same_as_exhaustive"] is True
+    assert result["ray_search_seconds_per_probe"] > 0
 
 
 def test_shards_spread_over_both_nodes_and_answer_as_in_process(report):
