@@ -47,6 +47,13 @@ def analyse(image: bytes, dpi: float) -> Analysis:
                     template.width, template.height)
 
 
+def analyse_and_score(image: bytes, dpi: float, candidates: Sequence[bytes]) -> tuple[Analysis, list[float]]:
+    """A verification's work in one trip to a worker: the capture analysed, then scored against
+    each candidate (the same scores as `scores` on its template)."""
+    analysis = analyse(image, dpi)
+    return analysis, (scores(analysis.template, candidates) if candidates else [])
+
+
 def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
     """Score the probe against each candidate (1:1, as the Java original scores)."""
     matcher = Matcher(Template.from_cbor(probe))
@@ -162,6 +169,10 @@ class MatchingPool:
 
     async def analyse(self, image: bytes, dpi: float) -> Analysis:
         return await self.run(analyse, image, dpi)
+
+    async def analyse_and_score(self, image: bytes, dpi: float,
+                                candidates: Sequence[bytes]) -> tuple[Analysis, list[float]]:
+        return await self.run(analyse_and_score, image, dpi, list(candidates))
 
     async def scores(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
         return await self.run(scores, probe, list(candidates))

@@ -215,8 +215,12 @@ class BiometricService:
 
     async def _refuse_replay(self, capture: CaptureInput) -> None:
         if await self._is_replay(capture.sha256):
-            raise Conflict("this capture's bytes were already submitted: refused as a replay; capture again",
-                           code="capture_replay", details={"sha256": capture.sha256})
+            raise self._replay(capture)
+
+    @staticmethod
+    def _replay(capture: CaptureInput) -> Conflict:
+        return Conflict("this capture's bytes were already submitted: refused as a replay; capture again",
+                        code="capture_replay", details={"sha256": capture.sha256})
 
     # --- use cases ------------------------------------------------------------------------
 
@@ -268,29 +272,36 @@ class BiometricService:
                                          device=capture.device, verified_at=utcnow()))
             raise error
 
+        # One read before the capture is analysed: the replay check and the enrolled references
+        # (decrypted); then one trip to the process pool extracts and scores them.  Refusals
+        # keep their order: replay, unreadable, quality, not enrolled.
         try:
-            await self._refuse_replay(capture)
-            analysis = await self._analyse(capture)
+            async with self.db.unit_of_work(write=False) as session:
+                if (await session.execute(select(Capture.id).where(Capture.sha256 == capture.sha256))).first():
+                    raise self._replay(capture)
+                query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
+                                              Capture.enrolled)
+                if enrollment_loan_id is not None:
+                    query = query.where(Capture.loan_id == enrollment_loan_id)
+                if finger:
+                    query = query.where(Capture.finger == finger)
+                enrolled = list((await session.execute(query.order_by(Capture.id))).scalars())
+                templates = await self.templates_of(session, enrolled)
+            try:
+                analysis, scores = await self.pool.analyse_and_score(
+                    capture.image, capture.dpi, [templates[c.id] for c in enrolled])
+            except CaptureError as error:
+                raise InvalidInput(str(error), code="capture_unreadable") from None
         except (Conflict, InvalidInput) as error:
             await refuse(error, error.message)
         report, refusal = self._quality_refusal(analysis)
         if refusal:
             await refuse(InvalidInput(refusal, code="capture_quality",
                                       details={"minutiae": report.minutiae, "area_mm2": report.area_mm2}), refusal)
-        async with self.db.unit_of_work(write=False) as session:
-            query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
-                                          Capture.enrolled)
-            if enrollment_loan_id is not None:
-                query = query.where(Capture.loan_id == enrollment_loan_id)
-            if finger:
-                query = query.where(Capture.finger == finger)
-            enrolled = list((await session.execute(query.order_by(Capture.id))).scalars())
-            templates = await self.templates_of(session, enrolled)
         if not enrolled:
             where = f" for loan {enrollment_loan_id}" if enrollment_loan_id else ""
             await refuse(Conflict(f"{subject} has no enrolled print{' of finger %d' % finger if finger else ''}{where}",
                                   code="not_enrolled"), "not enrolled")
-        scores = await self.pool.scores(analysis.template, [templates[c.id] for c in enrolled])
         best = max(range(len(enrolled)), key=lambda i: scores[i])
         score, reference = round(scores[best], 3), enrolled[best]
         matched = score >= threshold
