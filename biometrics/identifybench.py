@@ -236,4 +236,7 @@ def _on_cluster(address: str, shards: int, bounds: list[int], templates: Sequenc
     same = all([(m, sc) for m, sc, _ in r.hits] == best(ids, row, 0.0, top) for r, row in zip(results, scores))
     return {"ray_address": address, "ray_nodes": len(nodes), "ray_load_seconds": load_wall,
             "ray_search_seconds_per_probe": search_wall / len(probes),
+            # The slowest shard's CPU time bounds a probe on an idle cluster: the load-independent
+            # side of the scaling ratio (this machine's other work inflates the wall times).
+            "ray_slowest_shard_cpu_seconds_per_probe": sum(max(r.cpu_seconds.values()) for r in results) / len(probes),
             "ray_retries": sum(r.retries for r in results), "ray_top_equal_in_process": same}

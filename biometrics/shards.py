@@ -26,7 +26,7 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -58,6 +58,7 @@ class ShardAnswer:
     shard: int
     version: int  # the records of the shard's store this answer covers
     hits: tuple[tuple[int, float], ...]  # (member id, score), best first
+    cpu_seconds: float = 0.0  # the search's CPU time in the shard (a load-independent figure)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class SearchResult:
     hits: list[tuple[int, float, int]]  # (member id, score, shard), best first; ties: lower member id
     versions: dict[int, int]  # shard -> version searched
     retries: int  # shard requests that had to be sent again
+    cpu_seconds: dict[int, float] = field(default_factory=dict)  # shard -> its search's CPU time
 
 
 # --- the encrypted store ------------------------------------------------------------------
@@ -210,13 +212,15 @@ class Shard:
         with self._lock:
             segments, version = self._segments, self._version
             self._searching += 1
+        started = time.thread_time()
         try:
             matcher = Matcher(Template.from_cbor(probe))
             if not segments:
                 return ShardAnswer(self.shard, version, ())
             scores = np.concatenate([matcher.match_compact(gallery) for _, gallery in segments])
             ids = np.concatenate([members for members, _ in segments])
-            return ShardAnswer(self.shard, version, tuple(best(ids, scores, threshold, limit)))
+            return ShardAnswer(self.shard, version, tuple(best(ids, scores, threshold, limit)),
+                               time.thread_time() - started)
         finally:
             with self._lock:
                 self._searching -= 1
@@ -356,7 +360,8 @@ class ShardedGallery:
             raise IncompleteSearch(f"shards {stale} answered from an older gallery than was committed")
         hits = [(member, score, s) for s, a in answers.items() for member, score in a.hits]
         hits.sort(key=lambda h: (-h[1], h[0]))
-        return SearchResult(hits[:limit], {s: a.version for s, a in answers.items()}, retries)
+        return SearchResult(hits[:limit], {s: a.version for s, a in answers.items()}, retries,
+                            {s: a.cpu_seconds for s, a in answers.items()})
 
     def _call(self, shard: int, method: str, *args):
         if self._ray is None:
