@@ -58,7 +58,7 @@ class ShardAnswer:
     shard: int
     version: int  # the records of the shard's store this answer covers
     hits: tuple[tuple[int, float], ...]  # (member id, score), best first
-    cpu_seconds: float = 0.0  # the search's CPU time in the shard (a load-independent figure)
+    cpu_seconds: float = field(default=0.0, compare=False)  # the search's CPU time in the shard (a load-independent figure)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class SearchResult:
     hits: list[tuple[int, float, int]]  # (member id, score, shard), best first; ties: lower member id
     versions: dict[int, int]  # shard -> version searched
     retries: int  # shard requests that had to be sent again
-    cpu_seconds: dict[int, float] = field(default_factory=dict)  # shard -> its search's CPU time
+    cpu_seconds: dict[int, float] = field(default_factory=dict, compare=False)  # shard -> its search's CPU time
 
 
 # --- the encrypted store ------------------------------------------------------------------
