@@ -195,16 +195,18 @@ class Shard:
         gallery = load_gallery([template for _, template in fresh])
         ids = np.array([member for member, _ in fresh], dtype=np.int64)
         with self._lock:
-            if self._version != version:  # another add or reload ran meanwhile
-                return self.reload() if self._version < first_index + len(members) else self._version
-            segments = self._segments + [(ids, gallery)]
-            if len(segments) > _MAX_SEGMENTS:
-                tail = segments[1:]
-                segments = [segments[0], (np.concatenate([s[0] for s in tail]),
-                                          CompactGallery.concatenate([s[1] for s in tail]))]
-            self._segments = segments
-            self._version = version + len(fresh)
-            return self._version
+            current = self._version
+            if current == version:
+                segments = self._segments + [(ids, gallery)]
+                if len(segments) > _MAX_SEGMENTS:
+                    tail = segments[1:]
+                    segments = [segments[0], (np.concatenate([s[0] for s in tail]),
+                                              CompactGallery.concatenate([s[1] for s in tail]))]
+                self._segments = segments
+                self._version = version + len(fresh)
+                return self._version
+        # Another add or a reload ran meanwhile (the lock is not held here: reload takes it).
+        return self.reload() if current < first_index + len(members) else current
 
     def search(self, probe: bytes, threshold: float, limit: int) -> ShardAnswer:
         """The shard's best `limit` candidates at or above the threshold, best first (ties: lower

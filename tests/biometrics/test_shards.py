@@ -4,6 +4,7 @@ is sealed and bound to its place, and a shard that is behind reloads from the st
 from __future__ import annotations
 
 import random
+import threading
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from biometrics.sourceafis.loader import load_gallery
 from biometrics.sourceafis.matcher import Matcher
 from biometrics.sourceafis.template import Template, TemplateError
 from tests.fingerprint_data import GOLDEN
+from tests.waiting import limit
 
 
 def _templates() -> tuple[list[bytes], list[bytes]]:
@@ -123,3 +125,33 @@ def test_the_merger_refuses_a_partial_or_stale_answer(tmp_path, data):
         gallery._merge({0: complete[0]}, [1, 1], 5, 0)
     with pytest.raises(IncompleteSearch, match="older gallery"):
         gallery._merge({0: complete[0], 1: ShardAnswer(1, 0, ())}, [1, 1], 5, 0)
+
+
+def test_an_add_overtaken_by_another_reloads_without_deadlock(tmp_path, data, monkeypatch):
+    members, _ = data
+    master = MasterKey.generate()
+    store = ShardStore(tmp_path / "store")
+    store.create(1, master)
+    key = store.data_key(0, master)
+    store.append(0, 0, [(0, members[0])], key)
+    shard = Shard(0, str(store.folder), master.key)
+    store.append(0, 1, [(1, members[1]), (2, members[2])], key)
+    import biometrics.shards as shards_module
+
+    original = shards_module.load_gallery
+    overtaken = []
+
+    def building(templates):  # while this add builds its segment, another add lands record 1 only
+        if len(templates) == 2 and not overtaken:
+            overtaken.append(shard.add(1, [(1, members[1])]))
+        return original(templates)
+
+    monkeypatch.setattr(shards_module, "load_gallery", building)
+    answer = []
+    worker = threading.Thread(target=lambda: answer.append(shard.add(1, [(1, members[1]), (2, members[2])])),
+                              daemon=True)
+    worker.start()
+    worker.join(limit(60))
+    assert not worker.is_alive(), "the add deadlocked"
+    assert overtaken == [2] and answer == [3]  # behind what it was given: reloaded from the store
+    assert shard.info()["templates"] == 3
