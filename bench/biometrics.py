@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import io
 import math
+import os
 import random
 import statistics
 import sys
@@ -67,7 +68,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
-async def bench_verify(count: int) -> dict:
+async def bench_verify(count: int, concurrency: int = 8, per_client: int = 6, profile: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(data_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/bio.sqlite3").with_secrets()
         runner = web.AppRunner(create_app(config), access_log=None)
@@ -86,17 +87,50 @@ async def bench_verify(count: int) -> dict:
             for subject, image in captures[:5]:  # warm the pool's workers
                 await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
                                     purpose="verification")
-            latencies, matched = [], 0
-            for subject, image in captures[5:]:
+            profiler = None
+            if profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(async_mode="enabled")
+                profiler.start()
+            latencies, extraction, matched = [], [], 0
+            for subject, image in captures[5:count + 5]:
+                # Extraction alone (decode + extract, in this process), interleaved with the
+                # requests so both see the same machine load.
+                start = time.perf_counter()
+                analyse(image, 500.0)
+                extraction.append((time.perf_counter() - start) * 1000)
                 start = time.perf_counter()
                 result = await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
                                              purpose="verification")
                 latencies.append((time.perf_counter() - start) * 1000)
                 matched += result["matched"]
+            if profiler is not None:
+                profiler.stop()
+                print(profiler.output_text(unicode=False, color=False, show_all=False), file=sys.stderr)
+            rates = {}
+            for clients in (1, concurrency):
+                # Fresh captures (not seen before) split among the clients, all sent at once.
+                batch = [(n % len(FINGERS) + 1, fresh_png(PRINTS / f"{FINGERS[n % len(FINGERS)]}_{3 + n % 6}.png",
+                                                          10_000 * clients + n)) for n in range(per_client * clients)]
+
+                async def one_client(work):
+                    for subject, image in work:
+                        await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
+                                            purpose="verification")
+
+                start = time.perf_counter()
+                await asyncio.gather(*(one_client(batch[c::clients]) for c in range(clients)))
+                rates[clients] = len(batch) / (time.perf_counter() - start)
         finally:
             await runner.cleanup()
     return {"requests": count, "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
-            "mean_ms": statistics.fmean(latencies), "genuine_matched": matched}
+            "mean_ms": statistics.fmean(latencies), "genuine_matched": matched,
+            "extraction_p50_ms": percentile(extraction, 50), "extraction_p95_ms": percentile(extraction, 95),
+            "p95_over_extraction_p95": percentile(latencies, 95) / percentile(extraction, 95),
+            "p50_over_extraction_p50": percentile(latencies, 50) / percentile(extraction, 50),
+            "per_second_1_client": rates[1], f"per_second_{concurrency}_clients": rates[concurrency],
+            "concurrency": concurrency, "concurrency_ratio": rates[concurrency] / rates[1], "cores": os.cpu_count()}
 
 
 def real_templates() -> dict[str, Template]:
@@ -137,18 +171,28 @@ def bench_identify(sizes: list[int], probes: int) -> list[dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--verifies", type=int, default=120)
-    parser.add_argument("--galleries", default="1000,10000,100000")
+    parser.add_argument("--galleries", default="1000,10000,100000", help="gallery sizes ('' for none)")
     parser.add_argument("--probes", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput figure")
+    parser.add_argument("--profile", action="store_true", help="profile the server side of the requests (pyinstrument)")
     args = parser.parse_args()
     if not PRINTS.is_dir():
         print(f"the FVC prints are missing: {PRINTS}", file=sys.stderr)
         return 2
-    verify = asyncio.run(bench_verify(args.verifies))
+    verify = asyncio.run(bench_verify(args.verifies, args.clients, profile=args.profile))
     print(f"verify over HTTP ({verify['requests']} requests, one at a time): p50 {verify['p50_ms']:.1f} ms, "
           f"p95 {verify['p95_ms']:.1f} ms, mean {verify['mean_ms']:.1f} ms; "
           f"{verify['genuine_matched']}/{verify['requests']} genuine captures matched")
+    print(f"extraction alone (decode + extract, same captures, same run): p50 {verify['extraction_p50_ms']:.1f} ms, "
+          f"p95 {verify['extraction_p95_ms']:.1f} ms; verify / extraction: p50 {verify['p50_over_extraction_p50']:.2f}x, "
+          f"p95 {verify['p95_over_extraction_p95']:.2f}x")
+    print(f"verifications per second: 1 client {verify['per_second_1_client']:.1f}, {verify['concurrency']} clients "
+          f"{verify['per_second_%d_clients' % verify['concurrency']]:.1f} ({verify['concurrency_ratio']:.2f}x; "
+          f"{verify['cores']} cores, load average {os.getloadavg()[0]:.1f})")
+    if not args.galleries:
+        return 0
     print("gallery  probes  s/probe  candidates/s  build s  RSS growth MB  arrays MB  bytes/template")
-    for row in bench_identify([int(s) for s in args.galleries.split(",")], args.probes):
+    for row in bench_identify([int(s) for s in args.galleries.split(",") if s], args.probes):
         print(f"{row['gallery']:>7}  {row['probes']:>6}  {row['seconds_per_probe']:>7.3f}  "
               f"{row['candidates_per_second']:>12,.0f}  {row['build_s']:>7.1f}  {row['rss_growth_mb']:>13.1f}  "
               f"{row['arrays_mb']:>9.1f}  {row['bytes_per_template']:>14,.0f}")

@@ -62,6 +62,14 @@ def analyse(image: bytes, dpi: float, mode: str = "exact") -> Analysis:
     return Analysis(data, tuple((m.x, m.y) for m in template.minutiae), template.width, template.height, mode)
 
 
+def analyse_and_score(image: bytes, dpi: float, candidates: Sequence[bytes],
+                      mode: str = "exact") -> tuple[Analysis, list[float]]:
+    """A verification's work in one trip to a worker: the capture analysed in `mode`, then scored
+    against each candidate (the same scores as `scores` on its template; all of that mode)."""
+    analysis = analyse(image, dpi, mode)
+    return analysis, (scores(analysis.template, candidates) if candidates else [])
+
+
 def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
     """Score the probe against each candidate (1:1, as the Java original scores), all read by
     the probe's mode: a candidate of another version raises TemplateVersionError."""
@@ -189,6 +197,10 @@ class MatchingPool:
 
     async def analyse(self, image: bytes, dpi: float, mode: str = "exact") -> Analysis:
         return await self.run(analyse, image, dpi, mode)
+
+    async def analyse_and_score(self, image: bytes, dpi: float, candidates: Sequence[bytes],
+                                mode: str = "exact") -> tuple[Analysis, list[float]]:
+        return await self.run(analyse_and_score, image, dpi, list(candidates), mode)
 
     async def scores(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
         return await self.run(scores, probe, list(candidates))

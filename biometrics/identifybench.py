@@ -121,7 +121,7 @@ def _reference_scores(probes: Sequence[Template], gallery: Sequence[Template]) -
 
 
 def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 10, seed: int = 2026,
-        exhaustive_limit: int = 20_000, fingers: int | None = None) -> dict:
+        exhaustive_limit: int = 20_000, fingers: int | None = None, ray_address: str = "") -> dict:
     """Builds, seals, loads and searches the gallery; returns the figures (see the module docstring)."""
     if gallery_size < 1 or shards < 1 or probes < 1:
         raise BenchError("--gallery, --shards and --probes must be at least 1")
@@ -186,6 +186,8 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
         "rank1_correct": sum(fingers[r] == p.finger for r, p in zip(fast_rank1, probe_prints)) / len(matchers),
         "load_average": os.getloadavg()[0],
     }
+    if ray_address:
+        result.update(_on_cluster(ray_address, shards, bounds, templates, probe_prints, scores))
     if gallery_size <= exhaustive_limit:
         reference = _reference_scores([p.template for p in probe_prints], templates)
         result["rank1_same_as_exhaustive"] = [int(np.argmax(r)) for r in reference] == fast_rank1
@@ -196,3 +198,45 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
         result["rank1_same_as_exhaustive"] = None
         result["scores_equal_to_1to1"] = None
     return result
+
+
+def _on_cluster(address: str, shards: int, bounds: list[int], templates: Sequence[Template],
+                probe_prints: Sequence[Print], scores: np.ndarray, top: int = 10) -> dict:
+    """The same shards held by Ray actors: their store written (sealed), the actors started and
+    loaded from it, each probe fanned out to every shard and merged; the merged best `top`
+    must equal the in-process scores' best `top`.  Times are wall times of this client."""
+    import tempfile
+
+    from .keys import MasterKey
+    from .shards import ShardedGallery, ShardError, ShardStore, best
+
+    master = MasterKey.generate()
+    with tempfile.TemporaryDirectory(prefix="bench-shards") as folder:
+        store = ShardStore(folder)
+        store.create(shards, master)
+        for s in range(shards):
+            key = store.data_key(s, master)
+            store.append(s, 0, [(i, templates[i].to_cbor()) for i in range(bounds[s], bounds[s + 1])], key)
+        started = time.perf_counter()
+        try:
+            gallery = ShardedGallery(store, master, ray_address=address)
+        except ShardError as error:
+            raise BenchError(str(error)) from None
+        load_wall = time.perf_counter() - started
+        try:
+            nodes = {i["node"] for i in gallery.info()}
+            probes = [p.template.to_cbor() for p in probe_prints]
+            gallery.search(probes[0], 0.0, top)  # every actor compiled and warm before timing
+            started = time.perf_counter()
+            results = [gallery.search(p, 0.0, top) for p in probes]
+            search_wall = time.perf_counter() - started
+        finally:
+            gallery.close()
+    ids = np.arange(scores.shape[1], dtype=np.int64)
+    same = all([(m, sc) for m, sc, _ in r.hits] == best(ids, row, 0.0, top) for r, row in zip(results, scores))
+    return {"ray_address": address, "ray_nodes": len(nodes), "ray_load_seconds": load_wall,
+            "ray_search_seconds_per_probe": search_wall / len(probes),
+            # The slowest shard's CPU time bounds a probe on an idle cluster: the load-independent
+            # side of the scaling ratio (this machine's other work inflates the wall times).
+            "ray_slowest_shard_cpu_seconds_per_probe": sum(max(r.cpu_seconds.values()) for r in results) / len(probes),
+            "ray_retries": sum(r.retries for r in results), "ray_top_equal_in_process": same}

@@ -232,8 +232,12 @@ class BiometricService:
 
     async def _refuse_replay(self, capture: CaptureInput) -> None:
         if await self._is_replay(capture.sha256):
-            raise Conflict("this capture's bytes were already submitted: refused as a replay; capture again",
-                           code="capture_replay", details={"sha256": capture.sha256})
+            raise self._replay(capture)
+
+    @staticmethod
+    def _replay(capture: CaptureInput) -> Conflict:
+        return Conflict("this capture's bytes were already submitted: refused as a replay; capture again",
+                        code="capture_replay", details={"sha256": capture.sha256})
 
     # --- use cases ------------------------------------------------------------------------
 
@@ -287,28 +291,34 @@ class BiometricService:
                                          device=capture.device, verified_at=utcnow()))
             raise error
 
+        # One read before the capture is analysed: the replay check and the enrolled references
+        # (decrypted); then one trip to the process pool extracts and scores them.  Refusals
+        # keep their order: replay, unreadable, quality, not enrolled.
         try:
-            await self._refuse_replay(capture)
-        except Conflict as error:
-            await refuse(error, error.message)
-        async with self.db.unit_of_work(write=False) as session:
-            query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
-                                          Capture.enrolled)
-            if enrollment_loan_id is not None:
-                query = query.where(Capture.loan_id == enrollment_loan_id)
-            if finger:
-                query = query.where(Capture.finger == finger)
-            enrolled = list((await session.execute(query.order_by(Capture.id))).scalars())
-            templates = await self.templates_of(session, enrolled)
-        enrolled = self._comparable([c for c in enrolled if c.id in templates])
-        # The probe is extracted once per mode its references were made in (the deployment's
-        # first), and compared only with references of that mode: a person enrolled in one mode
-        # costs one extraction, as before.
-        needed = sorted({modes.mode_of(c.template_version) for c in enrolled} or {self.settings.mode},
-                        key=lambda m: m != self.settings.mode)
-        try:
-            analysis = await self._analyse(capture, needed[0])
-        except InvalidInput as error:
+            async with self.db.unit_of_work(write=False) as session:
+                if (await session.execute(select(Capture.id).where(Capture.sha256 == capture.sha256))).first():
+                    raise self._replay(capture)
+                query = select(Capture).where(Capture.subject_kind == subject.kind, Capture.subject_id == subject.id,
+                                              Capture.enrolled)
+                if enrollment_loan_id is not None:
+                    query = query.where(Capture.loan_id == enrollment_loan_id)
+                if finger:
+                    query = query.where(Capture.finger == finger)
+                enrolled = list((await session.execute(query.order_by(Capture.id))).scalars())
+                templates = await self.templates_of(session, enrolled)
+            enrolled = self._comparable([c for c in enrolled if c.id in templates])
+            # The probe is extracted once per mode its references were made in (the deployment's
+            # first), and compared only with references of that mode: a person enrolled in one
+            # mode costs one extraction, as before.
+            needed = sorted({modes.mode_of(c.template_version) for c in enrolled} or {self.settings.mode},
+                            key=lambda m: m != self.settings.mode)
+            group = [c for c in enrolled if modes.mode_of(c.template_version) == needed[0]]
+            try:
+                analysis, first_scores = await self.pool.analyse_and_score(
+                    capture.image, capture.dpi, [templates[c.id] for c in group], needed[0])
+            except CaptureError as error:
+                raise InvalidInput(str(error), code="capture_unreadable") from None
+        except (Conflict, InvalidInput) as error:
             await refuse(error, error.message)
         report, refusal = self._quality_refusal(analysis)
         if refusal:
@@ -319,8 +329,8 @@ class BiometricService:
             await refuse(Conflict(f"{subject} has no enrolled print{' of finger %d' % finger if finger else ''}{where}",
                                   code="not_enrolled"), "not enrolled")
         analyses = {analysis.mode: analysis}
-        scores: dict[int, float] = {}
-        for mode in needed:
+        scores: dict[int, float] = dict(zip((c.id for c in group), first_scores))
+        for mode in needed[1:]:
             if mode not in analyses:
                 try:
                     analyses[mode] = await self._analyse(capture, mode)

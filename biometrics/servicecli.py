@@ -69,12 +69,9 @@ def cmd_bench_identify(args: argparse.Namespace) -> int:
 
     from .identifybench import BenchError, default_prints, run
 
-    if args.ray_address:
-        raise CommandError("shards on a Ray cluster are not available in this build; "
-                           "leave out --ray-address and LOANCTL_RAY_ADDRESS to run the shards in-process")
     try:
         result = run(args.prints or default_prints(), args.gallery, shards=args.shards, probes=args.probes,
-                     exhaustive_limit=args.exhaustive_limit, fingers=args.fingers)
+                     exhaustive_limit=args.exhaustive_limit, fingers=args.fingers, ray_address=args.ray_address)
     except BenchError as error:
         raise CommandError(str(error)) from None
     print(json.dumps(result))

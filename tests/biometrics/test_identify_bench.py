@@ -3,6 +3,7 @@ ranking equals the 1:1 kernel's exhaustive one."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -27,8 +28,12 @@ def test_bench_identify_prints_the_figures_and_the_rank1_check(capsys):
 
 
 def test_bench_identify_refuses_what_it_cannot_do(capsys, tmp_path):
-    assert main(["biometrics", "bench-identify", "--gallery", "10", "--ray-address", "127.0.0.1:6379"]) == 2
-    assert "Ray" in capsys.readouterr().err
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    assert main(["biometrics", "bench-identify", "--gallery", "10", "--fingers", "2", "--probes", "1",
+                 "--prints", str(FVC), "--ray-address", f"127.0.0.1:{closed}"]) == 2
+    assert "cannot reach the Ray cluster" in capsys.readouterr().err
     assert main(["biometrics", "bench-identify", "--gallery", "10", "--prints", str(tmp_path / "none")]) == 2
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):

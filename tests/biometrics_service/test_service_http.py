@@ -189,3 +189,42 @@ async def test_the_database_holds_no_raw_image_and_no_plaintext_template(tmp_pat
     import hashlib
 
     assert {hashlib.sha256(i).hexdigest() for i in images} == {sha for sha, _, _ in sealed}
+
+
+async def test_a_verification_is_one_read_one_pool_trip_and_one_write(service):
+    """The latency fix: the replay check and the enrolled references are read together, the
+    capture is extracted and scored in one trip to the process pool, and the record is written
+    in one unit of work; the refusals keep their order and answers."""
+    await service.call("POST", "/enroll", {"subject": "customer:9", "finger": 3,
+                                           "image_base64": b64(fvc_bytes("105_1"))}, scope="enroll", expect=201)
+    running = service.server.app[RUNTIME].running()
+    trips, units = [], []
+    run, unit_of_work = running.pool.run, running.db.unit_of_work
+
+    async def counted_run(function, *args):
+        trips.append(function.__name__)
+        return await run(function, *args)
+
+    def counted_unit(*, write: bool = True):
+        units.append("write" if write else "read")
+        return unit_of_work(write=write)
+
+    running.pool.run, running.db.unit_of_work = counted_run, counted_unit
+    try:
+        genuine = await service.call("POST", "/verify", {"subject": "customer:9", "purpose": "verification",
+                                                         "image_base64": b64(fvc_bytes("105_2"))}, scope="verify")
+        assert genuine["matched"]
+        assert trips == ["analyse_and_score"] and units == ["read", "write"]
+        trips.clear(), units.clear()
+        replay = await service.call("POST", "/verify", {"subject": "customer:9", "purpose": "verification",
+                                                        "image_base64": b64(fvc_bytes("105_2"))}, scope="verify",
+                                    expect=409)
+        assert replay["error"] == "capture_replay"
+        assert trips == [] and units == ["read", "write"]  # refused before extraction; the refusal recorded
+        trips.clear(), units.clear()
+        stranger = await service.call("POST", "/verify", {"subject": "customer:10", "purpose": "verification",
+                                                          "image_base64": b64(fvc_bytes("105_3"))}, scope="verify",
+                                      expect=409)
+        assert stranger["error"] == "not_enrolled" and trips == ["analyse_and_score"]
+    finally:
+        running.pool.run, running.db.unit_of_work = run, unit_of_work
