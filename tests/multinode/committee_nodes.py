@@ -61,13 +61,17 @@ class Session:
     peer: ClientParticipant
     client: socketio.AsyncClient
     started: float = field(default_factory=time.monotonic)
+    # Set once connect() returned: the server sends the publishers already there from its
+    # connect handler, before the client counts the namespace as connected (no call yet).
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RoamingParticipant:
     def __init__(self, user_id: str, token: Callable[[], Awaitable[str]], nodes: list[str], *,
                  first: str, seed: int) -> None:
         self.user_id, self.token, self.nodes, self.first, self.seed = user_id, token, nodes, first, seed
-        self.sessions: list[Session] = []
+        self.sessions: list[Session] = []  # the established ones, in order
+        self.current: Session | None = None  # the one being established or in use
         self.redirects: list[tuple[str, str]] = []  # (node asked, media node it named)
         self.moved = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -146,21 +150,24 @@ class RoamingParticipant:
 
         # Current before connecting: the server sends the publishers already there (to subscribe
         # to) as soon as it accepts, possibly before connect() returns here.
-        self.sessions.append(session)
+        self.current = session
         try:
             await client.connect(url, auth={"token": await self.token()}, transports=["websocket"],
                                  wait_timeout=10)
         except socketio.exceptions.ConnectionError:
-            self.sessions.remove(session)
+            await client.shutdown()
             await peer.close()
             if refusals and isinstance(refusals[0], dict):
                 raise Refused(refusals[0]) from None
             raise
         connected_before.append(True)
+        self.sessions.append(session)
+        session.ready.set()
         return session
 
     async def _subscribe(self, session: Session, publisher_id: str) -> None:
-        if publisher_id == self.user_id or self.session is not session:
+        await session.ready.wait()
+        if publisher_id == self.user_id or self.current is not session or not session.client.connected:
             return
         offer = await session.peer.subscribe_offer(publisher_id)
         answer = await session.client.call(
@@ -176,7 +183,7 @@ class RoamingParticipant:
 
     def _roam(self, session: Session) -> None:
         """The session's node died or gave the meeting up: start again elsewhere (once)."""
-        if self._closed or self.session is not session or (self._roaming and not self._roaming.done()):
+        if self._closed or self.current is not session or (self._roaming and not self._roaming.done()):
             return
 
         async def again() -> None:
