@@ -15,7 +15,13 @@ import time
 import pytest
 import redis.asyncio
 
+import socketio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from committee.cluster import ClusterSettings, socketio_manager
 from committee.registry import MediaRegistry
+from committee.signaling import CommitteeSignaling, JoinClaims
 from core.app import create_app as create_core_app
 from tests.committee_service.meeting import convene
 from tests.conftest import _create_postgres_database, _drop_postgres_database
@@ -35,14 +41,16 @@ TAKEOVER_LIMIT = 15.0  # the issue's promise: the meeting continues on another n
 
 
 @pytest.fixture(scope="module")
-def committee_cluster(tmp_path_factory):
+def redis_server(tmp_path_factory):
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def committee_cluster(tmp_path_factory, redis_server):
     workdir = tmp_path_factory.mktemp("committee-cluster")
-    redis_server = start_redis(workdir)
-    try:
-        url, name = asyncio.run(_create_postgres_database())
-    except BaseException:
-        redis_server.stop()
-        raise
+    url, name = asyncio.run(_create_postgres_database())
     config = cluster_config(workdir, url, step_up="off")
     nodes = []
     try:
@@ -57,7 +65,6 @@ def committee_cluster(tmp_path_factory):
             node.terminate()
         for node in nodes:
             node.stop()
-        redis_server.stop()
         asyncio.run(_drop_postgres_database(name))
 
 
@@ -170,10 +177,9 @@ async def test_participants_on_two_nodes_meet_on_one_media_node_and_survive_its_
         await suite.close()
 
 
-async def test_the_media_lease_has_one_holder_and_lapses_without_renewal(committee_cluster):
+async def test_the_media_lease_has_one_holder_and_lapses_without_renewal(redis_server):
     """The registry against the real Redis: concurrent claims get one holder; only the holder
     renews or releases; an unrenewed lease lapses and the next claim takes it."""
-    _config, _nodes, redis_server = committee_cluster
     store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
     try:
         a = MediaRegistry(store, "http://a", 0.5)
@@ -199,3 +205,40 @@ async def wait_until_async(claim, expected: str) -> None:
     while (await claim())[0] != expected:
         assert time.monotonic() < deadline, "the lease never lapsed"
         await asyncio.sleep(0.05)
+
+
+async def test_an_event_for_a_meeting_reaches_its_sockets_on_every_node(redis_server):
+    """Socket.IO through Redis: what one node emits to a meeting reaches the meeting's sockets
+    connected to another node (how the node that takes a meeting tells a stalled holder's
+    participants where the meeting went)."""
+    servers, clients = [], []
+    try:
+        signalings = []
+        for _ in range(2):
+            claims = iter([JoinClaims(str(n), "CM-BUS", "member", f"member {n}", f"token-{n}") for n in (1, 2)])
+            signaling = CommitteeSignaling(lambda token, claims=claims: next(claims), client_manager=socketio_manager(
+                ClusterSettings(redis_server.url, "http://unused")))
+            app = web.Application()
+            signaling.attach(app)
+            server = TestServer(app, host="127.0.0.1")
+            await server.start_server()
+            servers.append(server)
+            signalings.append(signaling)
+        received: list[tuple[int, dict]] = []
+        for n, server in enumerate(servers):
+            client = socketio.AsyncClient(reconnection=False)
+            client.on("phase", lambda data, n=n: received.append((n, data)))
+            await client.connect(str(server.make_url("/")).rstrip("/"), auth={"token": "t"},
+                                 transports=["websocket"], wait_timeout=PATIENCE)
+            clients.append(client)
+        # the second node emits; the first node's socket can only hear it through Redis
+        await signalings[1].emit_to_meeting("CM-BUS", "phase", {"phase": "deliberation"})
+        await wait_until(lambda: len(received) == 2, "the event at the sockets of both nodes",
+                         state=lambda: str(received))
+        assert sorted(n for n, _ in received) == [0, 1]
+        assert all(data == {"phase": "deliberation"} for _, data in received)
+    finally:
+        for client in clients:
+            await client.disconnect()
+        for server in servers:
+            await server.close()
