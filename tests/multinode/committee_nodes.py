@@ -64,6 +64,9 @@ class Session:
     # Set once connect() returned: the server sends the publishers already there from its
     # connect handler, before the client counts the namespace as connected (no call yet).
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Publishers subscribed to (or being): a publisher can come both in the `participants` list
+    # and in a `published` event; one subscription each, again only after it `left`.
+    subscribed: set[str] = field(default_factory=set)
 
 
 class RoamingParticipant:
@@ -138,6 +141,10 @@ class RoamingParticipant:
         async def on_published(item):
             self._spawn(self._subscribe(session, item["participant_id"]))
 
+        @client.on("left")
+        async def on_left(data):
+            session.subscribed.discard((data or {}).get("participant_id"))
+
         @client.on("media_node")
         async def on_media_node(data):
             self.first = (data or {}).get("url") or self.first
@@ -166,8 +173,11 @@ class RoamingParticipant:
         return session
 
     async def _subscribe(self, session: Session, publisher_id: str) -> None:
+        if publisher_id == self.user_id or publisher_id in session.subscribed:
+            return
+        session.subscribed.add(publisher_id)
         await session.ready.wait()
-        if publisher_id == self.user_id or self.current is not session or not session.client.connected:
+        if self.current is not session or not session.client.connected:
             return
         offer = await session.peer.subscribe_offer(publisher_id)
         answer = await session.client.call(

@@ -9,7 +9,11 @@ there, and the recording goes on as a new segment in the shared recordings folde
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import json
+import os
+import signal
 import time
 
 import pytest
@@ -52,20 +56,42 @@ def committee_cluster(tmp_path_factory, redis_server):
     workdir = tmp_path_factory.mktemp("committee-cluster")
     url, name = asyncio.run(_create_postgres_database())
     config = cluster_config(workdir, url, step_up="off")
-    nodes = []
     try:
         asyncio.run(prepare_database(config))
+        with committee_nodes(config, workdir, redis_server, "AB") as nodes:
+            yield config, nodes, redis_server
+    finally:
+        asyncio.run(_drop_postgres_database(name))
+
+
+@contextlib.contextmanager
+def committee_nodes(config, workdir, redis_server, names: str):
+    """Committee nodes on the module's database and Redis, stopped on the way out."""
+    nodes = []
+    try:
         nodes = [start_committee_node(n, config, workdir, redis_server.url, lease_seconds=LEASE_SECONDS)
-                 for n in "AB"]
+                 for n in names]
         for node in nodes:
             node.wait_healthy()
-        yield config, nodes, redis_server
+        yield nodes
     finally:
         for node in nodes:
+            if node.process.poll() is None:
+                node.process.send_signal(signal.SIGCONT)  # a node a test left stopped
             node.terminate()
         for node in nodes:
             node.stop()
-        asyncio.run(_drop_postgres_database(name))
+
+
+_suites = itertools.count(1)
+
+
+async def meeting_suite(config):
+    """The test's in-process core API on the nodes' database (join tokens, phases). Tests of this
+    module share the database: each numbers its customers in a range of its own."""
+    suite = await start_suite(config, load_demo=False, app=create_core_app(config))
+    suite._codes = itertools.count(1000 * next(_suites))
+    return suite
 
 
 @pytest.fixture
@@ -88,7 +114,7 @@ async def wait_until(condition, what: str, seconds: float = PATIENCE, state=lamb
 async def test_participants_on_two_nodes_meet_on_one_media_node_and_survive_its_death(
         committee_cluster, loopback_ice):
     config, nodes, redis_server = committee_cluster
-    suite = await start_suite(config, load_demo=False, app=create_core_app(config))
+    suite = await meeting_suite(config)
     store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
     people: list[RoamingParticipant] = []
     try:
@@ -177,6 +203,60 @@ async def test_participants_on_two_nodes_meet_on_one_media_node_and_survive_its_
         await suite.close()
 
 
+async def test_a_stalled_media_node_loses_its_meeting_and_its_participants_follow(
+        committee_cluster, loopback_ice, tmp_path):
+    """The media node stops (SIGSTOP) past its lease; a participant joining through the other
+    node moves the meeting there. When the stalled node runs again, its participants are told
+    `media_node` (through Redis by the new holder, and by the stalled node finding its lease
+    gone) and join the meeting on the new node; the stalled node gives its room up."""
+    config, _, redis_server = committee_cluster
+    suite = await meeting_suite(config)
+    store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+    registry = MediaRegistry(store, "test", LEASE_SECONDS)
+    people: list[RoamingParticipant] = []
+    with committee_nodes(config, tmp_path, redis_server, "XY") as (stalled, taker):
+        try:
+            meeting = await convene(suite)
+            await meeting.phase("open")
+            names = ["convener", *meeting.members()[:2]]
+
+            def person(i: int, first: str) -> RoamingParticipant:
+                async def token() -> str:
+                    return (await meeting.join_token(names[i]))["token"]
+                return RoamingParticipant(str(meeting.users[names[i]]), token, [stalled.base, taker.base],
+                                          first=first, seed=i)
+
+            people = [person(0, stalled.base), person(1, stalled.base)]
+            for p in people:
+                await p.join()
+            assert await registry.holder(meeting.code) == stalled.base
+            await wait_until(lambda: all(p.receiving([o.user_id for o in people if o is not p], 5) for p in people),
+                             "the first two receiving each other")
+
+            os.kill(stalled.process.pid, signal.SIGSTOP)
+            await wait_until_async(lambda: registry.holder(meeting.code), None)  # the lease lapsed
+            newcomer = person(2, taker.base)
+            people.append(newcomer)
+            await newcomer.join()
+            assert newcomer.session.node == taker.base and not newcomer.redirects
+            assert await registry.holder(meeting.code) == taker.base
+            os.kill(stalled.process.pid, signal.SIGCONT)
+
+            await wait_until(lambda: all(p.session.node == taker.base for p in people),
+                             "the stalled node's participants to move to the new media node")
+            ids = [p.user_id for p in people]
+            await wait_until(lambda: all(p.receiving([o for o in ids if o != p.user_id], 5) for p in people),
+                             "everyone receiving everyone on the new media node",
+                             state=lambda: str([(p.user_id, p.session.node, p.reception_counts()) for p in people]))
+            await wait_until(lambda: "giving its room up" in stalled.log(), "the stalled node to give the room up")
+            assert stalled.healthy() and await registry.holder(meeting.code) == taker.base
+        finally:
+            for p in people:
+                await p.close()
+            await store.aclose()
+            await suite.close()
+
+
 async def test_the_media_lease_has_one_holder_and_lapses_without_renewal(redis_server):
     """The registry against the real Redis: concurrent claims get one holder; only the holder
     renews or releases; an unrenewed lease lapses and the next claim takes it."""
@@ -200,10 +280,14 @@ async def test_the_media_lease_has_one_holder_and_lapses_without_renewal(redis_s
         await store.aclose()
 
 
-async def wait_until_async(claim, expected: str) -> None:
+async def wait_until_async(read, expected) -> None:
+    """Poll an async read until it gives `expected` (for a claim: its holder)."""
     deadline = time.monotonic() + PATIENCE
-    while (await claim())[0] != expected:
-        assert time.monotonic() < deadline, "the lease never lapsed"
+    while True:
+        value = await read()
+        if (value[0] if isinstance(value, (list, tuple)) else value) == expected:
+            return
+        assert time.monotonic() < deadline, f"still {value!r}, not {expected!r}"
         await asyncio.sleep(0.05)
 
 
