@@ -71,8 +71,9 @@ class Session:
 
 class RoamingParticipant:
     def __init__(self, user_id: str, token: Callable[[], Awaitable[str]], nodes: list[str], *,
-                 first: str, seed: int) -> None:
+                 first: str, seed: int, media: Callable[[], tuple] | None = None) -> None:
         self.user_id, self.token, self.nodes, self.first, self.seed = user_id, token, nodes, first, seed
+        self.media = media  # () -> (camera, microphone) tracks; default: synthetic, encoded live
         self.sessions: list[Session] = []  # the established ones, in order
         self.current: Session | None = None  # the one being established or in use
         self.redirects: list[tuple[str, str]] = []  # (node asked, media node it named)
@@ -123,7 +124,8 @@ class RoamingParticipant:
 
     async def _connect(self, url: str) -> Session:
         client = socketio.AsyncClient(reconnection=False)
-        peer = ClientParticipant(self.user_id, seed=self.seed, keep_video=30)
+        camera, microphone = self.media() if self.media else (None, None)
+        peer = ClientParticipant(self.user_id, seed=self.seed, keep_video=30, camera=camera, microphone=microphone)
         session = Session(url, peer, client)
         refusals: list = []
         connected_before: list[bool] = []

@@ -15,22 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import unavailable
+from tests.multinode.nodes import Node, free_port
 from tests.waiting import PATIENCE
 
 REDIS_SERVER = os.environ.get("LOANCTL_REDIS_SERVER", "/usr/bin/redis-server")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
-class RedisServer:
-    port: int
-    process: subprocess.Popen
-    log_path: Path
+class RedisServer(Node):
+    """A redis-server process (stopped like a node: SIGTERM, then SIGKILL after the patience)."""
 
     @property
     def url(self) -> str:
@@ -44,15 +37,6 @@ class RedisServer:
         except OSError:
             return False
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=PATIENCE)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
 
 def start_redis(workdir: Path) -> RedisServer:
     binary = shutil.which(REDIS_SERVER) or (REDIS_SERVER if Path(REDIS_SERVER).exists() else None)
@@ -64,7 +48,7 @@ def start_redis(workdir: Path) -> RedisServer:
         process = subprocess.Popen(
             [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
              "--dir", str(workdir)], stdout=log, stderr=subprocess.STDOUT)
-    server = RedisServer(port, process, log_path)
+    server = RedisServer("redis", port, process, log_path)
     deadline = time.monotonic() + PATIENCE
     while not server.ping():
         if process.poll() is not None:
