@@ -65,11 +65,11 @@ def committee_cluster(tmp_path_factory, redis_server):
 
 
 @contextlib.contextmanager
-def committee_nodes(config, workdir, redis_server, names: str):
+def committee_nodes(config, workdir, redis_server, names: str, lease_seconds: float = LEASE_SECONDS):
     """Committee nodes on the module's database and Redis, stopped on the way out."""
     nodes = []
     try:
-        nodes = [start_committee_node(n, config, workdir, redis_server.url, lease_seconds=LEASE_SECONDS)
+        nodes = [start_committee_node(n, config, workdir, redis_server.url, lease_seconds=lease_seconds)
                  for n in names]
         for node in nodes:
             node.wait_healthy()
@@ -250,6 +250,41 @@ async def test_a_stalled_media_node_loses_its_meeting_and_its_participants_follo
                              state=lambda: str([(p.user_id, p.session.node, p.reception_counts()) for p in people]))
             await wait_until(lambda: "giving its room up" in stalled.log(), "the stalled node to give the room up")
             assert stalled.healthy() and await registry.holder(meeting.code) == taker.base
+        finally:
+            for p in people:
+                await p.close()
+            await store.aclose()
+            await suite.close()
+
+
+async def test_a_media_node_stopped_gracefully_hands_its_meetings_over_at_once(
+        committee_cluster, loopback_ice, tmp_path):
+    """SIGTERM: the node closes its rooms and releases its leases before it exits, so the
+    participants' next join takes the meeting elsewhere without waiting for a lease to lapse
+    (the lease here outlasts the test's patience: only a release lets the meeting move)."""
+    config, _, redis_server = committee_cluster
+    suite = await meeting_suite(config)
+    store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+    registry = MediaRegistry(store, "test", LEASE_SECONDS)
+    people: list[RoamingParticipant] = []
+    with committee_nodes(config, tmp_path, redis_server, "PQ", lease_seconds=10 * PATIENCE) as (leaving, staying):
+        try:
+            meeting = await convene(suite)
+            await meeting.phase("open")
+            for i, name in enumerate(["convener", meeting.members()[0]]):
+                async def token(name=name) -> str:
+                    return (await meeting.join_token(name))["token"]
+                people.append(RoamingParticipant(str(meeting.users[name]), token, [leaving.base, staying.base],
+                                                 first=leaving.base, seed=i))
+                await people[-1].join()
+            assert await registry.holder(meeting.code) == leaving.base
+            leaving.terminate()
+            await asyncio.to_thread(leaving.process.wait, PATIENCE)
+            assert await registry.holder(meeting.code) != leaving.base  # released, not left to lapse
+            await wait_until(lambda: all(p.session.node == staying.base for p in people),
+                             "the participants to join on the remaining node")
+            await wait_until(lambda: all(p.receiving([o.user_id for o in people if o is not p], 5) for p in people),
+                             "media between them on the remaining node")
         finally:
             for p in people:
                 await p.close()
