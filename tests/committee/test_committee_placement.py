@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import socketio
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from committee.signaling import CommitteeSignaling, JoinClaims
 from committee_peers import wait_for
@@ -29,12 +30,10 @@ async def node():
     signaling.on_seat = on_seat
     app = web.Application()
     signaling.attach(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield signaling, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", placed, seats
-    await runner.cleanup()
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield signaling, str(server.make_url("/")).rstrip("/"), placed, seats
+    await server.close()
 
 
 async def _answer(value):

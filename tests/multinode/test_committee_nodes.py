@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import time
+from dataclasses import dataclass, field
 
 import pytest
 import redis.asyncio
@@ -94,6 +95,28 @@ async def meeting_suite(config):
     return suite
 
 
+@dataclass
+class World:
+    """What a test of meetings on the nodes holds: the core API in process, a look at the media
+    registry in Redis, and its participants (closed at the end)."""
+
+    suite: object
+    store: redis.asyncio.Redis
+    registry: MediaRegistry
+    people: list[RoamingParticipant] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, config, redis_server) -> "World":
+        store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+        return cls(await meeting_suite(config), store, MediaRegistry(store, "test", LEASE_SECONDS))
+
+    async def close(self) -> None:
+        for person in self.people:
+            await person.close()
+        await self.store.aclose()
+        await self.suite.close()
+
+
 @pytest.fixture
 def loopback_ice():
     undo = use_loopback_host_candidates()
@@ -114,9 +137,8 @@ async def wait_until(condition, what: str, seconds: float = PATIENCE, state=lamb
 async def test_participants_on_two_nodes_meet_on_one_media_node_and_survive_its_death(
         committee_cluster, loopback_ice):
     config, nodes, redis_server = committee_cluster
-    suite = await meeting_suite(config)
-    store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
-    people: list[RoamingParticipant] = []
+    world = await World.open(config, redis_server)
+    suite, registry, people = world.suite, world.registry, world.people
     try:
         meeting = await convene(suite)
         await meeting.phase("open")
@@ -137,7 +159,6 @@ async def test_participants_on_two_nodes_meet_on_one_media_node_and_survive_its_
             await person.join()
 
         ids = [p.user_id for p in people]
-        registry = MediaRegistry(store, "test", LEASE_SECONDS)
         holder = await registry.holder(meeting.code)
         assert holder in bases
         assert all(p.session.node == holder for p in people), [p.session.node for p in people]
@@ -197,10 +218,7 @@ async def test_participants_on_two_nodes_meet_on_one_media_node_and_survive_its_
         await wait_until(lambda: all(f.exists() and f.stat().st_size > 0 for f in files),
                          "the new segment's tracks written")
     finally:
-        for person in people:
-            await person.close()
-        await store.aclose()
-        await suite.close()
+        await world.close()
 
 
 async def test_a_stalled_media_node_loses_its_meeting_and_its_participants_follow(
@@ -210,10 +228,8 @@ async def test_a_stalled_media_node_loses_its_meeting_and_its_participants_follo
     `media_node` (through Redis by the new holder, and by the stalled node finding its lease
     gone) and join the meeting on the new node; the stalled node gives its room up."""
     config, _, redis_server = committee_cluster
-    suite = await meeting_suite(config)
-    store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
-    registry = MediaRegistry(store, "test", LEASE_SECONDS)
-    people: list[RoamingParticipant] = []
+    world = await World.open(config, redis_server)
+    suite, registry, people = world.suite, world.registry, world.people
     with committee_nodes(config, tmp_path, redis_server, "XY") as (stalled, taker):
         try:
             meeting = await convene(suite)
@@ -226,7 +242,7 @@ async def test_a_stalled_media_node_loses_its_meeting_and_its_participants_follo
                 return RoamingParticipant(str(meeting.users[names[i]]), token, [stalled.base, taker.base],
                                           first=first, seed=i)
 
-            people = [person(0, stalled.base), person(1, stalled.base)]
+            people.extend([person(0, stalled.base), person(1, stalled.base)])
             for p in people:
                 await p.join()
             assert await registry.holder(meeting.code) == stalled.base
@@ -251,10 +267,7 @@ async def test_a_stalled_media_node_loses_its_meeting_and_its_participants_follo
             await wait_until(lambda: "giving its room up" in stalled.log(), "the stalled node to give the room up")
             assert stalled.healthy() and await registry.holder(meeting.code) == taker.base
         finally:
-            for p in people:
-                await p.close()
-            await store.aclose()
-            await suite.close()
+            await world.close()
 
 
 async def test_a_media_node_stopped_gracefully_hands_its_meetings_over_at_once(
@@ -263,10 +276,8 @@ async def test_a_media_node_stopped_gracefully_hands_its_meetings_over_at_once(
     participants' next join takes the meeting elsewhere without waiting for a lease to lapse
     (the lease here outlasts the test's patience: only a release lets the meeting move)."""
     config, _, redis_server = committee_cluster
-    suite = await meeting_suite(config)
-    store = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
-    registry = MediaRegistry(store, "test", LEASE_SECONDS)
-    people: list[RoamingParticipant] = []
+    world = await World.open(config, redis_server)
+    suite, registry, people = world.suite, world.registry, world.people
     with committee_nodes(config, tmp_path, redis_server, "PQ", lease_seconds=10 * PATIENCE) as (leaving, staying):
         try:
             meeting = await convene(suite)
@@ -286,10 +297,7 @@ async def test_a_media_node_stopped_gracefully_hands_its_meetings_over_at_once(
             await wait_until(lambda: all(p.receiving([o.user_id for o in people if o is not p], 5) for p in people),
                              "media between them on the remaining node")
         finally:
-            for p in people:
-                await p.close()
-            await store.aclose()
-            await suite.close()
+            await world.close()
 
 
 async def test_the_media_lease_has_one_holder_and_lapses_without_renewal(redis_server):
