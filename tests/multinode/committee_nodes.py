@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable
 
+import aiohttp
 import socketio
 from aiortc import RTCSessionDescription
 
@@ -123,7 +124,10 @@ class RoamingParticipant:
         return session
 
     async def _connect(self, url: str) -> Session:
-        client = socketio.AsyncClient(reconnection=False)
+        # Our own HTTP session, closed with the session: a refused or failed connect leaves the
+        # client's own one open.
+        http = aiohttp.ClientSession()
+        client = socketio.AsyncClient(reconnection=False, http_session=http)
         camera, microphone = self.media() if self.media else (None, None)
         peer = ClientParticipant(self.user_id, seed=self.seed, keep_video=30, camera=camera, microphone=microphone)
         session = Session(url, peer, client)
@@ -165,6 +169,7 @@ class RoamingParticipant:
                                  wait_timeout=10)
         except socketio.exceptions.ConnectionError:
             await client.shutdown()
+            await http.close()
             await peer.close()
             if refusals and isinstance(refusals[0], dict):
                 raise Refused(refusals[0]) from None
@@ -209,6 +214,7 @@ class RoamingParticipant:
     async def _end(self, session: Session) -> None:
         if session.client.connected:
             await session.client.disconnect()
+        await session.client.eio.http.close()
         await session.peer.close()
 
     def receiving(self, others: list[str], packets: int) -> bool:
