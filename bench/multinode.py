@@ -1,8 +1,11 @@
 """Core nodes benchmark: workflow commands (and work-queue reads) per second over HTTP with 1 and 2
 `loanctl serve core` nodes on the same PostgreSQL database, as a ratio (the baseline is the 1-node run, measured in
 the same process, alternating with the 2-node runs so that both see the same machine load).
+With --committee: committee rooms (default 2 rooms of 9) on 1 and on 2 `loanctl serve committee` nodes on
+PostgreSQL + Redis (below).
 
     .venv/bin/python bench/multinode.py [--commands 200] [--rounds 3] [--clients 8]
+    .venv/bin/python bench/multinode.py --committee [--rooms 2] [--size 9] [--seconds 10]
 
 Each command is `main_review_pass` by the intake head through POST /api/loans/{id}/commands:
 session lookup, CSRF check, the command's unit of work (loan row lock, audit record, duties,
@@ -139,12 +142,155 @@ def table(measured: dict, commands: int, clients: int) -> str:
     return "\n".join(lines)
 
 
+# -- committee nodes ---------------------------------------------------------------------------
+# Each room is a convened meeting (core's API in this process issues the join tokens); its
+# participants are aiortc peers in this process sending pre-encoded 640x480 VP8 at 15 fps and Opus
+# (bench/committee.py's looped clips, so this process encodes nothing) and receiving without
+# decoding. With 1 node every participant connects to it; with 2, room k's participants connect
+# to node k % 2 first, so the first joiner's node takes the room's lease (its media node) and the
+# rooms spread over the nodes. Measured over the window: each node's CPU (core-seconds per
+# second), video frames delivered per subscription per second (15 is all), and UDP datagrams the
+# kernel dropped machine-wide (not 0: the machine was starved, not the nodes).
+
+
+def _committee_bench():
+    import importlib.util
+
+    if "bench_committee" in sys.modules:
+        return sys.modules["bench_committee"]
+    spec = importlib.util.spec_from_file_location("bench_committee", Path(__file__).with_name("committee.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def committee_rooms(config, nodes, bases: list[str], rooms: int, size: int, seconds: float, clips) -> dict:
+    from tests.committee_service.meeting import convene
+    from tests.multinode.committee_nodes import RoamingParticipant
+    from tests.suite import start_suite
+    from core.app import create_app as create_core_app
+
+    bench = _committee_bench()
+    go = asyncio.Event()
+    suite = await start_suite(config, load_demo=False, app=create_core_app(config))
+    suite._codes = iter(range(10_000 * (len(bases) + rooms * 10), 10**6))  # customers of their own
+    people: list[RoamingParticipant] = []
+    try:
+        for room in range(rooms):
+            meeting = await convene(suite)
+            await meeting.phase("open")
+            names = [meeting.names[p["user_id"]] for p in meeting.view["participants"] if p["active"]][:size]
+            for i, name in enumerate(names):
+                async def token(meeting=meeting, name=name) -> str:
+                    return (await meeting.join_token(name))["token"]
+
+                def media():
+                    return (bench.LoopedClipTrack("video", clips[0], bench.FPS, go),
+                            bench.LoopedClipTrack("audio", clips[1], 50, go))
+                person = RoamingParticipant(str(meeting.users[name]), token, bases, first=bases[room % len(bases)],
+                                            seed=i, media=media)
+                people.append(person)
+                await person.join()
+        actual = len(people) // rooms
+
+        def subscribed() -> bool:
+            return all(len(p.session.peer.receptions) == actual - 1 and all(
+                r.connection.connectionState == "connected" for r in p.session.peer.receptions.values())
+                for p in people)
+        deadline = time.monotonic() + 300
+        while not subscribed():
+            if time.monotonic() > deadline:
+                raise SystemExit("the rooms' connections did not all come up")
+            await asyncio.sleep(0.1)
+        go.set()
+        await asyncio.sleep(3)  # warm-up: key frames and the first bursts, not measured
+
+        def delivered() -> list[int]:
+            return [r.packets["video"] for p in people for r in p.session.peer.receptions.values()]
+        before, cpu_before = delivered(), [_cpu_seconds(n.process.pid) for n in nodes]
+        drops_before, load_before, started = bench.udp_receive_buffer_errors(), os.getloadavg()[0], time.monotonic()
+        await asyncio.sleep(seconds)  # the measurement window
+        elapsed = time.monotonic() - started
+        after, cpu_after = delivered(), [_cpu_seconds(n.process.pid) for n in nodes]
+        rates = sorted((b - a) / elapsed for a, b in zip(before, after))
+        return {"nodes": len(bases), "rooms": rooms, "size": actual, "subscriptions": len(rates),
+                "media_nodes": len({p.session.node for p in people}),
+                "fps_median": statistics.median(rates), "fps_min": rates[0],
+                "cores": [(b - a) / elapsed for a, b in zip(cpu_before, cpu_after)],
+                "udp_drops": bench.udp_receive_buffer_errors() - drops_before,
+                "load": (load_before + os.getloadavg()[0]) / 2}
+    finally:
+        for person in people:
+            await person.close()
+        await suite.close()
+
+
+async def run_committee(rooms: int, size: int, seconds: float) -> list[dict]:
+    from tests.conftest import _create_postgres_database, _drop_postgres_database
+    from tests.multinode.committee_nodes import start_committee_node
+    from tests.multinode.redis_server import start_redis
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "committee"))
+    from committee_loopback import use_loopback_host_candidates
+
+    use_loopback_host_candidates()  # every peer on 127.0.0.1 (as the committee tests)
+    bench = _committee_bench()
+    clips = (bench.encode_video_clip(), bench.encode_audio_clip())
+    folder = Path(tempfile.mkdtemp(prefix="bench-committee-"))
+    redis_server = start_redis(folder)
+    url, name = await _create_postgres_database()
+    config = cluster_config(folder, url, step_up="off")
+    results = []
+    try:
+        await prepare_database(config)
+        for count in (1, 2):
+            nodes = [start_committee_node(f"{count}{n}", config, folder, redis_server.url, lease_seconds=6)
+                     for n in range(count)]
+            try:
+                for node in nodes:
+                    await asyncio.to_thread(node.wait_healthy)
+                results.append(await committee_rooms(config, nodes, [n.base for n in nodes], rooms, size,
+                                                     seconds, clips))
+                print(f"  {count} node(s): {results[-1]}", file=sys.stderr)
+            finally:
+                for node in nodes:
+                    node.stop()
+    finally:
+        redis_server.stop()
+        await _drop_postgres_database(name)
+    return results
+
+
+def committee_table(results: list[dict], seconds: float) -> str:
+    lines = [f"{results[0]['rooms']} rooms of {results[0]['size']}, 640x480 VP8 15 fps + Opus per participant, "
+             f"{seconds:.0f} s window after a 3 s warm-up.", "",
+             "| committee nodes | nodes holding rooms | subscriptions | video fps delivered per subscription "
+             "(median / lowest) | each node's CPU (cores) | UDP drops | load average |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['nodes']} | {r['media_nodes']} | {r['subscriptions']} | {r['fps_median']:.1f} / {r['fps_min']:.1f} | "
+                     f"{', '.join(f'{c:.2f}' for c in r['cores'])} | {r['udp_drops']} | {r['load']:.1f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--committee", action="store_true", help="committee rooms on 1 and 2 committee nodes")
+    parser.add_argument("--rooms", type=int, default=2, help="committee rooms at once (--committee)")
+    parser.add_argument("--size", type=int, default=9, help="participants per room (--committee)")
+    parser.add_argument("--seconds", type=float, default=10, help="measurement window (--committee)")
     parser.add_argument("--commands", type=int, default=200, help="commands per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds with 1 and with 2 nodes, alternating")
     parser.add_argument("--clients", type=int, default=8, help="requests in flight at once")
     args = parser.parse_args()
+    if args.committee:
+        print(committee_table(asyncio.run(run_committee(args.rooms, args.size, args.seconds)), args.seconds))
+        return
     measured = asyncio.run(run(args.commands, args.rounds, args.clients))
     print(table(measured, args.commands, args.clients))
 

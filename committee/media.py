@@ -23,6 +23,7 @@ from core.config import Config
 from core.db import Database
 
 from . import service
+from .cluster import CommitteeCluster, cluster_settings, socketio_manager
 from .compositejob import CompositeFailed, CompositeJob, CompositeRunner, runner_from
 from .recorder import RecordingPolicy, RoomRecorder
 from .sfu import MediaRoom
@@ -57,8 +58,13 @@ class CommitteeMedia:
         self.recorders: dict[str, RoomRecorder] = {}
         self.phases: dict[str, str] = {}
         self.jobs: dict[str, CompositeJob] = {}
-        self.signaling = CommitteeSignaling(self.verify, MeetingRooms(on_created=self._room_created))
+        settings = cluster_settings(config)  # several nodes on Redis, or None
+        self.cluster = CommitteeCluster(settings, self) if settings else None
+        self.signaling = CommitteeSignaling(self.verify, MeetingRooms(on_created=self._room_created),
+                                            client_manager=socketio_manager(settings) if settings else None)
         self.signaling.on_seat = self.seat
+        if self.cluster is not None:
+            self.signaling.placement = self.cluster.place
         self._watcher: asyncio.Task | None = None
         self._closing: set[str] = set()
         self._background: set[asyncio.Task] = set()
@@ -103,6 +109,8 @@ class CommitteeMedia:
 
         self.archive = Archive.open(self.config)
         self.archive.start(self.config)
+        if self.cluster is not None:
+            await self.cluster.start()
         self._watcher = asyncio.create_task(self._watch(), name="committee-phase-watcher")
         try:
             await self.resume_composites()
@@ -124,6 +132,8 @@ class CommitteeMedia:
         for recorder in self.recorders.values():
             await recorder.close()
         self.recorders.clear()
+        if self.cluster is not None:  # after the rooms: the leases go once nothing is served
+            await self.cluster.stop()
         if self.archive is not None:
             await self.archive.close()
 
@@ -185,6 +195,17 @@ class CommitteeMedia:
                 marker.write_text("filed\n")
         if recorder is not None:
             self.compose(code, recorder.directory, loan_id)
+        if self.cluster is not None:
+            await self.cluster.release(code)
+
+    async def give_up(self, code: str, holder: str | None) -> None:
+        """Another node took this meeting's media (this node lost its lease): send the sockets
+        there, close the room and finish this node's recording segment (filed at the close)."""
+        await self.signaling.relocate(code, holder or None)
+        await self.signaling.rooms.close(code)
+        recorder = self.recorders.pop(code, None)
+        if recorder is not None:
+            await recorder.close()
 
     async def resume_composites(self) -> list[str]:
         """Compose again the closed meetings whose composite a stopped server left unfinished

@@ -20,6 +20,10 @@ Server -> client:
 * ``left`` ``{"participant_id"}``: close the subscription to them.
 * ``removed`` ``{"reason"}``: sent before the server disconnects a revoked or
   removed participant.
+* ``media_node`` ``{"url"}``: (several nodes, :mod:`committee.cluster`) the meeting's
+  media moved to the node at ``url``: join again there with a new peer connection. A
+  connection to a node that does not serve the meeting is refused with
+  ``{"media_node": url}`` as the refusal's data.
 
 ``on_seat(claims, "join" | "leave")``, when set, is awaited for every connection that
 joins and every one that ends (the meeting's attendance).
@@ -136,17 +140,22 @@ class CommitteeSignaling:
         rooms: Optional[MeetingRooms] = None,
         *,
         cors_allowed_origins: Union[str, list[str], None] = None,
+        client_manager: Optional[socketio.AsyncManager] = None,
     ) -> None:
         self.verify_join_token = verify_join_token
         self.rooms = rooms or MeetingRooms()
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
+            client_manager=client_manager,  # several nodes: committee.cluster's Redis manager
             cors_allowed_origins=cors_allowed_origins or [],
             logger=False,
             engineio_logger=False,
         )
         # Told of every seat taken ("join") and left ("leave"): the meeting's attendance.
         self.on_seat: Optional[Callable[[JoinClaims, str], Awaitable[None]]] = None
+        # Several nodes (committee.cluster): None if this node serves the meeting's media, else
+        # the URL of the node that does; the connection is then refused with that URL.
+        self.placement: Optional[Callable[[str], Awaitable[Optional[str]]]] = None
         self.revoked_tokens: set[str] = set()
         self.removed_users: set[tuple[str, str]] = set()
         self._claims: dict[str, JoinClaims] = {}  # sid -> claims
@@ -198,6 +207,18 @@ class CommitteeSignaling:
         return len(sids)
 
     kick = remove_user
+
+    async def relocate(self, meeting_id: str, url: Optional[str]) -> int:
+        """The meeting's media moved to another node: tell this node's sockets of it where
+        (``media_node``) and close them; their clients join again there."""
+        sids = [sid for sid, c in self._claims.items() if c.meeting_id == meeting_id]
+        for sid in sids:
+            claims = self._claims.pop(sid)
+            await self.sio.emit("media_node", {"url": url}, to=sid)
+            await self.sio.disconnect(sid)
+            await self._seat(claims, "leave")
+        self._observed.discard(meeting_id)  # its room is closed; a new one gets a new observer
+        return len(sids)
 
     async def emit_to_meeting(self, meeting_id: str, event: str, data: Any) -> None:
         await self.sio.emit(event, data, room=meeting_id)
@@ -258,6 +279,16 @@ class CommitteeSignaling:
                 raise socketio.exceptions.ConnectionRefusedError(
                     "you were removed from this meeting and cannot rejoin"
                 )
+            if self.placement is not None:
+                try:
+                    elsewhere = await self.placement(claims.meeting_id)
+                except Exception:  # the registry (Redis) is unreachable: the client tries again
+                    logger.exception("placing meeting %s", claims.meeting_id)
+                    raise socketio.exceptions.ConnectionRefusedError("the media registry is unavailable")
+                if elsewhere:
+                    raise socketio.exceptions.ConnectionRefusedError(
+                        "this meeting's media is served by another node", {"media_node": elsewhere}
+                    )
             for old_sid, old in list(self._claims.items()):
                 if old.meeting_id == claims.meeting_id and old.user_id == claims.user_id:
                     await self._drop(old_sid, "replaced by a newer connection")

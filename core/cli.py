@@ -55,6 +55,8 @@ settings read from the environment (all optional; docs/running.md gives every de
                               a fingerprint service run apart, and the template master key
   LOANCTL_FINGERPRINT_THRESHOLD   match threshold (default 40)
   LOANCTL_SMS_GATEWAY         'log' (default) or an SMPP URL
+  LOANCTL_REDIS_URL, LOANCTL_MEDIA_NODE_URL, LOANCTL_MEDIA_LEASE_SECONDS
+                              several committee nodes on Redis (docs/deploy.md)
   LOANCTL_SESSION_IDLE_SECONDS, LOANCTL_SESSION_ABSOLUTE_SECONDS, LOANCTL_LOGIN_*,
   LOANCTL_PASSWORD_*, LOANCTL_ARGON2_*, LOANCTL_SCHEDULER_INTERVAL, LOANCTL_OUTBOX_INTERVAL,
   LOANCTL_DEMO_PASSWORD, LOANCTL_JIT_CACHE  (see docs/running.md)

@@ -12,7 +12,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 def unavailable(what: str, reason: str, variable: str) -> None:
-    """Skip a test that needs something missing here; in CI (variable set) fail instead."""
+    """Skip a test that needs something missing here; in CI (variable set) fail instead:
+    REQUIRE_POSTGRES (PostgreSQL), REQUIRE_BROWSER (Chromium), REQUIRE_REDIS (Debian's
+    redis-server, for the committee nodes of tests/multinode)."""
     message = f"{what} not available: {reason}"
     if os.environ.get(variable) == "1":
         pytest.fail(f"{message} ({variable}=1)")
