@@ -68,13 +68,17 @@ async def test_switching_to_accurate_keeps_verifying_exact_enrollments(deploymen
 
     accurate = deployment("accurate")  # the bank restarts the service with LOANCTL_FINGERPRINT_MODE=accurate
     extracted = []
-    analyse = deployment.pool.analyse
+    analyse, analyse_and_score = deployment.pool.analyse, deployment.pool.analyse_and_score
 
     async def recording(image, dpi, mode="exact"):
         extracted.append(mode)
         return await analyse(image, dpi, mode)
 
-    deployment.pool.analyse = recording
+    async def recording_and_scoring(image, dpi, candidates, mode="exact"):
+        extracted.append(mode)
+        return await analyse_and_score(image, dpi, candidates, mode)
+
+    deployment.pool.analyse, deployment.pool.analyse_and_score = recording, recording_and_scoring
     old = await accurate.verify(ALICE, capture_of("101_4"), requested_by="officer", purpose="verification")
     assert old["matched"] and old["template_version"] == TEMPLATE_VERSION and old["reenroll"]
     # Only the mode of her references is extracted: no accurate extraction is wasted on her.
