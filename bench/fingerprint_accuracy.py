@@ -27,7 +27,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 
 from biometrics.accurate import assess_capture, fuse  # noqa: E402
 from biometrics.accurate.enhancement import enhance  # noqa: E402

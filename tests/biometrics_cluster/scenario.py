@@ -13,7 +13,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from biometrics.identifybench import moved
 from biometrics.keys import MasterKey

@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 
 from core.config import Config
 from tests.conftest import _create_postgres_database, _drop_postgres_database
