@@ -24,6 +24,7 @@ from core.db import Database
 
 from . import service
 from .compositejob import CompositeFailed, CompositeJob, CompositeRunner, runner_from
+from .reconnection import ReconnectPolicy
 from .recorder import RecordingPolicy, RoomRecorder
 from .sfu import MediaRoom
 from .signaling import CommitteeSignaling, InvalidJoinToken, JoinClaims, MeetingRooms
@@ -47,7 +48,8 @@ class CommitteeMedia:
     """Signaling plus the meeting rules, for one process."""
 
     def __init__(self, config: Config, database: Callable[[], Database], *, poll_seconds: float = 0.5,
-                 policy: RecordingPolicy | None = None, compositor: CompositeRunner | None = None) -> None:
+                 policy: RecordingPolicy | None = None, compositor: CompositeRunner | None = None,
+                 reconnect: ReconnectPolicy | None = None) -> None:
         self.config = config
         self.database = database
         self.poll_seconds = poll_seconds
@@ -57,8 +59,11 @@ class CommitteeMedia:
         self.recorders: dict[str, RoomRecorder] = {}
         self.phases: dict[str, str] = {}
         self.jobs: dict[str, CompositeJob] = {}
-        self.signaling = CommitteeSignaling(self.verify, MeetingRooms(on_created=self._room_created))
+        self.reconnect_policy = reconnect or ReconnectPolicy.from_env()
+        self.signaling = CommitteeSignaling(
+            self.verify, MeetingRooms(on_created=self._room_created, policy=self.reconnect_policy))
         self.signaling.on_seat = self.seat
+        self.signaling.readmit = self.readmit
         self._watcher: asyncio.Task | None = None
         self._closing: set[str] = set()
         self._background: set[asyncio.Task] = set()
@@ -81,6 +86,14 @@ class CommitteeMedia:
         quorum are checked by core's API, whichever process serves the media)."""
         async with self.database().unit_of_work() as session:
             await service.record_attendance(session, claims.meeting_id, int(claims.user_id), claims.role, event)
+
+    async def readmit(self, claims: JoinClaims) -> None:
+        """A seated participant renegotiating its dead media path: the meeting's rules now."""
+        async with self.database().unit_of_work(write=False) as session:
+            try:
+                await service.readmit(session, claims)
+            except PermissionError as error:
+                raise InvalidJoinToken(str(error)) from None
 
     def _room_created(self, room: MediaRoom) -> None:
         meeting_id = room.room_id
