@@ -153,9 +153,10 @@ class _SignalingObserver:
         )
         # Without media the person is not in the meeting: the record shows the gap.
         for sid in sids:
-            if sid not in self.signaling._away:
+            claims = self.signaling._claims.get(sid)  # gone if it disconnected meanwhile
+            if claims is not None and sid not in self.signaling._away:
                 self.signaling._away.add(sid)
-                await self.signaling._seat(self.signaling._claims[sid], "leave")
+                await self.signaling._seat(claims, "leave")
 
     async def subscription_lost(self, participant: Participant, publisher_id: str, reason: str) -> None:
         for sid in self.signaling._sids(self.meeting_id, participant.participant_id):

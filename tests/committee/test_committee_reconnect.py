@@ -11,6 +11,7 @@ import av
 import pytest
 from aiohttp import web
 
+from committee.composite import compose_recording
 from committee.manifest import RecordingManifest
 from committee.reconnection import PathWatch, ReconnectPolicy
 from committee.recorder import RoomRecorder
@@ -125,6 +126,26 @@ async def test_reconnect_after_cut_transport_resumes_frames_and_records_two_segm
     types = [(e.type, e.participant_id) for e in manifest.events]
     assert ("reconnecting", "alice") in types and ("reconnected", "alice") in types
     assert types.index(("reconnecting", "alice")) < types.index(("reconnected", "alice"))
+
+    # the composite: alice's two segments in one tile at their times, black in the gap
+    directory = recorders["mtg-1"].directory
+    result = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: compose_recording(directory, directory / "composite.webm"))
+    assert (result.tiles, result.video_tracks) == (2, 3)
+    with av.open(str(directory / "composite.webm")) as container:
+        frames = [(float(f.time), f.to_ndarray(format="gray")) for f in container.decode(video=0)]
+    zero = min(t.first_packet_time for t in manifest.tracks) - manifest.started_at  # composite's 0
+    first, second = manifest.segments("alice", "video")
+    column = [t.participant_id for t in manifest.tracks if t.kind == "video"].index("alice")
+
+    def alice_brightness(meeting_time: float) -> float:
+        picture = min(frames, key=lambda f: abs(f[0] - (meeting_time - zero)))[1]
+        return float(picture[:, column * 320 : (column + 1) * 320].mean())
+
+    assert second.start - first.end > 1.6, (first.end, second.start)
+    assert alice_brightness(first.end - 0.5) > 40
+    assert alice_brightness(second.start - 0.3) < 5  # the gap: black (a held picture lasts 1 s)
+    assert alice_brightness(second.start + 0.8) > 40
 
 
 async def test_reconnect_refused_when_the_rules_no_longer_admit(room_server):
