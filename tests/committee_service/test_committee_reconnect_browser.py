@@ -1,7 +1,8 @@
 """Reconnection in Chromium, on SQLite and PostgreSQL: a member's page loses its sending
 connection (closed from the page, as a dropped link leaves it); the page builds a fresh one by
 itself, the other page's tile for that member goes reconnecting and back to live with new
-frames, the page's own banner is live again, and the recording holds both segments."""
+frames, the page's own banner is live again, and the recording holds both segments. Then the
+member's media stops with ICE still up: the server finds it and the page rebuilds on its word."""
 from __future__ import annotations
 
 import asyncio
@@ -84,5 +85,17 @@ async def test_reconnect_in_chromium_page_rebuilds_its_connection(quick_suite, b
     view = await meeting.get()
     events = [a["event"] for a in view["attendance"] if a["user_id"] == meeting.users[member]]
     assert events == ["join", "leave", "reconnect"], view["attendance"]
+
+    # its media stops while ICE still looks fine to the page: only the server can tell, and
+    # its word is enough for the page to rebuild
+    await convener_page.evaluate("() => { window.tileStates = []; }")
+    await member_page.evaluate("() => window.committeeRoom.publisher.getSenders().forEach((s) => s.replaceTrack(null))")
+    await member_page.wait_for_function("() => window.committeeRoom.reconnects >= 2", timeout=BROWSER_PATIENCE_MS)
+    await convener_page.wait_for_function(
+        f"() => window.tileStates.some(([id, s]) => id === '{member_id}' && s === 'reconnecting')")
+    await convener_page.wait_for_selector(f"{tile}[data-state=live]")
+    await wait_for(lambda: len([t for t in manifest.segments(member_id, "video") if t.start is not None]) == 3,
+                   20, "the member's third recorded segment")
+    await member_page.wait_for_selector("[data-testid=connection][data-state=live]")
     for page in (convener_page, member_page):
         await page.context.close()
