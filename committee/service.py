@@ -532,7 +532,8 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
         "opened_at": _iso(meeting.opened_at) if meeting.opened_at else None,
         "deliberation_at": _iso(meeting.deliberation_at) if meeting.deliberation_at else None,
         "seed_commitment": meeting.seed_commitment, "committed_at": _iso(meeting.committed_at),
-        "draw": json.loads(meeting.draw_record),
+        "draw": (draw := json.loads(meeting.draw_record)),
+        "draw_names": await _draw_names(session, draw),
         "draw_verified": verify_draw(record_of(meeting)).matches,
         "i_voted": who.user_id in cast,
     })
@@ -542,6 +543,21 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
                      "votes_against": meeting.votes_against, "tally": json.loads(meeting.tally),
                      "decision_sent": meeting.decision_sent_at is not None})
     return base
+
+
+async def _draw_names(session: AsyncSession, draw: dict[str, Any]) -> dict[str, str]:
+    """The display names of everyone the draw record names by user id (panel, reserves,
+    exclusions, replacements): a page shows people, the record keeps ids."""
+    ids = {*draw.get("panel", ()), *draw.get("reserves", ())}
+    for item in draw.get("exclusions", ()):
+        ids.add(item["member_id"] if isinstance(item, dict) else item[0])
+    for item in draw.get("replacements", ()):
+        ids.update((item.get("absent"), item.get("replacement")))
+    numeric = [int(i) for i in ids if str(i).isdigit()]
+    if not numeric:
+        return {}
+    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(numeric)))
+    return {str(user_id): name for user_id, name in rows}
 
 
 async def meetings_of_loan(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope,

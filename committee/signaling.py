@@ -32,8 +32,8 @@ A publish from a participant already seated with media (a reconnect) is checked 
 refused, ``{"error", "refused": true}``, and disconnected).
 
 ``on_seat(claims, "join" | "leave")``, when set, is awaited for every connection that
-joins and every one that ends, and for a media path lost ("leave") and renegotiated
-("join", which the meeting's record writes as a reconnect): the meeting's attendance.
+joins and every one that ends, and for a media path renegotiated on a kept seat ("join"
+again, which the meeting's record writes as a reconnect): the meeting's attendance.
 * anything sent with :meth:`CommitteeSignaling.emit_to_meeting` (e.g. ``phase``).
 
 ``revoke(token_id)`` and ``remove_user(meeting_id, user_id)`` close a
@@ -151,12 +151,6 @@ class _SignalingObserver:
             {"participant_id": participant.participant_id, "state": "reconnecting"},
             room=self.meeting_id, skip_sid=sids or None,
         )
-        # Without media the person is not in the meeting: the record shows the gap.
-        for sid in sids:
-            claims = self.signaling._claims.get(sid)  # gone if it disconnected meanwhile
-            if claims is not None and sid not in self.signaling._away:
-                self.signaling._away.add(sid)
-                await self.signaling._seat(claims, "leave")
 
     async def subscription_lost(self, participant: Participant, publisher_id: str, reason: str) -> None:
         for sid in self.signaling._sids(self.meeting_id, participant.participant_id):
@@ -190,7 +184,6 @@ class CommitteeSignaling:
         self._claims: dict[str, JoinClaims] = {}  # sid -> claims
         self._observed: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
-        self._away: set[str] = set()  # sids whose media path died: already recorded as left
         self._register()
 
     def attach(self, app: web.Application, socketio_path: str = "socket.io") -> None:
@@ -255,9 +248,7 @@ class CommitteeSignaling:
             room = self.rooms.existing(claims.meeting_id)
             if room is not None:
                 await room.remove(claims.user_id)
-            if sid not in self._away:
-                await self._seat(claims, "leave")
-            self._away.discard(sid)
+            await self._seat(claims, "leave")
 
     async def _seat(self, claims: JoinClaims, event: str) -> None:
         if self.on_seat is None:
@@ -339,9 +330,7 @@ class CommitteeSignaling:
             room = self.rooms.existing(claims.meeting_id)
             if room is not None:
                 await room.remove(claims.user_id)
-            if sid not in self._away:
-                await self._seat(claims, "leave")
-            self._away.discard(sid)
+            await self._seat(claims, "leave")
 
         @sio.event
         async def publish(sid: str, data: Any) -> dict:
@@ -368,9 +357,10 @@ class CommitteeSignaling:
                 )
             except OfferError as exc:
                 return {"error": str(exc)}
-            if reconnect and sid in self._away:
-                self._away.discard(sid)
-                await self._seat(claims, "join")  # the record writes it as a reconnect
+            if reconnect:
+                # The seat was kept through the gap (a blip must not cost the quorum); the
+                # meeting's record writes this second join as a reconnect.
+                await self._seat(claims, "join")
             await sio.emit(
                 "published",
                 {**self._describe(room.participant(claims.user_id)), "reconnected": reconnect},

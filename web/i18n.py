@@ -374,6 +374,10 @@ MORE_LABELS: dict[str, dict[str, str]] = {
     "cm_connection_live": {"zh": "您的连接正常", "en": "Your connection is live"},
     "cm_connection_reconnecting": {"zh": "您的连接中断，正在自动重连…", "en": "Your connection dropped; reconnecting by itself…"},
     "cm_connection_lost": {"zh": "您已断开连接", "en": "You are disconnected"},
+    "cm_media_mute": {"zh": "静音", "en": "Mute"}, "cm_media_unmute": {"zh": "取消静音", "en": "Unmute"},
+    "cm_media_camera_off": {"zh": "关闭摄像头", "en": "Camera off"}, "cm_media_camera_on": {"zh": "打开摄像头", "en": "Camera on"},
+    "cm_media_speaking": {"zh": "正在发言", "en": "speaking"},
+    "cm_officers_done": {"zh": "陈述环节已结束，调查人员已离开会议室", "en": "The presentation is over: the officers have left the room"},
     "tl_closed": {"zh": "会议结束", "en": "meeting closed"}, "tl_no_manifest": {"zh": "无会议清单", "en": "No manifest for this recording"},
     "pl_disbursed": {"zh": "放款日", "en": "Disbursed"}, "pl_maturity": {"zh": "到期日", "en": "Maturity"},
     "pl_outstanding": {"zh": "余额（元）", "en": "Outstanding (CNY)"}, "pl_origin": {"zh": "来源", "en": "Origin"},
@@ -425,7 +429,7 @@ JS_LABELS: tuple[str, ...] = tuple(sorted(
     {"saved", "archive_choose_file", "upload_connection_lost", "upload_expired", "upload_filed_page", "pl_filed",
      "flag_duplicate_identity", "cm_move_to", "cm_meeting_closed", "cm_me", "cm_cannot_join",
      "cm_decision_not_delivered", "cm_waiting", "tl_no_manifest"}
-    | {k for k in LABELS if k.startswith(("cm_tile_", "cm_connection_"))}
+    | {k for k in LABELS if k.startswith(("cm_tile_", "cm_connection_", "cm_media_", "cm_officers_"))}
     | {k for k in LABELS if k.startswith(("fp_", "stepup_", "phase_", "meeting_role_", "finger_", "job_", "tl_"))}))
 
 # --- messages of the API, in Chinese --------------------------------------------------------

@@ -37,6 +37,8 @@ function randomNonce() {
 const DEFAULT_WATCH = { grace_ms: 3000, stall_ms: 5000 };
 const CHECK_MS = 1000;
 const TILE_STATES = ['live', 'reconnecting', 'gone'];
+const SPEAKING_RMS = 0.02; // audio level (RMS of the samples, 0..1) above which a tile shows speaking
+const LEVEL_MS = 200;
 
 class Room {
   constructor(root) {
@@ -93,8 +95,79 @@ class Room {
       }
       tile.append(video, caption);
       this.tiles.append(tile);
+      this.layout();
     }
     return tile.querySelector('video');
+  }
+
+  // As square a grid as the tiles allow; the stylesheet keeps the rows within the window.
+  layout() {
+    const count = this.tiles.children.length;
+    const columns = Math.max(1, Math.ceil(Math.sqrt(count)));
+    this.tiles.style.setProperty('--columns', String(columns));
+    this.tiles.style.setProperty('--rows', String(Math.max(1, Math.ceil(count / columns))));
+  }
+
+  // Speaking indicator: the level of each tile's audio, measured in the page (Web Audio).
+  listen(id, stream) {
+    if (!window.AudioContext || !stream.getAudioTracks().length) return;
+    this.audio ??= new AudioContext();
+    if (this.audio.state === 'suspended') {
+      document.addEventListener('click', () => this.audio.resume(), { once: true });
+      this.audio.resume().catch(() => {});
+    }
+    const analyser = this.audio.createAnalyser();
+    analyser.fftSize = 512;
+    this.audio.createMediaStreamSource(stream).connect(analyser);
+    this.levels ??= new Map();
+    this.levels.set(id, analyser);
+    this.levelTimer ??= setInterval(() => this.measureLevels(), LEVEL_MS);
+  }
+
+  measureLevels() {
+    const samples = new Float32Array(512);
+    for (const [id, analyser] of this.levels) {
+      const tile = this.tiles.querySelector(`[data-tile="${CSS.escape(id)}"]`);
+      if (!tile) { this.levels.delete(id); continue; }
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const x of samples) sum += x * x;
+      const speaking = Math.sqrt(sum / samples.length) > SPEAKING_RMS && tile.dataset.state !== 'gone';
+      if (tile.dataset.speaking !== String(speaking)) {
+        tile.dataset.speaking = String(speaking);
+        tile.title = speaking ? label('cm_media_speaking') : '';
+      }
+    }
+  }
+
+  // Mute and camera: the tracks stay (the connection and the recording go on), disabled.
+  bindMediaControls() {
+    const box = this.root.querySelector('[data-media-controls]');
+    if (!box) return;
+    box.hidden = false;
+    const toggle = (button, kind, on, off) => button?.addEventListener('click', () => {
+      const disabled = button.getAttribute('aria-pressed') !== 'true';
+      this.media.getTracks().filter((t) => t.kind === kind).forEach((t) => { t.enabled = !disabled; });
+      button.setAttribute('aria-pressed', String(disabled));
+      button.textContent = label(disabled ? on : off);
+    });
+    toggle(box.querySelector('[data-mute]'), 'audio', 'cm_media_unmute', 'cm_media_mute');
+    toggle(box.querySelector('[data-camera]'), 'video', 'cm_media_camera_on', 'cm_media_camera_off');
+  }
+
+  // After being sent away (an officer when deliberation begins) the banner still says where
+  // the meeting is.
+  async refreshPhase() {
+    try {
+      const view = await api('GET', `/api/committee/meetings/${this.view.id}`);
+      const banner = this.root.querySelector('[data-phase-banner]');
+      banner.textContent = phaseName(view.phase);
+      banner.dataset.phase = view.phase;
+      this.view.phase = view.phase;
+      if (this.view.my_role === 'officer' && !['scheduled', 'open'].includes(view.phase)) {
+        this.message(label('cm_officers_done'));
+      }
+    } catch (failure) { /* the reason shown already says why the page left the room */ }
   }
 
   // A tile's state: live (frames arriving), reconnecting (its path or the publisher's is being
@@ -131,6 +204,8 @@ class Room {
     mine.muted = true;
     mine.srcObject = media;
     this.media = media;
+    this.listen('me', media);
+    this.bindMediaControls();
     // The Socket.IO link reconnects by itself after a network drop (with the token of the
     // moment: a long meeting outlives a join token, and a new one is asked for on refusal).
     this.socket = window.io({ auth: (send) => send({ token: this.joinToken }), transports: ['websocket'] });
@@ -151,7 +226,7 @@ class Room {
     this.socket.on('participants', (items) => items.forEach((p) => this.subscribe(p)));
     this.socket.on('published', (p) => this.subscribe(p));
     this.socket.on('left', ({ participant_id: id }) => this.drop(id));
-    this.socket.on('removed', ({ reason }) => { this.message(reason); this.end(); });
+    this.socket.on('removed', ({ reason }) => { this.message(reason); this.end(); this.refreshPhase(); });
     this.socket.on('phase', ({ phase }) => this.phaseChanged(phase));
     // the server found this page's media path dead: a fresh connection, no user action
     this.socket.on('reconnect', () => this.rebuild().catch((e) => this.message(e.message)));
@@ -300,7 +375,10 @@ class Room {
     if (video.closest('[data-tile]').dataset.state) this.setTile(id, 'reconnecting');
     const stream = new MediaStream();
     video.srcObject = stream;
-    pc.addEventListener('track', (event) => stream.addTrack(event.track));
+    pc.addEventListener('track', (event) => {
+      stream.addTrack(event.track);
+      if (event.track.kind === 'audio') this.listen(id, stream);
+    });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     const answer = await this.socket.emitWithAck('subscribe', { publisher_id: id, sdp: pc.localDescription.sdp, type: 'offer' });
