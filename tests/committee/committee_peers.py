@@ -11,6 +11,7 @@ PyAV directly when they need to look at pictures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import math
 import time
@@ -27,6 +28,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 import socketio
+from aiohttp import web
 
 from committee.encodedreceiver import EncodedPeerConnection
 from tests.waiting import PATIENCE, limit
@@ -267,6 +269,21 @@ async def wait_for(predicate, timeout: float, what: str) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def serving(signaling):
+    """``signaling`` served on an ephemeral loopback port; yields its URL."""
+    app = web.Application()
+    signaling.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()
 
 
 class SocketParticipant:

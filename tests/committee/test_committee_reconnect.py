@@ -9,14 +9,13 @@ import asyncio
 
 import av
 import pytest
-from aiohttp import web
 
 from committee.composite import compose_recording
 from committee.manifest import RecordingManifest
 from committee.reconnection import PathWatch, ReconnectPolicy
 from committee.recorder import RoomRecorder
 from committee.signaling import CommitteeSignaling, InvalidJoinToken, MeetingRooms
-from committee_peers import SocketParticipant, wait_for
+from committee_peers import SocketParticipant, serving, wait_for
 from test_committee_signaling import token, verify
 
 # Short limits keep the test quick; the detection is the same as with the defaults.
@@ -46,15 +45,8 @@ async def room_server(tmp_path):
             raise InvalidJoinToken("the officers' part of the meeting has ended")
 
     signaling.on_seat, signaling.readmit = on_seat, readmit
-    app = web.Application()
-    signaling.attach(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield signaling, f"http://127.0.0.1:{port}", recorders, seats, closed_to
-    await runner.cleanup()
+    async with serving(signaling) as url:
+        yield signaling, url, recorders, seats, closed_to
 
 
 def receiving(person: SocketParticipant, publisher: str, more_than: int = 3) -> bool:

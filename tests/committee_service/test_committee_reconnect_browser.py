@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from committee.app import MEDIA
-from tests.suite import sign_in_page, start_suite, suite_config
+from tests.suite import sign_in_page
 from tests.waiting import BROWSER_PATIENCE_MS, limit
 
 from committee_peers import wait_for  # tests/committee, on sys.path (conftest)
@@ -27,21 +25,12 @@ RECORD_TILE_STATES = """() => {
 }"""
 
 
-@pytest.fixture
-async def quick_suite(tmp_path, database_url, monkeypatch):
-    monkeypatch.setenv("LOANCTL_MEDIA_DISCONNECTED_GRACE", "1")
-    monkeypatch.setenv("LOANCTL_MEDIA_PACKET_TIMEOUT", "3")
-    running = await start_suite(suite_config(tmp_path, database_url, step_up="off"))
-    yield running
-    await running.close()
-
-
 async def frames_from(page, publisher: str) -> int:
     return (await page.evaluate("window.committeeRoom.stats()")).get(publisher, 0)
 
 
-async def test_reconnect_in_chromium_page_rebuilds_its_connection(quick_suite, browser):
-    suite = quick_suite
+async def test_reconnect_in_chromium_page_rebuilds_its_connection(reconnect_suite, browser):
+    suite = reconnect_suite
     base = str(suite.server.make_url("/")).rstrip("/")
     media = suite.server.app[MEDIA]
     meeting = await convene(suite)

@@ -9,7 +9,6 @@ import socketio
 
 from committee.app import MEDIA
 from committee.signaling import InvalidJoinToken
-from tests.suite import start_suite, suite_config
 
 from committee_peers import SocketParticipant, wait_for  # tests/committee, on sys.path (conftest)
 
@@ -17,26 +16,16 @@ from .meeting import convene
 from .test_committee_room import refused
 
 
-@pytest.fixture
-async def quick_suite(tmp_path, database_url, monkeypatch):
-    # short limits for a quick test; the detection is the same with the defaults
-    monkeypatch.setenv("LOANCTL_MEDIA_DISCONNECTED_GRACE", "1")
-    monkeypatch.setenv("LOANCTL_MEDIA_PACKET_TIMEOUT", "2")
-    running = await start_suite(suite_config(tmp_path, database_url, step_up="off"))
-    yield running
-    await running.close()
-
-
 def receiving(person: SocketParticipant, publisher: str) -> bool:
     reception = person.peer.receptions.get(publisher)
     return reception is not None and reception.packets["video"] > 3 and reception.packets["audio"] > 5
 
 
-async def test_reconnect_keeps_the_seat_and_shuts_out_a_dismissed_officer(quick_suite):
-    suite = quick_suite
+async def test_reconnect_keeps_the_seat_and_shuts_out_a_dismissed_officer(reconnect_suite):
+    suite = reconnect_suite
     url = str(suite.server.make_url("/")).rstrip("/")
     media = suite.server.app[MEDIA]
-    assert media.reconnect_policy.packet_timeout == 2.0
+    assert media.reconnect_policy.packet_timeout == 3.0
     meeting = await convene(suite)
     member = meeting.members()[0]
     await meeting.phase("open")
