@@ -411,16 +411,17 @@ class MediaRoom:
         participant = self.participants.pop(participant_id, None)
         if participant is None:
             return
-        closing = []
+        connections = list(participant.subscriptions.values())
         if participant.publish_connection is not None:
-            closing.append(participant.publish_connection.close())
-        closing.extend(pc.close() for pc in participant.subscriptions.values())
+            connections.append(participant.publish_connection)
         participant.subscriptions.clear()
         for other in self.participants.values():
             pc = other.subscriptions.pop(participant_id, None)
             if pc is not None:
-                closing.append(pc.close())
-        await asyncio.gather(*closing, return_exceptions=True)
+                connections.append(pc)
+        for pc in connections:
+            self.monitor.forget(pc)
+        await asyncio.gather(*(pc.close() for pc in connections), return_exceptions=True)
         for published in participant.tracks.values():
             await published.stop()
         for observer in list(self.observers):
