@@ -2,7 +2,8 @@
 connection (closed from the page, as a dropped link leaves it); the page builds a fresh one by
 itself, the other page's tile for that member goes reconnecting and back to live with new
 frames, the page's own banner is live again, and the recording holds both segments. Then the
-member's media stops with ICE still up: the server finds it and the page rebuilds on its word."""
+member's media stops with ICE still up: the server finds it and the page rebuilds on its word.
+Last its signaling link drops: it reconnects, takes its seat again, and its media comes back."""
 from __future__ import annotations
 
 import asyncio
@@ -86,5 +87,20 @@ async def test_reconnect_in_chromium_page_rebuilds_its_connection(reconnect_suit
     await wait_for(lambda: len([t for t in manifest.segments(member_id, "video") if t.start is not None]) == 3,
                    20, "the member's third recorded segment")
     await member_page.wait_for_selector("[data-testid=connection][data-state=live]")
+
+    # the signaling link drops too (its WebSocket closes): the page reconnects it by itself,
+    # takes its seat again and builds its media afresh
+    await convener_page.evaluate("() => { window.tileStates = []; }")
+    await member_page.evaluate("() => window.committeeRoom.socket.io.engine.close()")
+    await convener_page.wait_for_function(
+        f"() => window.tileStates.some(([id, s]) => id === '{member_id}' && s === 'gone')")
+    await convener_page.wait_for_selector(f"{tile}[data-state=live]")
+    await member_page.wait_for_selector("[data-testid=connection][data-state=live]")
+    await wait_for(lambda: len([t for t in media.recorders[meeting.code].manifest.segments(member_id, "video")
+                                if t.start is not None]) == 4, 20, "the member's fourth recorded segment")
+    view = await meeting.get()
+    events = [a["event"] for a in view["attendance"] if a["user_id"] == meeting.users[member]]
+    assert events == ["join", "reconnect", "reconnect", "leave", "reconnect"], view["attendance"]
+    await wait_decoding(member_page, 1)
     for page in (convener_page, member_page):
         await page.context.close()

@@ -212,16 +212,17 @@ class Room {
     let joined = false;
     this.socket.on('connect_error', (error) => this.refused(error));
     this.socket.on('connect', () => {
-      const again = joined;
+      if (joined) this.reconnects += 1;
       joined = true;
       this.connection('reconnecting');
-      // after a dropped link the server has forgotten this seat's media: build it afresh
-      (again ? this.rebuild({ resubscribe: false }) : this.publish()).catch((e) => this.message(e.message));
+      // a fresh seat: publish; the server's "participants" brings the others
+      this.publish().catch((e) => this.message(e.message));
     });
     this.socket.on('disconnect', (reason) => {
       if (this.ended) return;
       this.connection(reason === 'io server disconnect' ? 'lost' : 'reconnecting');
-      for (const id of this.subscriptions.keys()) this.setTile(id, 'reconnecting');
+      // the server drops a seat's media with its link: these connections are dead
+      this.closeMedia();
     });
     this.socket.on('participants', (items) => items.forEach((p) => this.subscribe(p)));
     this.socket.on('published', (p) => this.subscribe(p));
@@ -311,16 +312,20 @@ class Room {
 
   // A fresh publishing connection (the server treats it as the same seat coming back) and fresh
   // receiving ones; the old ones are closed. One rebuild at a time.
-  rebuild({ resubscribe = true } = {}) {
+  closeMedia() {
+    for (const [id, pc] of this.subscriptions) { pc.close(); this.setTile(id, 'reconnecting'); }
+    this.subscriptions.clear();
+    this.publisher?.close();
+    this.publisher = null;
+  }
+
+  rebuild() {
     if (this.ended) return Promise.resolve();
     if (this.rebuilding) return this.rebuilding;
     this.connection('reconnecting');
-    const others = resubscribe ? [...this.subscriptions.keys()] : [];
+    const others = [...this.subscriptions.keys()];
     this.rebuilding = (async () => {
-      for (const [id, pc] of this.subscriptions) { pc.close(); this.setTile(id, 'reconnecting'); }
-      this.subscriptions.clear();
-      this.publisher?.close();
-      this.publisher = null;
+      this.closeMedia();
       while (!this.ended && this.socket.connected) {
         try {
           await this.publish();
