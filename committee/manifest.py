@@ -3,8 +3,14 @@
 Each track file's timestamps start at 0 at its first recorded packet;
 ``first_packet_time`` (Unix time, seconds) is the wall-clock time that packet
 reached the server, which is what aligns the tracks with each other (RTCP sender
-reports are not used). Events record joins, leaves, phase changes and pauses of
-the recording. ``sha256`` is filled in when a file is finalised.
+reports are not used). Events record joins, leaves, phase changes, pauses of
+the recording, and media paths lost (``reconnecting``) and renegotiated (``reconnected``).
+``sha256`` is filled in when a file is finalised.
+
+A person's track may be recorded in several *segments*, one file each: after a reconnect
+(:mod:`committee.reconnection`) the fresh connection's packets go to a new file. ``segment``
+numbers them (1, 2, ...) per person and kind, and ``start``/``end`` place each on the
+meeting's clock (seconds since ``started_at``); between two segments is the gap.
 
 The manifest is plain JSON, rewritten atomically (temporary file + rename) after
 every change so that a crash leaves the last complete version.
@@ -22,7 +28,8 @@ from typing import Any, Optional
 
 MANIFEST_VERSION = 1
 EVENT_TYPES = frozenset(
-    {"join", "leave", "phase", "recording-paused", "recording-resumed", "closed"}
+    {"join", "leave", "phase", "recording-paused", "recording-resumed", "closed",
+     "reconnecting", "reconnected"}
 )
 
 
@@ -47,6 +54,9 @@ class TrackEntry:
     finalised: bool = False
     sha256: Optional[str] = None
     size: Optional[int] = None
+    segment: int = 1
+    start: Optional[float] = None  # the meeting's clock: seconds since the manifest's started_at
+    end: Optional[float] = None
 
 
 @dataclass
@@ -56,6 +66,7 @@ class ManifestEvent:
     participant_id: Optional[str] = None
     role: Optional[str] = None
     phase: Optional[str] = None
+    reason: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:
@@ -84,6 +95,23 @@ class RecordingManifest:
         event = ManifestEvent(at=details.pop("at", None) or time.time(), type=type, **details)
         self.events.append(event)
         return event
+
+    def clock(self, unix_time: float) -> float:
+        """A wall-clock time on the meeting's clock."""
+        return round(unix_time - self.started_at, 3)
+
+    def segments(self, participant_id: str, kind: str) -> list[TrackEntry]:
+        """One person's track, segment by segment."""
+        return sorted((t for t in self.tracks if t.participant_id == participant_id and t.kind == kind),
+                      key=lambda t: t.segment)
+
+    def gaps(self, participant_id: str, kind: str) -> list[tuple[float, float]]:
+        """The stretches (meeting clock) between a person's recorded segments."""
+        found = []
+        parts = [t for t in self.segments(participant_id, kind) if t.start is not None]
+        for before, after in zip(parts, parts[1:]):
+            found.append((before.end if before.end is not None else before.start, after.start))
+        return found
 
     def phases(self) -> list[ManifestEvent]:
         return [event for event in self.events if event.type == "phase"]

@@ -25,6 +25,7 @@ from core.db import Database
 from . import service
 from .cluster import CommitteeCluster, cluster_settings, socketio_manager
 from .compositejob import CompositeFailed, CompositeJob, CompositeRunner, runner_from
+from .reconnection import ReconnectPolicy
 from .recorder import RecordingPolicy, RoomRecorder
 from .sfu import MediaRoom
 from .signaling import CommitteeSignaling, InvalidJoinToken, JoinClaims, MeetingRooms
@@ -48,7 +49,8 @@ class CommitteeMedia:
     """Signaling plus the meeting rules, for one process."""
 
     def __init__(self, config: Config, database: Callable[[], Database], *, poll_seconds: float = 0.5,
-                 policy: RecordingPolicy | None = None, compositor: CompositeRunner | None = None) -> None:
+                 policy: RecordingPolicy | None = None, compositor: CompositeRunner | None = None,
+                 reconnect: ReconnectPolicy | None = None) -> None:
         self.config = config
         self.database = database
         self.poll_seconds = poll_seconds
@@ -60,9 +62,12 @@ class CommitteeMedia:
         self.jobs: dict[str, CompositeJob] = {}
         settings = cluster_settings(config)  # several nodes on Redis, or None
         self.cluster = CommitteeCluster(settings, self) if settings else None
-        self.signaling = CommitteeSignaling(self.verify, MeetingRooms(on_created=self._room_created),
-                                            client_manager=socketio_manager(settings) if settings else None)
+        self.reconnect_policy = reconnect or ReconnectPolicy.from_env()
+        self.signaling = CommitteeSignaling(
+            self.verify, MeetingRooms(on_created=self._room_created, policy=self.reconnect_policy),
+            client_manager=socketio_manager(settings) if settings else None)
         self.signaling.on_seat = self.seat
+        self.signaling.readmit = self.readmit
         if self.cluster is not None:
             self.signaling.placement = self.cluster.place
         self._watcher: asyncio.Task | None = None
@@ -87,6 +92,14 @@ class CommitteeMedia:
         quorum are checked by core's API, whichever process serves the media)."""
         async with self.database().unit_of_work() as session:
             await service.record_attendance(session, claims.meeting_id, int(claims.user_id), claims.role, event)
+
+    async def readmit(self, claims: JoinClaims) -> None:
+        """A seated participant renegotiating its dead media path: the meeting's rules now."""
+        async with self.database().unit_of_work(write=False) as session:
+            try:
+                await service.readmit(session, claims)
+            except PermissionError as error:
+                raise InvalidJoinToken(str(error)) from None
 
     def _room_created(self, room: MediaRoom) -> None:
         meeting_id = room.room_id

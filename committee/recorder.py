@@ -159,8 +159,10 @@ class TrackRecording:
         writer: TrackFileWriter,
         source: ForwardedTrack,
         on_change: Callable[[], None],
+        origin: float = 0.0,
     ) -> None:
         self.entry = entry
+        self.origin = origin  # the meeting's clock starts here (Unix time)
         self.writer = writer
         self.source = source
         self.paused = False
@@ -200,6 +202,7 @@ class TrackRecording:
                 self.entry.packets = self.writer.packets
                 if self.entry.first_packet_time is None:
                     self.entry.first_packet_time = now
+                    self.entry.start = round(now - self.origin, 3)
                     self.entry.width, self.entry.height = self.writer.width, self.writer.height
                     self._on_change()
         except (MediaStreamError, asyncio.CancelledError):
@@ -224,6 +227,8 @@ class TrackRecording:
             self.entry.sha256 = file_sha256(path)
             self.entry.size = path.stat().st_size
         self.entry.packets = self.writer.packets
+        if self.entry.last_packet_time is not None:
+            self.entry.end = round(self.entry.last_packet_time - self.origin, 3)
         self.entry.finalised = True
         self._on_change()
 
@@ -267,9 +272,22 @@ class RoomRecorder:
         )
         self._save()
 
+    async def media_lost(self, participant: Participant, reason: str) -> None:
+        # Its tracks have ended (their segments close as their sources end).
+        self.manifest.add_event("reconnecting", participant_id=participant.participant_id,
+                                role=participant.role, reason=reason)
+        self._save()
+
     async def track_published(
         self, participant: Participant, track: PublishedTrack
     ) -> None:
+        segment = 1 + len(self.manifest.segments(participant.participant_id, track.kind))
+        if segment > 1 and not any(
+            t.participant_id == participant.participant_id and t.segment == segment
+            for t in self.manifest.tracks
+        ):
+            self.manifest.add_event("reconnected", participant_id=participant.participant_id,
+                                    role=participant.role)
         self._sequence += 1
         name = f"{self._sequence:03d}-{safe_name(participant.participant_id)}-{track.kind}.webm"
         entry = TrackEntry(
@@ -280,6 +298,7 @@ class RoomRecorder:
             kind=track.kind,
             file=name,
             codec="VP8" if track.kind == "video" else "opus",
+            segment=segment,
         )
         self.manifest.tracks.append(entry)
         recording = TrackRecording(
@@ -287,6 +306,7 @@ class RoomRecorder:
             TrackFileWriter(self.directory / name, track.kind),
             track.subscribe(max_queue=1024),
             self._save,
+            self.manifest.started_at,
         )
         if self.paused:
             recording.pause()

@@ -327,20 +327,32 @@ async def verify_join(session: AsyncSession, secret_key: bytes, token: str) -> J
         claims = ServiceTokens(secret_key).verify(token, audience=JOIN_AUDIENCE, scope=JOIN_SCOPE)
     except Unauthenticated as error:
         raise PermissionError(error.message) from None
-    if await session.get(RevokedJoinToken, claims["jti"]) is not None:
+    meeting, participant = await _admitted(session, str(claims.get("meeting")), int(claims["sub"]), claims["jti"])
+    return JoinClaims(user_id=claims["sub"], meeting_id=meeting.code, role=participant.role,
+                      display_name=str(claims.get("name", ""))[:100], token_id=claims["jti"])
+
+
+async def readmit(session: AsyncSession, claims: JoinClaims) -> None:
+    """Whether a seated participant whose media path died may renegotiate it (reconnection):
+    the same rules as joining, now (an officer cut off after deliberation began stays out);
+    the token's age does not matter, the seat was taken with it."""
+    await _admitted(session, claims.meeting_id, int(claims.user_id), claims.token_id)
+
+
+async def _admitted(session: AsyncSession, code: str, user_id: int, token_id: str):
+    if await session.get(RevokedJoinToken, token_id) is not None:
         raise PermissionError("this join token was revoked")
-    meeting = (await session.execute(select(Meeting).where(Meeting.code == claims.get("meeting")))).scalar_one_or_none()
+    meeting = (await session.execute(select(Meeting).where(Meeting.code == code))).scalar_one_or_none()
     if meeting is None:
         raise PermissionError("no such meeting")
     if meeting.phase == "closed":
         raise PermissionError("the meeting is closed")
-    participant = await _participant(session, meeting, int(claims["sub"]))
+    participant = await _participant(session, meeting, user_id)
     if participant is None or not participant.active:
         raise PermissionError("not a participant of this meeting")
     if participant.role == "officer" and meeting.phase not in OFFICER_PHASES:
         raise PermissionError("the officers' part of this meeting has ended")
-    return JoinClaims(user_id=claims["sub"], meeting_id=meeting.code, role=participant.role,
-                      display_name=str(claims.get("name", ""))[:100], token_id=claims["jti"])
+    return meeting, participant
 
 
 async def _revoke_user(session: AsyncSession, meeting: Meeting, user_id: int, reason: str) -> list[str]:
@@ -520,7 +532,8 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
         "opened_at": _iso(meeting.opened_at) if meeting.opened_at else None,
         "deliberation_at": _iso(meeting.deliberation_at) if meeting.deliberation_at else None,
         "seed_commitment": meeting.seed_commitment, "committed_at": _iso(meeting.committed_at),
-        "draw": json.loads(meeting.draw_record),
+        "draw": (draw := json.loads(meeting.draw_record)),
+        "draw_names": await _draw_names(session, draw),
         "draw_verified": verify_draw(record_of(meeting)).matches,
         "i_voted": who.user_id in cast,
     })
@@ -530,6 +543,21 @@ async def view(session: AsyncSession, scope: Scope, who: Principal, meeting_id: 
                      "votes_against": meeting.votes_against, "tally": json.loads(meeting.tally),
                      "decision_sent": meeting.decision_sent_at is not None})
     return base
+
+
+async def _draw_names(session: AsyncSession, draw: dict[str, Any]) -> dict[str, str]:
+    """The display names of everyone the draw record names by user id (panel, reserves,
+    exclusions, replacements): a page shows people, the record keeps ids."""
+    ids = {*draw.get("panel", ()), *draw.get("reserves", ())}
+    for item in draw.get("exclusions", ()):
+        ids.add(item["member_id"] if isinstance(item, dict) else item[0])
+    for item in draw.get("replacements", ()):
+        ids.update((item.get("absent"), item.get("replacement")))
+    numeric = [int(i) for i in ids if str(i).isdigit()]
+    if not numeric:
+        return {}
+    rows = await session.execute(select(User.id, User.display_name).where(User.id.in_(numeric)))
+    return {str(user_id): name for user_id, name in rows}
 
 
 async def meetings_of_loan(session: AsyncSession, workflow: loanflow.Workflow, scope: Scope,

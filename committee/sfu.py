@@ -48,6 +48,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from .encodedreceiver import EncodedPeerConnection, EncodedRtpReceiver
+from .reconnection import LivenessMonitor, ReconnectPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,8 @@ class PublishedTrack:
         self.receiver = receiver
         self.packets = 0
         self.first_packet_time: Optional[float] = None
+        # monotonic time of the latest packet: a silent publisher's path is dead (reconnection)
+        self.last_packet_at: Optional[float] = None
         self._track = track
         self._subscribers: list[ForwardedTrack] = []
         self._task: Optional[asyncio.Task] = None
@@ -203,6 +206,7 @@ class PublishedTrack:
                 packet = await self._track.recv()
                 if self.first_packet_time is None:
                     self.first_packet_time = time.time()
+                self.last_packet_at = time.monotonic()
                 self.packets += 1
                 for subscriber in list(self._subscribers):
                     subscriber.deliver(packet)
@@ -234,6 +238,11 @@ class Participant:
     tracks: dict[str, PublishedTrack] = field(default_factory=dict)
     # publisher id -> connection on which this participant receives that publisher
     subscriptions: dict[str, EncodedPeerConnection] = field(default_factory=dict)
+    # "joined" (no media yet), "live" (publishing), "reconnecting" (its media path died; the
+    # seat is kept until it publishes on a fresh connection or leaves)
+    state: str = "joined"
+    # how many times its media came back on a fresh connection
+    reconnects: int = 0
 
 
 class RoomObserver(Protocol):
@@ -247,14 +256,22 @@ class RoomObserver(Protocol):
 
     async def participant_left(self, participant: Participant) -> None: ...
 
+    # Optional (an observer without them is not told): a participant's media path died and
+    # its connections were closed; one subscription died.
+    async def media_lost(self, participant: Participant, reason: str) -> None: ...
+
+    async def subscription_lost(self, participant: Participant, publisher_id: str, reason: str) -> None: ...
+
 
 class MediaRoom:
     """The media of one meeting: who publishes, who receives whom."""
 
-    def __init__(self, room_id: str) -> None:
+    def __init__(self, room_id: str, policy: Optional[ReconnectPolicy] = None) -> None:
         self.room_id = room_id
         self.participants: dict[str, Participant] = {}
         self.observers: list[RoomObserver] = []
+        self.policy = policy or ReconnectPolicy()
+        self.monitor = LivenessMonitor(self, self.policy)
         self._closed = False
 
     # -- queries --------------------------------------------------------------
@@ -309,10 +326,10 @@ class MediaRoom:
         check_offer(offer, MEDIA_KINDS)
         participant = await self.join(participant_id, role=role, display_name=display_name)
         if participant.publish_connection is not None:
-            raise OfferError(
-                f"participant {participant_id!r} already publishes in this room; "
-                "remove it before publishing again"
-            )
+            # The participant found its own path dead before the room did (or reloaded its
+            # page): the fresh connection replaces the old one, as a reconnect.
+            await self.media_lost(participant_id, "renegotiated")
+        reconnecting = participant.state == "reconnecting"
         pc = EncodedPeerConnection(ice_configuration())
         # Claimed before the first await so that a concurrent publish is refused.
         participant.publish_connection = pc
@@ -332,14 +349,21 @@ class MediaRoom:
             await pc.setLocalDescription(await pc.createAnswer())
             if self.participants.get(participant_id) is not participant:
                 raise OfferError(f"participant {participant_id!r} left while publishing")
+            if participant.publish_connection is not pc:
+                raise OfferError(f"participant {participant_id!r} published again meanwhile")
         except Exception as exc:
-            participant.publish_connection = None
+            if participant.publish_connection is pc:
+                participant.publish_connection = None
             await pc.close()
             if isinstance(exc, OfferError):
                 raise
             raise OfferError(f"cannot accept the publish offer: {exc}") from exc
         participant.tracks = tracks
+        participant.state = "live"
+        if reconnecting:
+            participant.reconnects += 1
         self._watch(pc, participant_id, publish=True)
+        self.monitor.start()
         for published in participant.tracks.values():
             published.start()
             for observer in list(self.observers):
@@ -355,6 +379,9 @@ class MediaRoom:
         publisher = self.participant(publisher_id)
         if subscriber_id == publisher_id:
             raise OfferError("a participant does not subscribe to itself")
+        if publisher.state == "reconnecting":
+            # Its tracks are gone until it publishes again; the subscriber is told then.
+            raise OfferError(f"participant {publisher_id!r} is reconnecting")
         if publisher_id in subscriber.subscriptions:
             await self._close_subscription(subscriber, publisher_id)
         pc = EncodedPeerConnection(ice_configuration())
@@ -384,16 +411,17 @@ class MediaRoom:
         participant = self.participants.pop(participant_id, None)
         if participant is None:
             return
-        closing = []
+        connections = list(participant.subscriptions.values())
         if participant.publish_connection is not None:
-            closing.append(participant.publish_connection.close())
-        closing.extend(pc.close() for pc in participant.subscriptions.values())
+            connections.append(participant.publish_connection)
         participant.subscriptions.clear()
         for other in self.participants.values():
             pc = other.subscriptions.pop(participant_id, None)
             if pc is not None:
-                closing.append(pc.close())
-        await asyncio.gather(*closing, return_exceptions=True)
+                connections.append(pc)
+        for pc in connections:
+            self.monitor.forget(pc)
+        await asyncio.gather(*(pc.close() for pc in connections), return_exceptions=True)
         for published in participant.tracks.values():
             await published.stop()
         for observer in list(self.observers):
@@ -401,14 +429,58 @@ class MediaRoom:
 
     async def close(self) -> None:
         self._closed = True
+        await self.monitor.stop()
         for participant_id in list(self.participants):
             await self.remove(participant_id)
 
+    async def media_lost(self, participant_id: str, reason: str) -> None:
+        """A participant's media path is dead: close its connections (both directions) and
+        end its published tracks (their recording segments end), keeping its seat. It comes
+        back by publishing on a fresh connection (aiortc has no ICE restart)."""
+        participant = self.participants.get(participant_id)
+        if participant is None or participant.publish_connection is None:
+            return
+        logger.info("room %s: media of %s lost (%s)", self.room_id, participant_id, reason)
+        pc, participant.publish_connection = participant.publish_connection, None
+        tracks, participant.tracks = participant.tracks, {}
+        participant.state = "reconnecting"
+        closing = [pc]
+        closing.extend(participant.subscriptions.values())
+        participant.subscriptions.clear()
+        for other in self.participants.values():
+            subscription = other.subscriptions.pop(participant_id, None)
+            if subscription is not None:
+                closing.append(subscription)
+        for connection in closing:
+            self.monitor.forget(connection)
+        await asyncio.gather(*(c.close() for c in closing), return_exceptions=True)
+        for published in tracks.values():
+            await published.stop()
+        await self._tell("media_lost", participant, reason)
+
+    async def subscription_lost(self, subscriber_id: str, publisher_id: str, reason: str) -> None:
+        """One receiving path died: close it; the subscriber subscribes again."""
+        participant = self.participants.get(subscriber_id)
+        if participant is None or publisher_id not in participant.subscriptions:
+            return
+        logger.info("room %s: %s lost its subscription to %s (%s)", self.room_id, subscriber_id,
+                    publisher_id, reason)
+        self.monitor.forget(participant.subscriptions[publisher_id])
+        await self._close_subscription(participant, publisher_id)
+        await self._tell("subscription_lost", participant, publisher_id, reason)
+
     # -- internals ------------------------------------------------------------
+
+    async def _tell(self, event: str, *args) -> None:
+        for observer in list(self.observers):
+            handler = getattr(observer, event, None)
+            if handler is not None:
+                await handler(*args)
 
     async def _close_subscription(self, subscriber: Participant, publisher_id: str) -> None:
         pc = subscriber.subscriptions.pop(publisher_id, None)
         if pc is not None:
+            self.monitor.forget(pc)
             await pc.close()
 
     def _watch(
@@ -432,7 +504,8 @@ class MediaRoom:
             participant = self.participants.get(participant_id)
             if participant is None:
                 return
+            # The seat is kept: the participant renegotiates a fresh connection (reconnection).
             if publish and participant.publish_connection is pc:
-                await self.remove(participant_id)
+                await self.media_lost(participant_id, "ice-failed")
             elif publisher_id is not None and participant.subscriptions.get(publisher_id) is pc:
-                await self._close_subscription(participant, publisher_id)
+                await self.subscription_lost(participant_id, publisher_id, "ice-failed")

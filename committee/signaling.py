@@ -24,9 +24,20 @@ Server -> client:
   media moved to the node at ``url``: join again there with a new peer connection. A
   connection to a node that does not serve the meeting is refused with
   ``{"media_node": url}`` as the refusal's data.
+* ``reconnect`` ``{"reason"}``: the server found this participant's media path dead
+  (:mod:`committee.reconnection`) and closed its connections: publish again on a fresh peer
+  connection and subscribe again to everyone (the seat is kept).
+* ``participant-state`` ``{"participant_id", "state": "reconnecting"}``: that participant's
+  media is gone for now; ``published`` (with ``"reconnected": true``) when it is back.
+* ``resubscribe`` ``{"publisher_id"}``: one receiving connection died: subscribe again.
+
+A publish from a participant already seated with media (a reconnect) is checked again with
+``readmit(claims)`` (the meeting's rules now: an officer cut off after deliberation began is
+refused, ``{"error", "refused": true}``, and disconnected).
 
 ``on_seat(claims, "join" | "leave")``, when set, is awaited for every connection that
-joins and every one that ends (the meeting's attendance).
+joins and every one that ends, and for a media path renegotiated on a kept seat ("join"
+again, which the meeting's record writes as a reconnect): the meeting's attendance.
 * anything sent with :meth:`CommitteeSignaling.emit_to_meeting` (e.g. ``phase``).
 
 ``revoke(token_id)`` and ``remove_user(meeting_id, user_id)`` close a
@@ -37,6 +48,7 @@ of the same user in the same meeting replaces the first.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from dataclasses import dataclass
@@ -46,6 +58,7 @@ import socketio
 from aiohttp import web
 from aiortc import RTCSessionDescription
 
+from .reconnection import ReconnectPolicy
 from .sfu import MediaRoom, OfferError, Participant, PublishedTrack, UnknownParticipant
 
 logger = logging.getLogger(__name__)
@@ -81,14 +94,16 @@ TokenVerifier = Callable[[str], Union[JoinClaims, Awaitable[JoinClaims]]]
 class MeetingRooms:
     """The media rooms of this process, one per meeting, made on first use."""
 
-    def __init__(self, on_created: Optional[Callable[[MediaRoom], None]] = None) -> None:
+    def __init__(self, on_created: Optional[Callable[[MediaRoom], None]] = None,
+                 policy: Optional[ReconnectPolicy] = None) -> None:
         self._rooms: dict[str, MediaRoom] = {}
         self._on_created = on_created
+        self.policy = policy or ReconnectPolicy()
 
     def get(self, meeting_id: str) -> MediaRoom:
         room = self._rooms.get(meeting_id)
         if room is None:
-            room = self._rooms[meeting_id] = MediaRoom(meeting_id)
+            room = self._rooms[meeting_id] = MediaRoom(meeting_id, self.policy)
             if self._on_created is not None:
                 self._on_created(room)
         return room
@@ -130,6 +145,21 @@ class _SignalingObserver:
             "left", {"participant_id": participant.participant_id}, room=self.meeting_id
         )
 
+    async def media_lost(self, participant: Participant, reason: str) -> None:
+        sids = self.signaling._sids(self.meeting_id, participant.participant_id)
+        if reason != "renegotiated":  # else it is the participant's own new offer
+            for sid in sids:
+                await self.signaling.sio.emit("reconnect", {"reason": reason}, to=sid)
+        await self.signaling.sio.emit(
+            "participant-state",
+            {"participant_id": participant.participant_id, "state": "reconnecting"},
+            room=self.meeting_id, skip_sid=sids or None,
+        )
+
+    async def subscription_lost(self, participant: Participant, publisher_id: str, reason: str) -> None:
+        for sid in self.signaling._sids(self.meeting_id, participant.participant_id):
+            await self.signaling.sio.emit("resubscribe", {"publisher_id": publisher_id}, to=sid)
+
 
 class CommitteeSignaling:
     """The Socket.IO server of the committee service."""
@@ -156,10 +186,13 @@ class CommitteeSignaling:
         # Several nodes (committee.cluster): None if this node serves the meeting's media, else
         # the URL of the node that does; the connection is then refused with that URL.
         self.placement: Optional[Callable[[str], Awaitable[Optional[str]]]] = None
+        # Asked before a seated participant renegotiates its media (raises to refuse).
+        self.readmit: Optional[Callable[[JoinClaims], Awaitable[None]]] = None
         self.revoked_tokens: set[str] = set()
         self.removed_users: set[tuple[str, str]] = set()
         self._claims: dict[str, JoinClaims] = {}  # sid -> claims
         self._observed: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
         self._register()
 
     def attach(self, app: web.Application, socketio_path: str = "socket.io") -> None:
@@ -225,6 +258,9 @@ class CommitteeSignaling:
 
     # -- internals ------------------------------------------------------------
 
+    def _sids(self, meeting_id: str, user_id: str) -> list[str]:
+        return [sid for sid, c in self._claims.items() if c.meeting_id == meeting_id and c.user_id == user_id]
+
     async def _drop(self, sid: str, reason: str) -> None:
         claims = self._claims.pop(sid, None)
         await self.sio.emit("removed", {"reason": reason}, to=sid)
@@ -242,6 +278,20 @@ class CommitteeSignaling:
             await self.on_seat(claims, event)
         except Exception:  # attendance is recorded best effort; the media keeps flowing
             logger.exception("attendance %s of %s in %s", event, claims.user_id, claims.meeting_id)
+
+    async def _readmit(self, claims: JoinClaims) -> Optional[str]:
+        """Why this seated participant may not renegotiate its media now, or None."""
+        if claims.token_id in self.revoked_tokens:
+            return "this join token was revoked"
+        if (claims.meeting_id, claims.user_id) in self.removed_users:
+            return "you were removed from this meeting and cannot rejoin"
+        if self.readmit is None:
+            return None
+        try:
+            await self.readmit(claims)
+        except Exception as exc:  # the rules' refusal (or their outage) keeps the door shut
+            return str(exc) or "you may not rejoin this meeting now"
+        return None
 
     async def _verify(self, token: Any) -> JoinClaims:
         if not isinstance(token, str) or not token:
@@ -319,6 +369,16 @@ class CommitteeSignaling:
             if claims is None:
                 return {"error": "not joined"}
             room = self._room(claims.meeting_id)
+            seated = room.participants.get(claims.user_id)
+            reconnect = seated is not None and seated.state != "joined"
+            if reconnect:
+                refusal = await self._readmit(claims)
+                if refusal is not None:
+                    # Answered first (the ack goes out as this handler returns), then sent away.
+                    task = asyncio.ensure_future(self._drop(sid, refusal))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    return {"error": refusal, "refused": True}
             try:
                 answer = await room.publish(
                     claims.user_id,
@@ -328,9 +388,13 @@ class CommitteeSignaling:
                 )
             except OfferError as exc:
                 return {"error": str(exc)}
+            if reconnect:
+                # The seat was kept through the gap (a blip must not cost the quorum); the
+                # meeting's record writes this second join as a reconnect.
+                await self._seat(claims, "join")
             await sio.emit(
                 "published",
-                self._describe(room.participant(claims.user_id)),
+                {**self._describe(room.participant(claims.user_id)), "reconnected": reconnect},
                 room=claims.meeting_id,
                 skip_sid=sid,
             )

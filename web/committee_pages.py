@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from committee import service
+from committee.reconnection import ReconnectPolicy
 from core.apispec import path_id
 from core.context import principal, scope, services
 from core.orm import Loan
@@ -40,4 +41,5 @@ async def room_page(request: web.Request) -> web.Response:
         row = await session.get(Loan, view["loan_id"])
         findings = await case_file_of(request, session, row) if view.get("my_role") or principal(request).roles - {"applicant"} else []
     return render(request, "committee_room.html", view=view, next_phase=service.NEXT_PHASE.get(view["phase"]),
-                  case_file=findings, tracking_code=row.tracking_code)
+                  case_file=findings, tracking_code=row.tracking_code,
+                  reconnect=ReconnectPolicy.from_env().for_page())

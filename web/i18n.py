@@ -381,6 +381,16 @@ MORE_LABELS: dict[str, dict[str, str]] = {
     "tl_join": {"zh": "加入", "en": "joined"}, "tl_leave": {"zh": "离开", "en": "left"}, "tl_phase": {"zh": "进入环节", "en": "phase"},
     "tl_recording-paused": {"zh": "录像暂停", "en": "recording paused"}, "tl_recording-resumed": {"zh": "录像继续", "en": "recording resumed"},
     "tl_vote": {"zh": "投票", "en": "voted"}, "tl_reconnect": {"zh": "重新连接", "en": "reconnected"},
+    "tl_reconnecting": {"zh": "连接中断", "en": "connection lost"}, "tl_reconnected": {"zh": "重新连接", "en": "reconnected"},
+    "cm_tile_live": {"zh": "在线", "en": "live"}, "cm_tile_reconnecting": {"zh": "正在重连", "en": "reconnecting"},
+    "cm_tile_gone": {"zh": "已离开", "en": "gone"},
+    "cm_connection_live": {"zh": "您的连接正常", "en": "Your connection is live"},
+    "cm_connection_reconnecting": {"zh": "您的连接中断，正在自动重连…", "en": "Your connection dropped; reconnecting by itself…"},
+    "cm_connection_lost": {"zh": "您已断开连接", "en": "You are disconnected"},
+    "cm_media_mute": {"zh": "静音", "en": "Mute"}, "cm_media_unmute": {"zh": "取消静音", "en": "Unmute"},
+    "cm_media_camera_off": {"zh": "关闭摄像头", "en": "Camera off"}, "cm_media_camera_on": {"zh": "打开摄像头", "en": "Camera on"},
+    "cm_media_speaking": {"zh": "正在发言", "en": "speaking"},
+    "cm_officers_done": {"zh": "陈述环节已结束，调查人员已离开会议室", "en": "The presentation is over: the officers have left the room"},
     "tl_closed": {"zh": "会议结束", "en": "meeting closed"}, "tl_no_manifest": {"zh": "无会议清单", "en": "No manifest for this recording"},
     "pl_disbursed": {"zh": "放款日", "en": "Disbursed"}, "pl_maturity": {"zh": "到期日", "en": "Maturity"},
     "pl_outstanding": {"zh": "余额（元）", "en": "Outstanding (CNY)"}, "pl_origin": {"zh": "来源", "en": "Origin"},
@@ -433,6 +443,7 @@ JS_LABELS: tuple[str, ...] = tuple(sorted(
      "flag_duplicate_identity", "cm_move_to", "cm_meeting_closed", "cm_me", "cm_cannot_join",
      "cm_decision_not_delivered", "cm_waiting", "tl_no_manifest",
      "archive_not_recorded_then"}
+    | {k for k in LABELS if k.startswith(("cm_tile_", "cm_connection_", "cm_media_", "cm_officers_"))}
     | {k for k in LABELS if k.startswith(("fp_", "stepup_", "phase_", "meeting_role_", "finger_", "job_", "tl_"))}))
 
 # --- messages of the API, in Chinese --------------------------------------------------------

@@ -11,6 +11,7 @@ PyAV directly when they need to look at pictures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import math
 import time
@@ -27,6 +28,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 import socketio
+from aiohttp import web
 
 from committee.encodedreceiver import EncodedPeerConnection
 from tests.waiting import PATIENCE, limit
@@ -194,6 +196,7 @@ class ClientParticipant:
         microphone: Optional[MediaStreamTrack] = None,
     ) -> None:
         self.participant_id = participant_id
+        self.seed = seed
         self.camera = camera or SyntheticCameraTrack(width, height, fps, frame_limit, seed)
         self.microphone = microphone or ToneMicrophoneTrack(300.0 + 50 * seed)
         self.publish_connection: Optional[RTCPeerConnection] = None
@@ -213,6 +216,9 @@ class ClientParticipant:
         await self.publish_connection.setRemoteDescription(answer)
 
     async def subscribe_offer(self, publisher_id: str) -> RTCSessionDescription:
+        old = self.receptions.pop(publisher_id, None)
+        if old is not None:
+            await old.connection.close()
         pc = EncodedPeerConnection(RTCConfiguration(iceServers=[]))
         reception = Reception(publisher_id, pc, keep_video=self.keep_video)
         self.receptions[publisher_id] = reception
@@ -246,6 +252,19 @@ class ClientParticipant:
         answer = await room.subscribe(self.participant_id, publisher_id, offer)
         await self.subscribe_answer(publisher_id, answer)
 
+    def connections(self) -> list[RTCPeerConnection]:
+        found = [self.publish_connection] if self.publish_connection is not None else []
+        return found + [r.connection for r in self.receptions.values()]
+
+    async def cut(self) -> None:
+        """The network goes: every connection's ICE transport stops, nothing is said to the
+        server (no DTLS close, no BYE), as when a branch's link drops."""
+        for pc in self.connections():
+            for transceiver in pc.getTransceivers():
+                transport = transceiver.sender.transport
+                if transport is not None:
+                    await transport.transport.stop()
+
     async def close(self) -> None:
         if self.publish_connection is not None:
             await self.publish_connection.close()
@@ -275,6 +294,21 @@ async def wait_for(predicate, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
+@contextlib.asynccontextmanager
+async def serving(signaling):
+    """``signaling`` served on an ephemeral loopback port; yields its URL."""
+    app = web.Application()
+    signaling.attach(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()
+
+
 class SocketParticipant:
     """An aiortc participant that signals through Socket.IO like the browser page."""
 
@@ -285,8 +319,25 @@ class SocketParticipant:
         self.removed: list[str] = []
         self.left: list[str] = []
         self.phases: list[str] = []
+        self.reconnects: list[str] = []  # the reasons the server gave
+        self.refusals: list[str] = []
+        self.states: list[tuple[str, str]] = []  # (participant, state) told by the server
         self.user, self.role = user, role
         self._pending: list[asyncio.Task] = []
+
+        @self.client.on("reconnect")
+        async def on_reconnect(data):
+            # The server found our media path dead: a fresh connection (aiortc has no ICE restart).
+            self.reconnects.append(data["reason"])
+            self._pending.append(asyncio.ensure_future(self.rebuild()))
+
+        @self.client.on("resubscribe")
+        async def on_resubscribe(data):
+            self._pending.append(asyncio.ensure_future(self.subscribe(data["publisher_id"])))
+
+        @self.client.on("participant-state")
+        async def on_state(data):
+            self.states.append((data["participant_id"], data["state"]))
 
         @self.client.on("participants")
         async def on_participants(items):
@@ -315,8 +366,30 @@ class SocketParticipant:
     async def publish(self) -> None:
         offer = await self.peer.publish_offer()
         answer = await self.client.call("publish", {"sdp": offer.sdp, "type": offer.type})
+        if answer.get("refused"):
+            self.refusals.append(answer["error"])
+            return
         assert "error" not in answer, answer
         await self.peer.publish_answer(RTCSessionDescription(**answer))
+
+    async def cut(self) -> None:
+        await self.peer.cut()
+
+    async def rebuild(self) -> None:
+        """Publish on a fresh connection and receive everyone again on fresh ones."""
+        publishers = list(self.peer.receptions)
+        await self.peer.close()
+        self.peer.receptions = {}
+        self.peer.camera = SyntheticCameraTrack(seed=self.peer.seed)
+        self.peer.microphone = ToneMicrophoneTrack(300.0 + 50 * self.peer.seed)
+        await self.publish()
+        if self.refusals:
+            return
+        for publisher_id in publishers:
+            try:
+                await self.subscribe(publisher_id)
+            except AssertionError:  # that one is reconnecting too: its "published" will come
+                pass
 
     async def subscribe(self, publisher_id: str) -> None:
         offer = await self.peer.subscribe_offer(publisher_id)

@@ -9,10 +9,9 @@ import json
 
 import pytest
 import socketio
-from aiohttp import web
 
 from committee.signaling import CommitteeSignaling, InvalidJoinToken, JoinClaims
-from committee_peers import SocketParticipant, wait_for
+from committee_peers import SocketParticipant, serving, wait_for
 from tests.waiting import PATIENCE
 
 KEY = b"test-signing-key-for-join-tokens"
@@ -41,15 +40,8 @@ def token(user: str, role: str = "member", meeting: str = "mtg-1", tid: str | No
 @pytest.fixture
 async def server():
     signaling = CommitteeSignaling(verify)
-    app = web.Application()
-    signaling.attach(app)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield signaling, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(signaling) as url:
+        yield signaling, url
 
 
 async def test_connection_without_valid_token_is_refused(server):

@@ -27,3 +27,16 @@ async def suite(tmp_path):
                                              step_up="off"))
     yield running
     await running.close()
+
+
+@pytest.fixture
+async def reconnect_suite(tmp_path, database_url, monkeypatch):
+    """The suite on SQLite and PostgreSQL with short media limits (a dead path is found in
+    3 s): the reconnection tests are quicker; the detection is the same as with the defaults."""
+    from tests.suite import start_suite, suite_config
+
+    monkeypatch.setenv("LOANCTL_MEDIA_DISCONNECTED_GRACE", "1")
+    monkeypatch.setenv("LOANCTL_MEDIA_PACKET_TIMEOUT", "3")
+    running = await start_suite(suite_config(tmp_path, database_url, step_up="off"))
+    yield running
+    await running.close()

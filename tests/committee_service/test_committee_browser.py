@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from core.orm import LoanDuty
+from sqlalchemy import select
+
+from core.orm import LoanDuty, User
 from tests.suite import DEMO_PASSWORD, browser_page
 from tests.waiting import limit
 
@@ -56,7 +58,14 @@ async def test_three_browsers_meet_and_vote(suite, browser):
     meeting_url = convener.url
     assert await convener.locator("[data-testid=draw-record]").count() == 1
     assert "✔" in await convener.locator("[data-testid=draw-record] h2").inner_text()
-    panel = (await convener.locator("[data-testid=panel]").inner_text()).split(", ")
+    # the draw record names people (their ids stay in the markup, as the record keeps them)
+    panel = [await person.get_attribute("data-user-id")
+             for person in await convener.locator("[data-testid=panel] [data-user-id]").all()]
+    async with suite.services.db.unit_of_work(write=False) as session:
+        display = dict((await session.execute(select(User.id, User.display_name).where(
+            User.id.in_([int(i) for i in panel])))).all())
+    assert (await convener.locator("[data-testid=panel]").inner_text()).split(", ") == [
+        display[int(i)] for i in panel]
     names = {str(v): k for k, v in users.items()}
     names_by_id = {v: k for k, v in users.items()}
     voter, other = names[panel[0]], names[panel[1]]

@@ -32,20 +32,43 @@ function randomNonce() {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+// How long a path may be `disconnected`, or a tile without a new frame, before the page builds
+// a fresh connection (the server's own limits, sent with the page; aiortc has no ICE restart).
+const DEFAULT_WATCH = { grace_ms: 3000, stall_ms: 5000 };
+const CHECK_MS = 1000;
+const TILE_STATES = ['live', 'reconnecting', 'gone'];
+const SPEAKING_RMS = 0.02; // audio level (RMS of the samples, 0..1) above which a tile shows speaking
+const LEVEL_MS = 200;
+
 class Room {
   constructor(root) {
     this.root = root;
     this.view = JSON.parse(root.dataset.committeeRoom);
+    this.watch = { ...DEFAULT_WATCH, ...JSON.parse(root.dataset.reconnect || '{}') };
     this.tiles = root.querySelector('[data-tiles]');
     this.people = new Map((this.view.participants || []).map((p) => [String(p.user_id), p]));
     this.subscriptions = new Map(); // publisher id -> RTCPeerConnection
+    this.known = new Map(); // publisher id -> {participant_id, role, display_name}
+    this.health = new WeakMap(); // RTCPeerConnection -> {since, disconnectedSince, frames, progressAt}
     this.publisher = null;
     this.socket = null;
+    this.rebuilding = null;
+    this.ended = false;
+    this.reconnects = 0; // fresh publish connections after the first (what the browser test reads)
   }
 
   message(text) {
     const box = this.root.querySelector('[data-room-message]');
     if (box) box.textContent = text;
+  }
+
+  // The banner about one's own connection: live, reconnecting (by itself), lost.
+  connection(state) {
+    const banner = this.root.querySelector('[data-connection]');
+    if (!banner || banner.dataset.state === state) return;
+    banner.dataset.state = state;
+    banner.textContent = label(`cm_connection_${state}`);
+    banner.hidden = false;
   }
 
   tile(id, label) {
@@ -60,11 +83,102 @@ class Room {
       video.width = 320;
       video.height = 240;
       const caption = document.createElement('figcaption');
-      caption.textContent = label;
+      const name = document.createElement('span');
+      name.dataset.tileName = '';
+      name.textContent = label;
+      caption.append(name);
+      if (id !== 'me') {
+        const state = document.createElement('span');
+        state.className = 'tile-state';
+        state.dataset.tileState = '';
+        caption.append(' ', state);
+      }
       tile.append(video, caption);
       this.tiles.append(tile);
+      this.layout();
     }
     return tile.querySelector('video');
+  }
+
+  // As square a grid as the tiles allow; the stylesheet keeps the rows within the window.
+  layout() {
+    const count = this.tiles.children.length;
+    const columns = Math.max(1, Math.ceil(Math.sqrt(count)));
+    this.tiles.style.setProperty('--columns', String(columns));
+    this.tiles.style.setProperty('--rows', String(Math.max(1, Math.ceil(count / columns))));
+  }
+
+  // Speaking indicator: the level of each tile's audio, measured in the page (Web Audio).
+  listen(id, stream) {
+    if (!window.AudioContext || !stream.getAudioTracks().length) return;
+    this.audio ??= new AudioContext();
+    if (this.audio.state === 'suspended') {
+      document.addEventListener('click', () => this.audio.resume(), { once: true });
+      this.audio.resume().catch(() => {});
+    }
+    const analyser = this.audio.createAnalyser();
+    analyser.fftSize = 512;
+    this.audio.createMediaStreamSource(stream).connect(analyser);
+    this.levels ??= new Map();
+    this.levels.set(id, analyser);
+    this.levelTimer ??= setInterval(() => this.measureLevels(), LEVEL_MS);
+  }
+
+  measureLevels() {
+    const samples = new Float32Array(512);
+    for (const [id, analyser] of this.levels) {
+      const tile = this.tiles.querySelector(`[data-tile="${CSS.escape(id)}"]`);
+      if (!tile) { this.levels.delete(id); continue; }
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const x of samples) sum += x * x;
+      const speaking = Math.sqrt(sum / samples.length) > SPEAKING_RMS && tile.dataset.state !== 'gone';
+      if (tile.dataset.speaking !== String(speaking)) {
+        tile.dataset.speaking = String(speaking);
+        tile.title = speaking ? label('cm_media_speaking') : '';
+      }
+    }
+  }
+
+  // Mute and camera: the tracks stay (the connection and the recording go on), disabled.
+  bindMediaControls() {
+    const box = this.root.querySelector('[data-media-controls]');
+    if (!box) return;
+    box.hidden = false;
+    const toggle = (button, kind, on, off) => button?.addEventListener('click', () => {
+      const disabled = button.getAttribute('aria-pressed') !== 'true';
+      this.media.getTracks().filter((t) => t.kind === kind).forEach((t) => { t.enabled = !disabled; });
+      button.setAttribute('aria-pressed', String(disabled));
+      button.textContent = label(disabled ? on : off);
+    });
+    toggle(box.querySelector('[data-mute]'), 'audio', 'cm_media_unmute', 'cm_media_mute');
+    toggle(box.querySelector('[data-camera]'), 'video', 'cm_media_camera_on', 'cm_media_camera_off');
+  }
+
+  // After being sent away (an officer when deliberation begins) the banner still says where
+  // the meeting is.
+  async refreshPhase() {
+    try {
+      const view = await api('GET', `/api/committee/meetings/${this.view.id}`);
+      const banner = this.root.querySelector('[data-phase-banner]');
+      banner.textContent = phaseName(view.phase);
+      banner.dataset.phase = view.phase;
+      this.view.phase = view.phase;
+      if (this.view.my_role === 'officer' && !['scheduled', 'open'].includes(view.phase)) {
+        this.message(label('cm_officers_done'));
+      }
+    } catch (failure) { /* the reason shown already says why the page left the room */ }
+  }
+
+  // A tile's state: live (frames arriving), reconnecting (its path or the publisher's is being
+  // rebuilt), gone (the person left the room).
+  setTile(id, state) {
+    if (!TILE_STATES.includes(state)) return;
+    const tile = this.tiles?.querySelector(`[data-tile="${CSS.escape(id)}"]`);
+    if (!tile || tile.dataset.state === state) return;
+    tile.dataset.state = state;
+    const text = tile.querySelector('[data-tile-state]');
+    if (text) text.textContent = label(`cm_tile_${state}`);
   }
 
   label(id, role, name) {
@@ -72,12 +186,15 @@ class Room {
     return `${name || person?.name || id} · ${roleName(role || person?.role)}`;
   }
 
+  async token() {
+    return (await api('POST', `/api/committee/meetings/${this.view.id}/join`)).token;
+  }
+
   async start() {
     this.bindControls();
     if (!this.tiles || ['closed'].includes(this.view.phase)) return;
-    let token;
     try {
-      token = (await api('POST', `/api/committee/meetings/${this.view.id}/join`)).token;
+      this.joinToken = await this.token();
     } catch (failure) {
       this.message(failure.message);
       return;
@@ -87,18 +204,145 @@ class Room {
     mine.muted = true;
     mine.srcObject = media;
     this.media = media;
-    this.socket = window.io({ auth: { token }, transports: ['websocket'], reconnection: false });
-    this.socket.on('connect_error', (error) => this.message(`${label('cm_cannot_join')}: ${error.message}`));
-    this.socket.on('connect', () => this.publish().catch((e) => this.message(e.message)));
+    this.listen('me', media);
+    this.bindMediaControls();
+    // The Socket.IO link reconnects by itself after a network drop (with the token of the
+    // moment: a long meeting outlives a join token, and a new one is asked for on refusal).
+    this.socket = window.io({ auth: (send) => send({ token: this.joinToken }), transports: ['websocket'] });
+    let joined = false;
+    this.socket.on('connect_error', (error) => this.refused(error));
+    this.socket.on('connect', () => {
+      if (joined) this.reconnects += 1;
+      joined = true;
+      this.connection('reconnecting');
+      // a fresh seat: publish; the server's "participants" brings the others
+      this.publish().catch((e) => this.message(e.message));
+    });
+    this.socket.on('disconnect', (reason) => {
+      if (this.ended) return;
+      this.connection(reason === 'io server disconnect' ? 'lost' : 'reconnecting');
+      // the server drops a seat's media with its link: these connections are dead
+      this.closeMedia();
+    });
     this.socket.on('participants', (items) => items.forEach((p) => this.subscribe(p)));
     this.socket.on('published', (p) => this.subscribe(p));
     this.socket.on('left', ({ participant_id: id }) => this.drop(id));
-    this.socket.on('removed', ({ reason }) => { this.message(reason); this.hangUp(); });
+    this.socket.on('removed', ({ reason }) => { this.message(reason); this.end(); this.refreshPhase(); });
     this.socket.on('phase', ({ phase }) => this.phaseChanged(phase));
+    // the server found this page's media path dead: a fresh connection, no user action
+    this.socket.on('reconnect', () => this.rebuild().catch((e) => this.message(e.message)));
+    this.socket.on('participant-state', ({ participant_id: id, state }) => {
+      const pc = this.subscriptions.get(id);
+      if (pc) { this.subscriptions.delete(id); pc.close(); }
+      this.setTile(id, state);
+    });
+    this.socket.on('resubscribe', ({ publisher_id: id }) => {
+      if (this.known.has(id)) this.subscribe(this.known.get(id));
+    });
+    this.timer = setInterval(() => this.check().catch(() => {}), CHECK_MS);
+  }
+
+  // A refused connection: an expired token is replaced (the API applies the meeting's rules:
+  // an officer after deliberation gets none); anything else ends the page's part.
+  async refused(error) {
+    // a transport error while the link is down: the client keeps trying by itself
+    if (this.ended || this.socket.active) return;
+    try {
+      this.joinToken = await this.token();
+      this.socket.connect();
+    } catch (failure) {
+      this.message(`${label('cm_cannot_join')}: ${failure.message || error.message}`);
+      this.end();
+    }
+  }
+
+  watched(pc) {
+    this.health.set(pc, { since: Date.now(), disconnectedSince: null, frames: 0, progressAt: Date.now() });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc === this.publisher && pc.connectionState === 'connected') this.connection('live');
+    });
+    return pc;
+  }
+
+  // failed, closed (also by the page itself), or disconnected past the grace
+  dead(pc, now) {
+    const health = this.health.get(pc);
+    const states = [pc.connectionState, pc.iceConnectionState];
+    if (pc.signalingState === 'closed' || states.some((s) => s === 'failed' || s === 'closed')) return true;
+    if (states.includes('disconnected')) {
+      health.disconnectedSince ??= now;
+      return now - health.disconnectedSince > this.watch.grace_ms;
+    }
+    health.disconnectedSince = null;
+    return false;
+  }
+
+  // no new decoded frame for the stall limit (also a path ICE still believes in)
+  async stalled(id, pc, now) {
+    const health = this.health.get(pc);
+    let frames = 0;
+    (await pc.getStats()).forEach((report) => {
+      if (report.type === 'inbound-rtp' && report.kind === 'video') frames = report.framesDecoded || 0;
+    });
+    if (frames > health.frames) {
+      health.frames = frames;
+      health.progressAt = now;
+      this.setTile(id, 'live');
+      return false;
+    }
+    return now - health.progressAt > this.watch.stall_ms;
+  }
+
+  async check() {
+    if (this.ended || this.rebuilding || !this.socket?.connected || !this.publisher) return;
+    const now = Date.now();
+    if (this.dead(this.publisher, now)) {
+      await this.rebuild();
+      return;
+    }
+    if (this.publisher.connectionState === 'connected') this.connection('live');
+    for (const [id, pc] of [...this.subscriptions]) {
+      if (this.subscriptions.get(id) !== pc) continue;
+      if (this.dead(pc, now) || await this.stalled(id, pc, now)) {
+        this.setTile(id, 'reconnecting');
+        if (this.known.has(id)) this.subscribe(this.known.get(id));
+      }
+    }
+  }
+
+  // A fresh publishing connection (the server treats it as the same seat coming back) and fresh
+  // receiving ones; the old ones are closed. One rebuild at a time.
+  closeMedia() {
+    for (const [id, pc] of this.subscriptions) { pc.close(); this.setTile(id, 'reconnecting'); }
+    this.subscriptions.clear();
+    this.publisher?.close();
+    this.publisher = null;
+  }
+
+  rebuild() {
+    if (this.ended) return Promise.resolve();
+    if (this.rebuilding) return this.rebuilding;
+    this.connection('reconnecting');
+    const others = [...this.subscriptions.keys()];
+    this.rebuilding = (async () => {
+      this.closeMedia();
+      while (!this.ended && this.socket.connected) {
+        try {
+          await this.publish();
+          this.reconnects += 1;
+          break;
+        } catch (failure) {
+          this.message(failure.message);
+          await new Promise((resolve) => setTimeout(resolve, this.watch.grace_ms));
+        }
+      }
+      for (const id of others) if (this.known.has(id)) this.subscribe(this.known.get(id));
+    })().finally(() => { this.rebuilding = null; });
+    return this.rebuilding;
   }
 
   async publish() {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = this.watched(new RTCPeerConnection({ iceServers: [] }));
     this.publisher = pc;
     for (const track of this.media.getTracks()) {
       const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [this.media] });
@@ -112,31 +356,61 @@ class Room {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     const answer = await this.socket.emitWithAck('publish', { sdp: pc.localDescription.sdp, type: 'offer' });
-    if (answer.error) throw new Error(answer.error);
+    if (answer.refused) {
+      // the meeting's rules no longer admit this seat (e.g. an officer after the presentation)
+      this.message(answer.error);
+      this.end();
+      return;
+    }
+    if (answer.error) { pc.close(); throw new Error(answer.error); }
     await pc.setRemoteDescription(answer);
+    this.message('');
   }
 
   async subscribe({ participant_id: id, role, display_name: name }) {
-    if (this.subscriptions.has(id)) this.drop(id);
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    if (this.ended) return;
+    this.known.set(id, { participant_id: id, role, display_name: name });
+    this.subscriptions.get(id)?.close();
+    const pc = this.watched(new RTCPeerConnection({ iceServers: [] }));
     this.subscriptions.set(id, pc);
     preferCodecs(pc.addTransceiver('audio', { direction: 'recvonly' }), 'audio');
     preferCodecs(pc.addTransceiver('video', { direction: 'recvonly' }), 'video');
     const video = this.tile(id, this.label(id, role, name));
+    // a tile that was showing someone waits for their frames again (a first one has no state yet)
+    if (video.closest('[data-tile]').dataset.state) this.setTile(id, 'reconnecting');
     const stream = new MediaStream();
     video.srcObject = stream;
-    pc.addEventListener('track', (event) => stream.addTrack(event.track));
+    pc.addEventListener('track', (event) => {
+      stream.addTrack(event.track);
+      if (event.track.kind === 'audio') this.listen(id, stream);
+    });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     const answer = await this.socket.emitWithAck('subscribe', { publisher_id: id, sdp: pc.localDescription.sdp, type: 'offer' });
-    if (answer.error) { this.message(answer.error); return; }
+    if (this.subscriptions.get(id) !== pc) { pc.close(); return; } // replaced meanwhile
+    if (answer.error) {
+      // e.g. that person is reconnecting: their "published" comes when they are back
+      this.subscriptions.delete(id);
+      pc.close();
+      return;
+    }
     await pc.setRemoteDescription(answer);
   }
 
   drop(id) {
     this.subscriptions.get(id)?.close();
     this.subscriptions.delete(id);
-    this.tiles?.querySelector(`[data-tile="${CSS.escape(id)}"]`)?.remove();
+    this.known.delete(id);
+    const video = this.tiles?.querySelector(`[data-tile="${CSS.escape(id)}"] video`);
+    if (video) video.srcObject = null;
+    this.setTile(id, 'gone');
+  }
+
+  end() {
+    this.ended = true;
+    clearInterval(this.timer);
+    this.connection('lost');
+    this.hangUp();
   }
 
   hangUp() {
@@ -166,7 +440,7 @@ class Room {
     if (panel && phase === 'voting' && this.root.querySelector('[data-voted]')?.hidden) panel.hidden = false;
     if (['tallied', 'closed'].includes(phase)) {
       if (panel) panel.hidden = true;
-      if (phase === 'closed') this.hangUp();
+      if (phase === 'closed') { this.ended = true; clearInterval(this.timer); this.hangUp(); }
       // the result is shown by the page for those who may see it
       setTimeout(() => window.location.reload(), phase === 'closed' ? 200 : 800);
     }
