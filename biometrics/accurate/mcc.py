@@ -139,14 +139,20 @@ def _build(x, y, theta, hull, values, valid, keep):
         for j in range(NS):
             if math.hypot(i - (NS - 1) / 2.0, j - (NS - 1) / 2.0) * cell <= RADIUS:
                 in_disc += 1
-    relative = np.empty(n)
+    directional = np.empty((n, ND))
     for m in range(n):
         cos_t, sin_t = math.cos(theta[m]), math.sin(theta[m])
         neighbours = 0
         for t in range(n):
             if t != m and math.hypot(x[t] - x[m], y[t] - y[m]) <= RADIUS + reach:
                 neighbours += 1
-            relative[t] = _angle_difference(theta[m], theta[t])
+            # The directional contribution depends on the pair of minutiae, not on the cell:
+            # the integral of the Gaussian (σd) over each angular bin, computed once per pair.
+            relative = _angle_difference(theta[m], theta[t])
+            for k in range(ND):
+                alpha = _angle_difference(-math.pi + (k + 0.5) * angle_cell, relative)
+                directional[t, k] = 0.5 * (math.erf((alpha + angle_cell / 2) * erf_scale)
+                                           - math.erf((alpha - angle_cell / 2) * erf_scale))
         valid_cells = 0
         for i in range(NS):
             for j in range(NS):
@@ -173,11 +179,7 @@ def _build(x, y, theta, hull, values, valid, keep):
                         continue
                     spatial = spatial_norm * math.exp(-d * d / (2.0 * SIGMA_S * SIGMA_S))
                     for k in range(ND):
-                        centre = -math.pi + (k + 0.5) * angle_cell
-                        alpha = _angle_difference(centre, relative[t])
-                        directional = 0.5 * (math.erf((alpha + angle_cell / 2) * erf_scale)
-                                             - math.erf((alpha - angle_cell / 2) * erf_scale))
-                        values[m, s * ND + k] += spatial * directional
+                        values[m, s * ND + k] += spatial * directional[t, k]
                 for k in range(ND):
                     values[m, s * ND + k] = 1.0 / (1.0 + math.exp(-TAU_PSI * (values[m, s * ND + k] - MU_PSI)))
         keep[m] = valid_cells >= MIN_VALID_SHARE * in_disc and neighbours >= MIN_NEIGHBOURS
