@@ -13,6 +13,11 @@ enhancement, the quality threshold) are chosen on fingers 101-105 ("fit"); figur
 on fingers 106-110 ("held out", impostors: their probes against all nine other fingers'
 enrollments) and, for reference, on all ten fingers (which includes the fit fingers). The worn
 set is reported with what was fitted on DB1_B, nothing refitted.
+
+The second matcher, Minutia Cylinder-Code (biometrics/accurate/mcc.py), scores the enhanced
+templates alone and fused with SourceAFIS: each matcher's score z-normalised on the impostor
+scores of the fit fingers (every ordered pair), then a weighted sum whose weight is chosen on the
+fit fingers too (fit_score_fusion). It is measured here, not part of the accuracy mode.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from biometrics.accurate import assess_capture, fuse  # noqa: E402
 from biometrics.accurate.enhancement import enhance  # noqa: E402
 from biometrics.accurate.extraction import normalized  # noqa: E402
+from biometrics.accurate.mcc import MccMatcher, cylinders  # noqa: E402
 from biometrics.sourceafis.accuracy import ErrorRates  # noqa: E402
 from biometrics.sourceafis.extractor import extract  # noqa: E402
 from biometrics.sourceafis.image import decode_image  # noqa: E402
@@ -53,12 +59,62 @@ class Prints:
     exact: dict  # name -> Template (plain SourceAFIS)
     enhanced: dict  # name -> Template (enhanced image)
     quality: dict  # name -> CaptureQuality
+    cylinders: dict  # name -> MCC cylinders of the enhanced template
+
+
+@dataclass
+class ScoreTable:
+    """Scores of every ordered pair of prints, computed once (MCC alone, and fused scores)."""
+    scores: dict  # (probe name, candidate name) -> score
+
+
+def scorer(source, probe: str):
+    """The function scoring `probe` against a candidate (by name) in `source`: a dict of
+    templates compared by SourceAFIS, or a ScoreTable."""
+    if isinstance(source, ScoreTable):
+        return lambda candidate: source.scores[(probe, candidate)]
+    matcher = Matcher(source[probe])
+    return lambda candidate: float(matcher.match(source[candidate]))
+
+
+def score_table(prints: Prints, kind: str) -> ScoreTable:
+    """Every ordered pair scored by SourceAFIS on the enhanced templates (`afis`) or MCC (`mcc`)."""
+    names = sorted(prints.enhanced)
+    scores = {}
+    for probe in names:
+        if kind == "mcc":
+            matcher = MccMatcher(prints.cylinders[probe])
+            for candidate in names:
+                scores[(probe, candidate)] = matcher.match(prints.cylinders[candidate])
+        else:
+            matcher = Matcher(prints.enhanced[probe])
+            for candidate in names:
+                scores[(probe, candidate)] = float(matcher.match(prints.enhanced[candidate]))
+    return ScoreTable(scores)
+
+
+@dataclass(frozen=True)
+class ScoreFusion:
+    """z-normalisation of each matcher's score on its impostor distribution, then a weighted
+    sum: weight × z(SourceAFIS) + (1 - weight) × z(MCC)."""
+    afis_mean: float
+    afis_spread: float
+    mcc_mean: float
+    mcc_spread: float
+    weight: float
+
+    def __call__(self, afis: float, mcc: float) -> float:
+        return (self.weight * (afis - self.afis_mean) / self.afis_spread
+                + (1 - self.weight) * (mcc - self.mcc_mean) / self.mcc_spread)
+
+    def table(self, afis: ScoreTable, mcc: ScoreTable) -> ScoreTable:
+        return ScoreTable({pair: self(score, mcc.scores[pair]) for pair, score in afis.scores.items()})
 
 
 def load(damage=None, dpi: float = 500) -> Prints:
     """The repository's prints, or `damage(pixels, name)` of each (an image at `dpi`), extracted
     in both modes as the service does (each mode brings the image to 500 dpi itself)."""
-    prints = Prints({}, {}, {}, {})
+    prints = Prints({}, {}, {}, {}, {})
     for path in fvc_images():
         pixels = decode_image(path.read_bytes())
         if damage is not None:
@@ -68,6 +124,7 @@ def load(damage=None, dpi: float = 500) -> Prints:
         prints.exact[path.stem] = extract(pixels, dpi)
         prints.enhanced[path.stem] = extract(enhance(image), 500)
         prints.quality[path.stem] = assess_capture(image, prints.enhanced[path.stem])
+        prints.cylinders[path.stem] = cylinders(prints.enhanced[path.stem])
     return prints
 
 
@@ -80,9 +137,9 @@ def comparisons(templates: dict, probe_fingers, gallery_fingers, impressions, ru
             name = f"{finger}_{probe_impression}"
             if name in skip:
                 continue
-            matcher = Matcher(templates[name])
+            match = scorer(templates, name)
             for enrolled in gallery_fingers:
-                score = fuse([matcher.match(templates[f"{enrolled}_{i}"]) for i in impressions], rule)
+                score = fuse([match(f"{enrolled}_{i}") for i in impressions], rule)
                 (genuine if enrolled == finger else impostor).append(score)
     return genuine, impostor
 
@@ -90,13 +147,14 @@ def comparisons(templates: dict, probe_fingers, gallery_fingers, impressions, ru
 def all_pairs(templates: dict, fingers) -> tuple[list, list]:
     """The FVC protocol: every ordered pair of different impressions of `fingers`, one template
     against one (no fusion): more comparisons, for the single-impression components."""
-    names = [n for n in sorted(templates) if n.split("_")[0] in fingers]
+    every = sorted({p for p, _ in templates.scores} if isinstance(templates, ScoreTable) else templates)
+    names = [n for n in every if n.split("_")[0] in fingers]
     genuine, impostor = [], []
     for probe in names:
-        matcher = Matcher(templates[probe])
+        match = scorer(templates, probe)
         for candidate in names:
             if candidate != probe:
-                score = float(matcher.match(templates[candidate]))
+                score = match(candidate)
                 (genuine if probe.split("_")[0] == candidate.split("_")[0] else impostor).append(score)
     return genuine, impostor
 
@@ -113,7 +171,7 @@ def rates(genuine, impostor) -> dict:
     }
 
 
-def settings(prints: Prints, rule: str, quality_threshold: float) -> dict:
+def settings(prints: Prints, rule: str, quality_threshold: float, tables: dict) -> dict:
     low = frozenset(n for n, q in prints.quality.items() if q.recapture(quality_threshold))
     return {
         "exact, 1 impression (SourceAFIS)": (prints.exact, (1,), "max", frozenset()),
@@ -122,6 +180,9 @@ def settings(prints: Prints, rule: str, quality_threshold: float) -> dict:
         "enhancement only, 1 impression": (prints.enhanced, (1,), "max", frozenset()),
         f"accurate: enhancement + {rule} fusion": (prints.enhanced, ENROLLED, rule, frozenset()),
         f"accurate + quality recapture (score < {quality_threshold:.1f})": (prints.enhanced, ENROLLED, rule, low),
+        "MCC alone, 1 impression": (tables["mcc"], (1,), "max", frozenset()),
+        f"MCC alone, 2 impressions, {rule}": (tables["mcc"], ENROLLED, rule, frozenset()),
+        f"accurate + MCC (score fusion, then {rule})": (tables["fused"], ENROLLED, rule, frozenset()),
     }
 
 
@@ -136,9 +197,26 @@ def fit(prints: Prints) -> tuple[str, float, dict]:
     return rule, threshold, eer
 
 
+def fit_score_fusion(afis: ScoreTable, mcc: ScoreTable) -> tuple[ScoreFusion, dict]:
+    """z-norm of each matcher on the impostor scores of the fit fingers (every ordered pair), and
+    the weight of SourceAFIS (0 to 1 by tenths) with the lowest every-pair EER on the fit fingers
+    (ties: lower FNMR at FMR 0.1 %, then more weight on SourceAFIS)."""
+    _, afis_impostor = all_pairs(afis, FIT)
+    _, mcc_impostor = all_pairs(mcc, FIT)
+    base = dict(afis_mean=statistics.fmean(afis_impostor), afis_spread=statistics.pstdev(afis_impostor) or 1.0,
+                mcc_mean=statistics.fmean(mcc_impostor), mcc_spread=statistics.pstdev(mcc_impostor) or 1.0)
+    results = {}
+    for tenth in range(11):
+        fusion = ScoreFusion(**base, weight=tenth / 10)
+        r = rates(*all_pairs(fusion.table(afis, mcc), FIT))
+        results[fusion.weight] = (r["eer"], r["fnmr_0.1"])
+    weight = min(results, key=lambda w: (*results[w], -w))
+    return ScoreFusion(**base, weight=weight), results
+
+
 # --- DET curve ------------------------------------------------------------------------------
 
-COLOURS = ["#555555", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#2ca02c"]
+COLOURS = ["#555555", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd", "#e377c2", "#8c564b"]
 
 
 def det_svg(title: str, curves: dict, floor: float) -> str:
@@ -186,24 +264,35 @@ def verification_times(prints: Prints, rounds: int) -> dict:
     """Median time of one desk verification from a 500 dpi image: extraction, then the probe
     against the two enrolled impressions (both modes compare with two)."""
     names = [f"{f}_{i}" for f in FIT + HELD_OUT for i in PROBES[:2]]
-    exact, accurate = [], []
+    exact, accurate, with_mcc = [], [], []
     for _ in range(rounds):
         for name in names:
             finger = name.split("_")[0]
             image = prints.pixels[name]
             # Alternate the order so drift in the machine's load falls on both alike.
-            for mode in ("exact", "accurate") if len(exact) % 2 == 0 else ("accurate", "exact"):
+            modes = ("exact", "accurate", "accurate+mcc")
+            for mode in modes if len(exact) % 2 == 0 else modes[::-1]:
                 start = time.perf_counter()
                 if mode == "exact":
                     matcher = Matcher(extract(image, 500))
                     fuse([matcher.match(prints.exact[f"{finger}_{i}"]) for i in ENROLLED], "max")
                     exact.append(time.perf_counter() - start)
-                else:
+                elif mode == "accurate":
                     matcher = Matcher(extract(enhance(image), 500))
                     fuse([matcher.match(prints.enhanced[f"{finger}_{i}"]) for i in ENROLLED], "max")
                     accurate.append(time.perf_counter() - start)
+                else:
+                    # The enrolled impressions' cylinders are built from their stored templates
+                    # here too (a service reading templates from the database would).
+                    probe = extract(enhance(image), 500)
+                    matcher, mcc = Matcher(probe), MccMatcher(probe)
+                    fuse([matcher.match(prints.enhanced[f"{finger}_{i}"]) + mcc.match(prints.enhanced[f"{finger}_{i}"])
+                          for i in ENROLLED], "max")
+                    with_mcc.append(time.perf_counter() - start)
     return {"exact": statistics.median(exact), "accurate": statistics.median(accurate),
-            "ratio": statistics.median(a / e for a, e in zip(accurate, exact))}
+            "ratio": statistics.median(a / e for a, e in zip(accurate, exact)),
+            "accurate+mcc": statistics.median(with_mcc),
+            "ratio+mcc": statistics.median(a / e for a, e in zip(with_mcc, exact))}
 
 
 def main() -> None:
@@ -218,18 +307,28 @@ def main() -> None:
     print(f"fit on fingers {FIT[0]}-{FIT[-1]}: enhancement+fusion EER max {fit_eer['max']:.4%}, "
           f"mean {fit_eer['mean']:.4%} -> rule {rule}; quality threshold {threshold:.2f} "
           f"(recaptures {RECAPTURE_BUDGET:.0%} of the fit probes)")
-    report(prints, "FVC2002 DB1_B", "", rule, threshold, args.out)
+    started = time.perf_counter()
+    tables = {"afis": score_table(prints, "afis"), "mcc": score_table(prints, "mcc")}
+    print(f"scored every pair by SourceAFIS and MCC in {time.perf_counter() - started:.0f} s")
+    fusion, weights = fit_score_fusion(tables["afis"], tables["mcc"])
+    tables["fused"] = fusion.table(tables["afis"], tables["mcc"])
+    print(f"MCC score fusion fitted on fingers {FIT[0]}-{FIT[-1]} (every pair): {fusion}; fit EER / FNMR@0.1% "
+          "by SourceAFIS weight: " + ", ".join(f"{w:.1f}: {e:.2%} / {f:.2%}" for w, (e, f) in weights.items()))
+    report(prints, "FVC2002 DB1_B", "", rule, threshold, tables, args.out)
     started = time.perf_counter()
     worn = load(worn_prints.worn, worn_prints.WORN_DPI)
     print(f"\nextracted the 80 worn 400 dpi prints in both modes in {time.perf_counter() - started:.0f} s "
           f"(reported with the rule and threshold fitted on FVC2002 DB1_B fingers {FIT[0]}-{FIT[-1]}, not refitted)")
-    report(worn, "worn/dry 400 dpi (simulated from DB1_B)", "worn-", rule, threshold, args.out)
+    worn_tables = {"afis": score_table(worn, "afis"), "mcc": score_table(worn, "mcc")}
+    worn_tables["fused"] = fusion.table(worn_tables["afis"], worn_tables["mcc"])
+    report(worn, "worn/dry 400 dpi (simulated from DB1_B)", "worn-", rule, threshold, worn_tables, args.out)
     times = verification_times(prints, args.timing_rounds)
     print(f"\nverification (extract + 2 comparisons), median: exact {times['exact'] * 1000:.1f} ms, "
-          f"accurate {times['accurate'] * 1000:.1f} ms, ratio accurate/exact {times['ratio']:.2f}")
+          f"accurate {times['accurate'] * 1000:.1f} ms, ratio accurate/exact {times['ratio']:.2f}; "
+          f"accurate + MCC {times['accurate+mcc'] * 1000:.1f} ms, ratio {times['ratio+mcc']:.2f}")
 
 
-def report(prints: Prints, set_label: str, prefix: str, rule: str, threshold: float, out: Path) -> None:
+def report(prints: Prints, set_label: str, prefix: str, rule: str, threshold: float, tables: dict, out: Path) -> None:
     """The enrollment-protocol and every-pair tables of one development set, and its DET curves."""
     sets = {"held-out fingers 106-110": (HELD_OUT, FIT + HELD_OUT), "all fingers 101-110": (FIT + HELD_OUT, FIT + HELD_OUT)}
     for set_name, (probe_fingers, gallery_fingers) in sets.items():
@@ -237,7 +336,7 @@ def report(prints: Prints, set_label: str, prefix: str, rule: str, threshold: fl
         print("| setting | EER | FNMR @ FMR 0.1 % | FNMR @ FMR 0.01 % | genuine / impostor | recaptured probes |")
         print("|---|---|---|---|---|---|")
         curves, fewest = {}, math.inf
-        for name, (templates, impressions, fusion, skip) in settings(prints, rule, threshold).items():
+        for name, (templates, impressions, fusion, skip) in settings(prints, rule, threshold, tables).items():
             result = rates(*comparisons(templates, probe_fingers, gallery_fingers, impressions, fusion, skip))
             probes = [f"{f}_{i}" for f in probe_fingers for i in PROBES]
             recaptured = sum(1 for p in probes if p in skip)
@@ -253,7 +352,9 @@ def report(prints: Prints, set_label: str, prefix: str, rule: str, threshold: fl
         print("| setting | EER | FNMR @ FMR 0.1 % | FNMR @ FMR 0.01 % | genuine / impostor |")
         print("|---|---|---|---|---|")
         curves = {}
-        for name, templates in (("exact (SourceAFIS)", prints.exact), ("enhancement", prints.enhanced)):
+        for name, templates in (("exact (SourceAFIS)", prints.exact), ("enhancement", prints.enhanced),
+                                ("MCC alone (enhanced minutiae)", tables["mcc"]),
+                                ("enhancement + MCC (score fusion)", tables["fused"])):
             result = rates(*all_pairs(templates, fingers))
             print(f"| {name} | {result['eer']:.2%} | {result['fnmr_0.1']:.2%} | {result['fnmr_0.01']:.2%} | "
                   f"{result['genuine']} / {result['impostor']} |")
