@@ -20,7 +20,7 @@ import redis.asyncio
 import socketio
 from aiohttp.test_utils import TestServer
 
-from committee.cluster import ClusterSettings, allowed_origins, origin_check
+from committee.cluster import SOCKETIO_CHANNEL, ClusterSettings, allowed_origins, origin_check
 from committee.registry import MediaRegistry
 from core.config import Config, ConfigError
 from core.context import SERVICES
@@ -88,7 +88,7 @@ async def refusal_from(base: str, origin: str, token: str):
 
 async def page_state(page) -> dict:
     return await page.evaluate("""async () => { const r = window.committeeRoom;
-        return { node: r.node, home: r.home, moves: r.moves, connected: !!r.socket?.connected,
+        return { node: r.node, home: r.home, moves: r.moves, trail: r.trail, connected: !!r.socket?.connected,
                  frames: await r.stats() }; }""")
 
 
@@ -167,6 +167,17 @@ async def test_room_page_follows_the_media_node_redirect_and_the_holders_death(
                 assert time.monotonic() < deadline, f"the convener got nothing from the page: {person.reception_counts()}"
                 await asyncio.sleep(0.1)
 
+            # a `media_node` event (what a node taking the meeting sends, through Redis) moves the
+            # page: here it names A, which sends the page back to B, the holder, on new connections
+            bus = socketio.AsyncRedisManager(redis_server.url, channel=SOCKETIO_CHANNEL, write_only=True)
+            await bus.emit("media_node", {"url": entry.base}, room=meeting.code, namespace="/")
+            await bus.redis.aclose()
+            told = await wait_page(page, lambda s: s["moves"] >= 3 and s["node"] == holder.base and s["connected"]
+                                   and s["frames"].get(convener_id, 0) > 0,
+                                   "the page to follow the media_node event and come back", state=logs)
+            assert told["trail"][:4] == [entry.base, holder.base, entry.base, holder.base], told
+            await page.wait_for_selector("[data-testid=connection][data-state=live]")
+
             # node B dies: the page goes back to A, which takes the meeting when B's lease lapses
             killed_at = time.monotonic()
             holder.kill()
@@ -176,7 +187,7 @@ async def test_room_page_follows_the_media_node_redirect_and_the_holders_death(
                                     seconds=TAKEOVER_LIMIT * 2, state=logs)
             resumed = time.monotonic() - killed_at
             assert resumed <= TAKEOVER_LIMIT, f"frames resumed {resumed:.1f} s after the kill; {logs()}"
-            assert moved["moves"] >= 2, moved
+            assert moved["moves"] >= 4 and moved["trail"][-1] == entry.base, moved
             assert await store.holder(meeting.code) == entry.base
             await page.wait_for_selector("[data-testid=connection][data-state=live]")
             await page.wait_for_selector(f"[data-tile='{convener_id}'][data-state=live]")

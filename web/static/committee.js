@@ -56,11 +56,13 @@ class Room {
     this.rebuilding = null;
     this.ended = false;
     this.reconnects = 0; // fresh publish connections after the first (what the browser test reads)
+    this.joinedOnce = false; // a later connect (any node) is a reconnect
     // Several committee nodes: the entry URL (a balancer or any node; '' = this page's origin),
     // the node the signaling is on now, and how many times the page followed the meeting.
     this.home = (root.dataset.committeeUrl || '').replace(/\/+$/, '');
     this.node = this.home;
     this.moves = 0;
+    this.trail = []; // the nodes the signaling went to, in order (what the browser test reads)
     this.homeward = null;
   }
 
@@ -225,6 +227,7 @@ class Room {
     const old = this.socket;
     if (old) { old.off(); old.disconnect(); }
     this.node = url;
+    this.trail.push(url);
     const options = { auth: (send) => send({ token: this.joinToken }), transports: ['websocket'], forceNew: true };
     const socket = url ? window.io(url, options) : window.io(options);
     this.socket = socket;
