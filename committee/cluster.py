@@ -20,7 +20,9 @@ Off unless ``LOANCTL_REDIS_URL`` is set; then:
 
 Settings: ``LOANCTL_REDIS_URL`` (``redis://host:port/db``), ``LOANCTL_MEDIA_NODE_URL`` (this
 node's URL as participants reach it; default ``http(s)://<host>:<port>`` of the node, required
-when it listens on every address) and ``LOANCTL_MEDIA_LEASE_SECONDS`` (default 6).
+when it listens on every address) and ``LOANCTL_MEDIA_LEASE_SECONDS`` (default 6); and
+``LOANCTL_COMMITTEE_ORIGINS``, the origins of the suite's pages allowed to open this node's
+Socket.IO (:func:`allowed_origins`; the room page follows ``media_node`` across origins).
 """
 from __future__ import annotations
 
@@ -28,9 +30,9 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-from core.config import Config
+from core.config import Config, web_origin
 
 from .registry import MediaRegistry
 
@@ -70,6 +72,36 @@ def cluster_settings(config: Config, env: dict[str, str] | None = None) -> Clust
     if not lease > 0:
         raise ValueError(f"LOANCTL_MEDIA_LEASE_SECONDS must be positive, got {raw!r}")
     return ClusterSettings(redis_url, node_url, lease)
+
+
+def allowed_origins(config: Config, settings: ClusterSettings | None) -> list[str] | None:
+    """The origins whose pages may open this node's Socket.IO (checked on the WebSocket's
+    Origin header): the suite's pages (``LOANCTL_COMMITTEE_ORIGINS``) and, on a cluster node,
+    the node's own URL. None: only the page's own origin (one node serving its own pages).
+    Never '*': a join token is a bearer credential, and any page could otherwise use one."""
+    origins = set(config.committee_origins)
+    if settings is not None:
+        own = web_origin(settings.node_url)
+        if own:
+            origins.add(own)
+    return sorted(origins) or None
+
+
+def origin_check(config: Config, settings: ClusterSettings | None) -> Callable[[str, dict], bool]:
+    """The Socket.IO server's Origin check: the listed origins (:func:`allowed_origins`), or the
+    page's own origin (the node serving its own pages, directly over TLS or behind a proxy that
+    says ``X-Forwarded-Proto``; python-engineio's own same-origin test assumes plain http)."""
+    listed = set(allowed_origins(config, settings) or ())
+    scheme = "https" if config.tls else "http"
+
+    def allowed(origin: str, environ: dict) -> bool:
+        if origin in listed:
+            return True
+        host = environ.get("HTTP_HOST")
+        schemes = {scheme, environ.get("HTTP_X_FORWARDED_PROTO", scheme).split(",")[0].strip()}
+        return bool(host) and origin in {f"{s}://{host}" for s in schemes}
+
+    return allowed
 
 
 def socketio_manager(settings: ClusterSettings):

@@ -23,7 +23,7 @@ from core.config import Config
 from core.db import Database
 
 from . import service
-from .cluster import CommitteeCluster, cluster_settings, socketio_manager
+from .cluster import CommitteeCluster, cluster_settings, origin_check, socketio_manager
 from .compositejob import CompositeFailed, CompositeJob, CompositeRunner, runner_from
 from .reconnection import ReconnectPolicy
 from .recorder import RecordingPolicy, RoomRecorder
@@ -65,7 +65,8 @@ class CommitteeMedia:
         self.reconnect_policy = reconnect or ReconnectPolicy.from_env()
         self.signaling = CommitteeSignaling(
             self.verify, MeetingRooms(on_created=self._room_created, policy=self.reconnect_policy),
-            client_manager=socketio_manager(settings) if settings else None)
+            client_manager=socketio_manager(settings) if settings else None,
+            cors_allowed_origins=origin_check(config, settings))
         self.signaling.on_seat = self.seat
         self.signaling.readmit = self.readmit
         if self.cluster is not None:

@@ -169,7 +169,7 @@ class CommitteeSignaling:
         verify_join_token: TokenVerifier,
         rooms: Optional[MeetingRooms] = None,
         *,
-        cors_allowed_origins: Union[str, list[str], None] = None,
+        cors_allowed_origins: Union[str, list[str], Callable[[str, dict], bool], None] = None,
         client_manager: Optional[socketio.AsyncManager] = None,
     ) -> None:
         self.verify_join_token = verify_join_token
@@ -177,7 +177,8 @@ class CommitteeSignaling:
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             client_manager=client_manager,  # several nodes: committee.cluster's Redis manager
-            cors_allowed_origins=cors_allowed_origins or [],
+            # None: the page's own origin only ([] would turn the Origin check off entirely)
+            cors_allowed_origins=cors_allowed_origins or None,
             logger=False,
             engineio_logger=False,
         )

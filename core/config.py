@@ -9,6 +9,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .keyfile import create_once
 
@@ -38,6 +39,14 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} may not be negative")
     return value
+
+
+def web_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL (what a browser sends as its Origin), or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,12 @@ class Config:
     # space, and is tried this many times before it is reported failed.
     composite_memory_mb: int = 1536
     composite_attempts: int = 3
+    # Several committee nodes (docs/deploy.md): where the room page's browser opens its Socket.IO
+    # signaling (the committee nodes' balancer; empty: the page's own origin, the committee
+    # server in the web process), and, on a committee node, the origins of the suite's pages
+    # allowed to connect to it from another origin (the node's own URL is always allowed).
+    committee_url: str = ""
+    committee_origins: tuple[str, ...] = ()
 
     @property
     def tls(self) -> bool:
@@ -167,6 +182,9 @@ class Config:
             step_up_seconds=_env_int(env, "LOANCTL_STEP_UP_SECONDS", 180),
             composite_memory_mb=_env_int(env, "LOANCTL_COMPOSITE_MEMORY_MB", 1536),
             composite_attempts=_env_int(env, "LOANCTL_COMPOSITE_ATTEMPTS", 3),
+            committee_url=env.get("LOANCTL_COMMITTEE_URL", "").strip().rstrip("/"),
+            committee_origins=tuple(o.strip().rstrip("/") for o in env.get("LOANCTL_COMMITTEE_ORIGINS", "").split(",")
+                                    if o.strip()),
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
@@ -190,6 +208,13 @@ class Config:
         if config.composite_memory_mb < 256 or not 1 <= config.composite_attempts <= 10:
             raise ConfigError("LOANCTL_COMPOSITE_MEMORY_MB must be at least 256 and "
                               "LOANCTL_COMPOSITE_ATTEMPTS 1..10")
+        for name, url in [("LOANCTL_COMMITTEE_URL", config.committee_url)] if config.committee_url else []:
+            if web_origin(url) is None:
+                raise ConfigError(f"{name} must be an http(s)://host[:port] URL, got {url!r}")
+        for origin in config.committee_origins:
+            if origin == "*" or web_origin(origin) != origin:
+                raise ConfigError("LOANCTL_COMMITTEE_ORIGINS must list origins (http(s)://host[:port], "
+                                  f"comma-separated; not '*'), got {origin!r}")
         if config.password_min_length < 8:
             raise ConfigError("LOANCTL_PASSWORD_MIN_LENGTH may not be below 8")
         return config

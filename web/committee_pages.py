@@ -42,4 +42,6 @@ async def room_page(request: web.Request) -> web.Response:
         findings = await case_file_of(request, session, row) if view.get("my_role") or principal(request).roles - {"applicant"} else []
     return render(request, "committee_room.html", view=view, next_phase=service.NEXT_PHASE.get(view["phase"]),
                   case_file=findings, tracking_code=row.tracking_code,
-                  reconnect=ReconnectPolicy.from_env().for_page())
+                  reconnect=ReconnectPolicy.from_env().for_page(),
+                  # where the page opens its signaling: the committee nodes, or (empty) this origin
+                  committee_url=services(request).config.committee_url)

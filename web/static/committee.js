@@ -39,6 +39,7 @@ const CHECK_MS = 1000;
 const TILE_STATES = ['live', 'reconnecting', 'gone'];
 const SPEAKING_RMS = 0.02; // audio level (RMS of the samples, 0..1) above which a tile shows speaking
 const LEVEL_MS = 200;
+const NODE_RETRY_MS = 500; // between tries of the entry node while a dead media node's lease lapses
 
 class Room {
   constructor(root) {
@@ -55,6 +56,14 @@ class Room {
     this.rebuilding = null;
     this.ended = false;
     this.reconnects = 0; // fresh publish connections after the first (what the browser test reads)
+    this.joinedOnce = false; // a later connect (any node) is a reconnect
+    // Several committee nodes: the entry URL (a balancer or any node; '' = this page's origin),
+    // the node the signaling is on now, and how many times the page followed the meeting.
+    this.home = (root.dataset.committeeUrl || '').replace(/\/+$/, '');
+    this.node = this.home;
+    this.moves = 0;
+    this.trail = []; // the nodes the signaling went to, in order (what the browser test reads)
+    this.homeward = null;
   }
 
   message(text) {
@@ -206,40 +215,88 @@ class Room {
     this.media = media;
     this.listen('me', media);
     this.bindMediaControls();
-    // The Socket.IO link reconnects by itself after a network drop (with the token of the
-    // moment: a long meeting outlives a join token, and a new one is asked for on refusal).
-    this.socket = window.io({ auth: (send) => send({ token: this.joinToken }), transports: ['websocket'] });
-    let joined = false;
-    this.socket.on('connect_error', (error) => this.refused(error));
-    this.socket.on('connect', () => {
-      if (joined) this.reconnects += 1;
-      joined = true;
+    this.connectTo(this.home);
+    this.timer = setInterval(() => this.check().catch(() => {}), CHECK_MS);
+  }
+
+  // The signaling to one committee node (its URL, or '' for the page's own origin). The
+  // Socket.IO link reconnects by itself after a network drop (with the token of the moment: a
+  // long meeting outlives a join token, and a new one is asked for on refusal). The token goes
+  // in the auth payload, not a cookie, so a node of another origin accepts it.
+  connectTo(url) {
+    const old = this.socket;
+    if (old) { old.off(); old.disconnect(); }
+    this.node = url;
+    this.trail.push(url);
+    const options = { auth: (send) => send({ token: this.joinToken }), transports: ['websocket'], forceNew: true };
+    const socket = url ? window.io(url, options) : window.io(options);
+    this.socket = socket;
+    socket.on('connect_error', (error) => {
+      // this node does not serve the meeting: go to the one that does
+      const named = error?.data?.media_node;
+      if (named) this.move(named);
+      // the node we were sent to is unreachable (it died; its lease has not lapsed yet): the
+      // entry node knows where the meeting goes next
+      else if (this.node !== this.home && socket.active) this.backHome();
+      else this.refused(error);
+    });
+    socket.on('connect', () => {
+      if (this.joinedOnce) this.reconnects += 1;
+      this.joinedOnce = true;
       this.connection('reconnecting');
       // a fresh seat: publish; the server's "participants" brings the others
       this.publish().catch((e) => this.message(e.message));
     });
-    this.socket.on('disconnect', (reason) => {
+    socket.on('disconnect', (reason) => {
       if (this.ended) return;
       this.connection(reason === 'io server disconnect' ? 'lost' : 'reconnecting');
       // the server drops a seat's media with its link: these connections are dead
       this.closeMedia();
+      // a media node we were sent to went away: its own reconnection would knock at a dead door
+      if (reason !== 'io server disconnect' && this.node !== this.home) this.backHome();
     });
-    this.socket.on('participants', (items) => items.forEach((p) => this.subscribe(p)));
-    this.socket.on('published', (p) => this.subscribe(p));
-    this.socket.on('left', ({ participant_id: id }) => this.drop(id));
-    this.socket.on('removed', ({ reason }) => { this.message(reason); this.end(); this.refreshPhase(); });
-    this.socket.on('phase', ({ phase }) => this.phaseChanged(phase));
+    socket.on('participants', (items) => items.forEach((p) => this.subscribe(p)));
+    socket.on('published', (p) => this.subscribe(p));
+    socket.on('left', ({ participant_id: id }) => this.drop(id));
+    socket.on('removed', ({ reason }) => { this.message(reason); this.end(); this.refreshPhase(); });
+    socket.on('phase', ({ phase }) => this.phaseChanged(phase));
     // the server found this page's media path dead: a fresh connection, no user action
-    this.socket.on('reconnect', () => this.rebuild().catch((e) => this.message(e.message)));
-    this.socket.on('participant-state', ({ participant_id: id, state }) => {
+    socket.on('reconnect', () => this.rebuild().catch((e) => this.message(e.message)));
+    socket.on('participant-state', ({ participant_id: id, state }) => {
       const pc = this.subscriptions.get(id);
       if (pc) { this.subscriptions.delete(id); pc.close(); }
       this.setTile(id, state);
     });
-    this.socket.on('resubscribe', ({ publisher_id: id }) => {
+    socket.on('resubscribe', ({ publisher_id: id }) => {
       if (this.known.has(id)) this.subscribe(this.known.get(id));
     });
-    this.timer = setInterval(() => this.check().catch(() => {}), CHECK_MS);
+    // the meeting's media moved to another node (its node stalled, or gave it up)
+    socket.on('media_node', ({ url } = {}) => this.move(url || this.home));
+  }
+
+  // Join the meeting on the node at `url`: new signaling, new peer connections (the server has
+  // no ICE restart), the same join token (a fresh one if refused); tiles wait meanwhile.
+  move(url) {
+    if (this.ended) return;
+    let target = this.home;
+    try {
+      const parsed = new URL(url, window.location.href);
+      if (['http:', 'https:'].includes(parsed.protocol)) target = parsed.origin;
+    } catch (failure) { /* not a URL: ask the entry node again */ }
+    clearTimeout(this.homeward);
+    this.homeward = null;
+    this.moves += 1;
+    this.closeMedia();
+    this.connection('reconnecting');
+    this.connectTo(target === window.location.origin && !this.home ? '' : target);
+  }
+
+  // Back to the entry node after a pause (the polling of a reconnecting client).
+  backHome() {
+    if (this.homeward || this.ended) return;
+    this.socket.off();
+    this.socket.disconnect();
+    this.homeward = setTimeout(() => { this.homeward = null; this.move(this.home); }, NODE_RETRY_MS);
   }
 
   // A refused connection: an expired token is replaced (the API applies the meeting's rules:
