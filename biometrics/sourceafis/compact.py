@@ -9,6 +9,9 @@ the all-pairs matrices give, bit for bit; the root edges are visited in the same
 
 Arrays are flat and concatenated (candidate i owns minutiae offsets[i]..offsets[i+1]), so a
 gallery moves between processes as a few buffers and is searched in one compiled loop.
+
+The same loop also gives a screening score (a subset of the roots crawled, see Screening) for
+the two-stage search Matcher.screen_compact; the service searches exhaustively.
 """
 
 from __future__ import annotations
@@ -301,10 +304,13 @@ class Screening:
     exactly (every root crawled)."""
 
     roots: int = MAX_TRIED_ROOTS
-    stride: int = 8
+    # Measured (docs/benchmarks.md, issue 16): stride 8 missed a mate at 100,000 (its roots 0, 8,
+    # ..., 40 all wrong, 22 of its 46 right); stride 4 kept every probe's first candidate at
+    # 10,000 and 100,000.
+    stride: int = 4
     keep: int = 200
-    # Measured (docs/benchmarks.md, issue 16): with stride 8 the exhaustive first candidate ranked
-    # at worst 37th of 3,000 by screening score on the repository's prints; 2 % keeps it at any size.
+    # The exhaustive first candidate ranked at worst 49th of 3,000 by screening score on the
+    # repository's prints (stride 4); 2 % keeps such a margin at any size.
     fraction: float = 0.02
 
     def __post_init__(self) -> None:
