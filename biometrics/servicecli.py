@@ -49,6 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--fingers", type=_positive, metavar="F", help="use the prints of the first F fingers only")
     bench.add_argument("--exhaustive-limit", type=_positive, default=20_000, metavar="N",
                        help="up to this gallery size, rescore everything with the 1:1 kernel to check rank 1")
+    bench.add_argument("--exhaustive", action="store_true",
+                       help="score every candidate exactly only (no two-stage screened search beside it)")
+    # Defaults are compact.Screening's (not imported here: it loads numba).
+    bench.add_argument("--screen-roots", type=_positive, metavar="K",
+                       help="two-stage search: roots found per candidate in the screen (default: Screening.roots)")
+    bench.add_argument("--screen-stride", type=_positive, metavar="S",
+                       help="two-stage search: of those, every S-th is crawled (default: Screening.stride)")
+    bench.add_argument("--screen-keep", type=_positive, metavar="N",
+                       help="two-stage search: candidates scored exactly after the screen, at least "
+                            "(default: Screening.keep, or Screening.fraction of the shard if more)")
     bench.set_defaults(run=cmd_bench_identify)
 
 
@@ -68,10 +78,17 @@ def cmd_bench_identify(args: argparse.Namespace) -> int:
     from core.cli import CommandError
 
     from .identifybench import BenchError, default_prints, run
+    from .sourceafis.compact import Screening
 
+    settings = {"roots": args.screen_roots, "stride": args.screen_stride, "keep": args.screen_keep}
+    try:
+        screening = Screening(**{name: value for name, value in settings.items() if value is not None})
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     try:
         result = run(args.prints or default_prints(), args.gallery, shards=args.shards, probes=args.probes,
-                     exhaustive_limit=args.exhaustive_limit, fingers=args.fingers, ray_address=args.ray_address)
+                     exhaustive_limit=args.exhaustive_limit, fingers=args.fingers, ray_address=args.ray_address,
+                     screening=None if args.exhaustive else screening)
     except BenchError as error:
         raise CommandError(str(error)) from None
     print(json.dumps(result))

@@ -9,10 +9,15 @@ the all-pairs matrices give, bit for bit; the root edges are visited in the same
 
 Arrays are flat and concatenated (candidate i owns minutiae offsets[i]..offsets[i+1]), so a
 gallery moves between processes as a few buffers and is searched in one compiled loop.
+
+The same loop also gives a screening score (a subset of the roots crawled, see Screening) for
+the two-stage search Matcher.screen_compact; the service searches exhaustively.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -106,9 +111,12 @@ def _candidate_stars(xs, ys, directions, stars, polar_lengths, polar_directions,
 @njit(cache=True, _nrt=False)
 def enumerate_compact_roots(
     pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
-    xs, ys, directions, polar_lengths, polar_directions, roots_probe, roots_candidate, seen,
+    xs, ys, directions, polar_lengths, polar_directions, roots_probe, roots_candidate, seen, max_roots,
 ):
-    """roots.enumerate_roots over the candidate edges in edges.root_edge_order, each shaped when visited."""
+    """roots.enumerate_roots over the candidate edges in edges.root_edge_order, each shaped when visited.
+
+    Stops early once max_roots roots are found: the roots are found in order, so they are the
+    first max_roots of the full list (MAX_TRIED_ROOTS or more gives the full list: found <= tried)."""
     ccount = xs.shape[0]
     tried = 0
     found = 0
@@ -144,7 +152,7 @@ def enumerate_compact_roots(
                         cell, length, reference_angle, neighbor_angle, reference, ccount,
                         roots_probe, roots_candidate, seen, tried, found,
                     )
-                    if tried >= MAX_TRIED_ROOTS:
+                    if tried >= MAX_TRIED_ROOTS or found >= max_roots:
                         forget(roots_probe, roots_candidate, found, seen, ccount)
                         return found
     forget(roots_probe, roots_candidate, found, seen, ccount)
@@ -156,14 +164,20 @@ def search_compact(
     ptypes, pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
     length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
     offsets, xs, ys, directions, types, stars, polar_lengths, polar_directions,
-    first, last, scores,
+    candidates, max_roots, stride, scores,
     star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles,
     roots_probe, roots_candidate, seen, pairs, heap, tree, by_probe, by_candidate, support_log, parts,
 ):
-    """Scores of candidates first..last-1 of a compact gallery against one probe (matcher._match_one's
-    steps: roots, a pairing grown from each, the best score; the first root wins ties)."""
+    """Scores of the gallery's candidates[0..] against one probe (matcher._match_one's steps: roots,
+    a pairing grown from each, the best score; the first root wins ties) into scores[0..].
+
+    max_roots >= MAX_TRIED_ROOTS with stride 1 scores exactly (bit for bit the 1:1 score).  Otherwise
+    the score is a screening score: only the first max_roots roots are found, and of those only
+    every stride-th (0, stride, 2 stride, ...) is crawled; the best of a subset of the same roots,
+    each scored exactly, so never above the exact score."""
     pcount = ptypes.shape[0]
-    for index in range(first, last):
+    for slot in range(candidates.shape[0]):
+        index = candidates[slot]
         m0 = offsets[index]
         m1 = offsets[index + 1]
         ccount = m1 - m0
@@ -171,14 +185,17 @@ def search_compact(
         cys = ys[m0:m1]
         cdirections = directions[m0:m1]
         ctypes = types[m0:m1]
-        _candidate_stars(cxs, cys, cdirections, stars[m0 * STAR:m1 * STAR], polar_lengths, polar_directions,
-                         star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles)
         root_count = enumerate_compact_roots(
             pcount, length_bins, hash_offsets, hash_references, hash_lengths, hash_reference_angles, hash_neighbor_angles,
-            cxs, cys, cdirections, polar_lengths, polar_directions, roots_probe, roots_candidate, seen,
+            cxs, cys, cdirections, polar_lengths, polar_directions, roots_probe, roots_candidate, seen, max_roots,
         )
+        root_count = min(root_count, max_roots)
         high = 0.0
-        for i in range(root_count):
+        if root_count > 0:
+            # Star shapes only for candidates with a root to crawl from (the others score 0).
+            _candidate_stars(cxs, cys, cdirections, stars[m0 * STAR:m1 * STAR], polar_lengths, polar_directions,
+                             star_offsets, star_neighbors, star_lengths, star_reference_angles, star_neighbor_angles)
+        for i in range(0, root_count, stride):
             count, _ = crawl(
                 roots_probe[i], roots_candidate[i],
                 pstar_offsets, pstar_neighbors, pstar_lengths, pstar_reference_angles, pstar_neighbor_angles,
@@ -193,7 +210,7 @@ def search_compact(
             # Strictly greater: among equal scores the first root tried wins, as in the original.
             if i == 0 or score > high:
                 high = score
-        scores[index - first] = high
+        scores[slot] = high
 
 
 class CompactGallery:
@@ -279,6 +296,41 @@ def _positions(template: Template | SearchTemplate) -> tuple[np.ndarray, np.ndar
     return template.positions_x, template.positions_y
 
 
+@dataclass(frozen=True)
+class Screening:
+    """The setting of the two-stage 1:N search (Matcher.screen_compact): each candidate is
+    screened by crawling only every `stride`-th of its first `roots` roots (0, stride, ...), then
+    the best max(keep, fraction × gallery size) candidates by that screening score are scored
+    exactly (every root crawled)."""
+
+    roots: int = MAX_TRIED_ROOTS
+    # Measured (docs/benchmarks.md, issue 16): stride 8 missed a mate at 100,000 (its roots 0, 8,
+    # ..., 40 all wrong, 22 of its 46 right); stride 4 kept every probe's first candidate at
+    # 10,000 and 100,000.
+    stride: int = 4
+    keep: int = 200
+    # The exhaustive first candidate ranked at worst 49th of 3,000 by screening score on the
+    # repository's prints (stride 4); 2 % keeps such a margin at any size.
+    fraction: float = 0.02
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.roots <= MAX_TRIED_ROOTS or not 1 <= self.stride <= MAX_TRIED_ROOTS or self.keep < 1 \
+                or not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"roots and stride must be 1..{MAX_TRIED_ROOTS}, keep at least 1, fraction 0..1")
+
+    def kept(self, size: int) -> int:
+        return max(self.keep, math.ceil(self.fraction * size))
+
+
+@dataclass(frozen=True)
+class ScreenedScores:
+    """Scores of a two-stage search: exact (match()'s) where `exact`, screening scores (never above
+    the exact ones) elsewhere."""
+
+    scores: np.ndarray
+    exact: np.ndarray
+
+
 class CompactScratch:
     """Working memory of one searching thread (the candidate's star shapes, then Matcher's buffers)."""
 
@@ -294,4 +346,4 @@ class CompactScratch:
         )
 
 
-__all__ = ["CompactGallery", "CompactScratch", "search_compact"]
+__all__ = ["CompactGallery", "CompactScratch", "ScreenedScores", "Screening", "search_compact"]

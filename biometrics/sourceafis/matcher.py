@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from .compact import CompactGallery, CompactScratch, search_compact
+from .compact import CompactGallery, CompactScratch, Screening, ScreenedScores, search_compact
 from .edgehash import EdgeHash
 from .edges import POLAR_DIRECTIONS, POLAR_LENGTHS, SearchTemplate
 from .gallery import Gallery
@@ -193,7 +193,26 @@ class Matcher:
         last = len(gallery) if last is None else last
         if not 0 <= first <= last <= len(gallery):
             raise IndexError(f"candidate range {first}..{last} is outside the gallery of {len(gallery)}")
-        scores = np.zeros(last - first, dtype=np.float64)
+        return self._compact(gallery, np.arange(first, last, dtype=np.int64), MAX_TRIED_ROOTS, 1)
+
+    def screen_compact(self, gallery: CompactGallery, screening: Screening) -> ScreenedScores:
+        """The two-stage search: every candidate screened (only a subset of its roots
+        crawled, see Screening; the same compiled loop), then the best screening.kept(len(gallery)) scored exactly.
+        Exactly scored candidates carry match()'s score; the others a screening score that is
+        never above it, so a candidate whose exact score beats every screened one ranks as in
+        the exhaustive search."""
+        screened = self._compact(gallery, np.arange(len(gallery), dtype=np.int64), screening.roots, screening.stride)
+        keep = min(screening.kept(len(gallery)), len(gallery))
+        # Stable order: among equal screening scores the earlier candidate goes first.
+        chosen = np.sort(np.argsort(-screened, kind="stable")[:keep]).astype(np.int64)
+        scores = screened.copy()
+        scores[chosen] = self._compact(gallery, chosen, MAX_TRIED_ROOTS, 1)
+        exact = np.zeros(len(gallery), dtype=bool)
+        exact[chosen] = True
+        return ScreenedScores(scores, exact)
+
+    def _compact(self, gallery: CompactGallery, candidates: np.ndarray, max_roots: int, stride: int) -> np.ndarray:
+        scores = np.zeros(candidates.shape[0], dtype=np.float64)
         stars = getattr(self._local, "compact", None)
         if stars is None or stars.max_count < gallery.max_count:
             stars = self._local.compact = CompactScratch(gallery.max_count)
@@ -202,7 +221,7 @@ class Matcher:
             p.types, *p.star_arrays(),
             h.length_bins, h.offsets, h.references, h.lengths, h.reference_angles, h.neighbor_angles,
             gallery.offsets, gallery.xs, gallery.ys, gallery.directions, gallery.types, gallery.stars,
-            POLAR_LENGTHS, POLAR_DIRECTIONS, first, last, scores,
+            POLAR_LENGTHS, POLAR_DIRECTIONS, candidates, max_roots, stride, scores,
             *stars.stars, *self._scratch(gallery.max_count),
         )
         return scores

@@ -25,6 +25,22 @@ def test_bench_identify_prints_the_figures_and_the_rank1_check(capsys):
     assert result["scores_equal_to_1to1"] is True
     assert result["rank1_same_as_exhaustive"] is True
     assert result["rank1_correct"] == 1.0  # each probe's mates are in the gallery
+    # The two-stage search runs beside the exhaustive one, with its own rate and rank-1 check.
+    assert result["screened_candidates_per_second_per_core"] > 0
+    assert result["screened_rank1_same_as_exhaustive"] is True
+    assert result["screening"]["kept_per_shard"] == [30, 30]
+
+
+def test_bench_identify_exhaustive_only(capsys):
+    code = main(["biometrics", "bench-identify", "--gallery", "40", "--probes", "2", "--fingers", "3",
+                 "--prints", str(FVC), "--exhaustive"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert "screened_candidates_per_second_per_core" not in result
+    assert result["rank1_same_as_exhaustive"] is True and result["scores_equal_to_1to1"] is True
+    assert main(["biometrics", "bench-identify", "--gallery", "40", "--fingers", "3", "--prints", str(FVC),
+                 "--screen-stride", "71"]) == 2
+    assert "stride" in capsys.readouterr().err
 
 
 def test_bench_identify_refuses_what_it_cannot_do(capsys, tmp_path):
