@@ -17,6 +17,15 @@ from tests.waiting import limit
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _result(stdout: str) -> dict:
+    """The JSON object the command printed last. Ray's driver writes its own notices to the same
+    stdout (e.g. "(raylet) A worker died ..." after the scenario kills an actor on purpose)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise AssertionError(f"no JSON result in the output: {stdout[-2000:]!r}")
+
+
 @pytest.fixture(scope="module")
 def cluster():
     with LoopbackCluster(nodes=2, cpus_per_node=1) as running:
@@ -29,7 +38,7 @@ def report(cluster, tmp_path_factory):
     done = cluster.run([sys.executable, "-m", "tests.biometrics_cluster.scenario", cluster.address,
                         str(folder / "store")], timeout=limit(900), cwd=str(ROOT))
     assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _result(done.stdout)
 
 
 def test_bench_identify_on_the_cluster_ranks_as_in_process(cluster, report):
@@ -38,7 +47,7 @@ def test_bench_identify_on_the_cluster_ranks_as_in_process(cluster, report):
     done = cluster.run([loanctl, "biometrics", "bench-identify", "--gallery", "400", "--shards", "2", "--probes", "2",
                         "--fingers", "4", "--ray-address", cluster.address], timeout=limit(600), cwd=str(ROOT))
     assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = _result(done.stdout)
     assert result["ray_nodes"] == 2
     assert result["ray_top_equal_in_process"] is True
     assert result["rank1_same_as_exhaustive"] is True
