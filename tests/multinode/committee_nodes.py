@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "committee"))
 
 from committee_peers import ClientParticipant  # noqa: E402
 
+LEASE_SECONDS = 3.0
+TAKEOVER_LIMIT = 15.0  # the promise: the meeting continues on another node within 15 s
+
 # How often a participant whose node is gone tries the nodes again: the polling interval of a
 # reconnecting client (a browser's back-off), not a guess at when the meeting has moved.
 RETRY_SECONDS = 0.25

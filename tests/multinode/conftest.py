@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+import pytest
+
 from core.config import Config
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.multinode.nodes import Node, cluster_config, prepare_database, start_nodes
+from tests.multinode.redis_server import start_redis
 from tests.postloan.smsc import Smsc
 from tests.waiting import PATIENCE
 
@@ -91,3 +94,11 @@ def stop_cluster(cluster: Cluster, name: str) -> None:
     if cluster.smsc:
         cluster.smsc.close()
     asyncio.run(_drop_postgres_database(name))
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """Debian's redis-server on a free loopback port (skips without it; REQUIRE_REDIS=1 fails)."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -32,7 +32,7 @@ from tests.committee_service.meeting import convene
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.multinode.committee_nodes import RoamingParticipant, start_committee_node
 from tests.multinode.nodes import cluster_config, prepare_database
-from tests.multinode.redis_server import start_redis
+from tests.multinode.committee_nodes import LEASE_SECONDS, TAKEOVER_LIMIT
 from tests.suite import start_suite
 from tests.waiting import PATIENCE, limit
 
@@ -40,16 +40,6 @@ from committee_loopback import use_loopback_host_candidates  # noqa: E402 (tests
 from committee_peers import decode_vp8  # noqa: E402
 
 pytestmark = pytest.mark.postgres
-
-LEASE_SECONDS = 3.0
-TAKEOVER_LIMIT = 15.0  # the promise: the meeting continues on another node within 15 s
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    server = start_redis(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
