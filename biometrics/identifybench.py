@@ -30,9 +30,9 @@ from .sourceafis.compact import Screening
 from .sourceafis.edges import SearchTemplate
 from .sourceafis.gallery import Gallery
 from .sourceafis.loader import load_gallery
-from .sourceafis.matcher import Matcher
 from .sourceafis import cbor
-from .sourceafis.template import MAX_COORDINATE, MAX_MINUTIAE, TEMPLATE_VERSION, Minutia, MinutiaType, Template
+from .sourceafis.matcher import Matcher
+from .sourceafis.template import _SHUFFLE_PRIME, MAX_COORDINATE, MAX_MINUTIAE, TEMPLATE_VERSION, Minutia, MinutiaType, Template
 
 # FVC names: FINGER_IMPRESSION.ext (101_1.tif).
 _PRINT_NAME = re.compile(r"^(?P<finger>[^_]+)_(?P<impression>[0-9]+)\.(tif|tiff|png|bmp|jpg|jpeg)$", re.IGNORECASE)
@@ -53,7 +53,8 @@ def default_prints() -> Path:
 
 
 def moved(template: Template, rng: random.Random) -> Template:
-    """The template's minutiae rotated about its centre and shifted; those leaving the image dropped."""
+    """The template's minutiae rotated about its centre and shifted; those leaving the image dropped.
+    (gallery_cbor makes the same copies a batch at a time; a test keeps the two in step.)"""
     angle = rng.uniform(-math.pi, math.pi)
     dx, dy = rng.uniform(-60, 60), rng.uniform(-60, 60)
     cx, cy = template.width / 2, template.height / 2
@@ -148,7 +149,6 @@ def _wrap32(values: np.ndarray) -> np.ndarray:
     return np.where(values >= 1 << 31, values - (1 << 32), values)
 
 
-_SHUFFLE_PRIME = 1610612741
 _POSITIONS_X, _POSITIONS_Y, _DIRECTIONS, _TYPES = (cbor.dumps(key) for key in ("positionsX", "positionsY", "directions", "types"))
 # CBOR of the non-negative integers a position can be, and the head of a text of n letters.
 _INT_CBOR = [cbor.dumps(value) for value in range(MAX_COORDINATE + 1)]
