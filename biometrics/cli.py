@@ -269,13 +269,18 @@ class ProgressBar:
 
     WIDTH = 30
 
-    def __init__(self, label: str, total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, total: int, stream: TextIO | None = None, lines: int = 0) -> None:
+        """`lines`: off a terminal, also write a line at every 1/lines of the way (and at each new
+        label), so work of many minutes shows progress in a log too."""
         self.label = label
         self.total = max(total, 1)
         self.done = 0
         self.stream = stream or sys.stderr
+        self.lines = lines
         self._interactive = getattr(self.stream, "isatty", lambda: False)()
         self._last_draw = 0.0
+        self._started = time.monotonic()
+        self._written: tuple[str, int] | None = None
         self._draw(force=True)
 
     def advance(self, steps: int = 1) -> None:
@@ -288,13 +293,19 @@ class ProgressBar:
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last_draw < 0.1 and self.done < self.total:
+        # A terminal is redrawn at most every 0.1 s; a log with `lines` gets every line it is due.
+        if not force and now - self._last_draw < 0.1 and self.done < self.total and (self._interactive or not self.lines):
             return
         self._last_draw = now
         filled = self.WIDTH * self.done // self.total
         line = f"{self.label:<12} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{self.total}"
         if self._interactive:
             self.stream.write("\r" + line)
+        elif self.lines:
+            mark = (self.label, self.done * self.lines // self.total)
+            if mark != self._written:
+                self._written = mark
+                self.stream.write(f"{line} ({time.monotonic() - self._started:.0f} s)\n")
         elif self.done >= self.total:
             self.stream.write(line + "\n")
         self.stream.flush()

@@ -86,9 +86,11 @@ class LoopbackCluster:
             raise ClusterError(f"ray start failed: {done.stderr[-2000:] or done.stdout[-2000:]}")
 
     def run(self, argv: Sequence[str], *, timeout: float | None = None, env: dict | None = None,
-            cwd: str | None = None) -> subprocess.CompletedProcess:
-        """A command run inside the namespace (a Ray client must run there to reach 127.0.0.1)."""
-        return subprocess.run(self._in_namespace(argv), capture_output=True, text=True, timeout=timeout,
+            cwd: str | None = None, capture_stderr: bool = True) -> subprocess.CompletedProcess:
+        """A command run inside the namespace (a Ray client must run there to reach 127.0.0.1).
+        Without `capture_stderr` its stderr is this process's (a long benchmark's progress)."""
+        return subprocess.run(self._in_namespace(argv), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE if capture_stderr else None, text=True, timeout=timeout,
                               env={**os.environ, **(env or {})}, cwd=cwd)
 
     def processes(self) -> list[int]:

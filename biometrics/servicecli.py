@@ -77,6 +77,7 @@ def cmd_bench_identify(args: argparse.Namespace) -> int:
 
     from core.cli import CommandError
 
+    from .cli import ProgressBar
     from .identifybench import BenchError, default_prints, run
     from .sourceafis.compact import Screening
 
@@ -85,12 +86,16 @@ def cmd_bench_identify(args: argparse.Namespace) -> int:
         screening = Screening(**{name: value for name, value in settings.items() if value is not None})
     except ValueError as error:
         raise CommandError(str(error)) from None
+    # A million templates take minutes to build and search: progress on stderr, a line per tenth.
+    progress = ProgressBar("building", args.gallery, lines=10)
     try:
         result = run(args.prints or default_prints(), args.gallery, shards=args.shards, probes=args.probes,
                      exhaustive_limit=args.exhaustive_limit, fingers=args.fingers, ray_address=args.ray_address,
-                     screening=None if args.exhaustive else screening)
+                     screening=None if args.exhaustive else screening, progress=progress.update)
     except BenchError as error:
         raise CommandError(str(error)) from None
+    finally:
+        progress.close()
     print(json.dumps(result))
     return 0
 

@@ -22,6 +22,7 @@ whole search fail with `IncompleteSearch`, never a silently partial ranking.
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import struct
 import threading
@@ -153,6 +154,7 @@ class Shard:
         self._lock = threading.Lock()
         self._segments: list[tuple[np.ndarray, CompactGallery]] = []
         self._version = 0
+        self._load_cpu_seconds = 0.0  # the last reload's CPU time (read, open, build): a load-rate figure
         self._searching = 0  # searches under way (info reports it, so a test can act mid-search)
         self.reload()
 
@@ -161,11 +163,14 @@ class Shard:
 
     def reload(self) -> int:
         """Reads the whole shard again from the store; returns the version."""
+        started = time.thread_time()
         members, templates = self._store.read(self.shard, self._data_key)
         gallery = load_gallery(templates)
+        del templates
         with self._lock:
             self._segments = [(np.array(members, dtype=np.int64), gallery)] if members else []
             self._version = len(members)
+            self._load_cpu_seconds = time.thread_time() - started
         return self._version
 
     def info(self) -> dict:
@@ -179,7 +184,20 @@ class Shard:
         except ImportError:
             pass
         return {"shard": self.shard, "version": self._version, "pid": os.getpid(), "node": node,
-                "templates": sum(len(g) for _, g in self._segments), "searching": self._searching}
+                "templates": sum(len(g) for _, g in self._segments), "searching": self._searching,
+                "load_cpu_seconds": self._load_cpu_seconds,
+                # The process's peak resident memory (Linux reports KiB): what holding the shard costs.
+                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+    def warm(self, probe: bytes) -> int:
+        """Compiles (or loads from numba's cache) the search kernel on a few candidates, so the
+        first real search is not slowed by it; returns how many were scored."""
+        with self._lock:
+            segments = self._segments
+        if not segments:
+            return 0
+        gallery = segments[0][1]
+        return len(Matcher(Template.from_cbor(probe)).match_compact(gallery, 0, min(10, len(gallery))))
 
     def add(self, first_index: int, members: Sequence[tuple[int, bytes]]) -> int:
         """Records first_index… (already in the store) join the gallery as a new segment; records
@@ -296,6 +314,11 @@ class ShardedGallery:
     def info(self) -> list[dict]:
         """Each shard's info (its process and node on a cluster)."""
         return [self._call(s, "info") for s in range(self._count)]
+
+    def warm(self, probe: bytes) -> None:
+        """Every shard's search kernel compiled before the first search (see Shard.warm)."""
+        for s in range(self._count):
+            self._call(s, "warm", probe)
 
     def shard_of(self, member: int) -> int:
         """The shard a new member joins: the smallest (the lowest number among equals)."""

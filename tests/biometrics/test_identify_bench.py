@@ -1,12 +1,18 @@
 """`loanctl biometrics bench-identify` on a small synthetic gallery: one JSON object whose
-ranking equals the 1:1 kernel's exhaustive one."""
+ranking equals the 1:1 kernel's exhaustive one; the gallery streamed in batches is the one the
+benchmark built as Template objects before."""
 from __future__ import annotations
 
+import io
 import json
+import random
 import socket
 
 import pytest
 
+from biometrics.cli import ProgressBar
+from biometrics.identifybench import gallery_cbor, moved, read_prints
+from biometrics.sourceafis.template import Minutia, MinutiaType, Template
 from core.cli import main
 from tests.fingerprint_data import FVC
 
@@ -54,3 +60,71 @@ def test_bench_identify_refuses_what_it_cannot_do(capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["biometrics", "bench-identify", "--gallery", "0"])
+
+
+# --- the streamed synthetic gallery (a million templates without a million Template objects) ---
+
+
+def _old_gallery(real, bases, size, rng):
+    """The gallery as the benchmark built it before streaming: every Template object at once."""
+    return real[:size] + [moved(bases[i % len(bases)], rng) for i in range(size - len(real[:size]))]
+
+
+def test_the_streamed_gallery_is_the_old_one_template_for_template():
+    prints = read_prints(FVC, fingers=4)
+    real, bases = [p.template for p in prints[:10]], [p.template for p in prints]
+    # Unusual bases too: no minutiae, and minutiae at the corners (most copies keep fewer than 5,
+    # so moved() keeps the template itself), with directions next to 0 and 2π.
+    corner = Template(300, 400, tuple(Minutia(x, y, d, MinutiaType(k)) for x, y, d, k in
+                                      ((0, 0, 0.0, 0), (299, 0, 6.2831, 1), (0, 399, 3.0, 0), (299, 399, 1e-7, 1),
+                                       (150, 200, 2.5, 0), (151, 200, 2.5, 0))))
+    bases += [Template(300, 400, ()), corner]
+    size = 10 + 5 * len(bases) + 7
+    old = _old_gallery(real, bases, size, random.Random(7))
+    # Small batches: batch edges fall inside the real templates and inside the cycle of bases.
+    batches = list(gallery_cbor(real, bases, size, random.Random(7), batch=64))
+    assert [len(b) for b in batches[:-1]] == [10] + [64] * (len(batches) - 2)
+    streamed = [c for b in batches for c in b]
+    assert streamed == [t.to_cbor() for t in old]  # the same bytes, so the same sealed records and scores
+    assert [Template.from_cbor(c) for c in streamed] == old
+    assert any(c == corner.to_cbor() for c in streamed[10:])  # the "fewer than 5 stay" case was met
+    assert len(set(streamed)) > size - 10  # copies do differ from each other
+
+
+def test_a_gallery_smaller_than_the_real_prints_is_their_first_ones():
+    prints = read_prints(FVC, fingers=2)
+    real = [p.template for p in prints]
+    assert [c for b in gallery_cbor(real, real, 5, random.Random(1), batch=2) for c in b] == \
+        [t.to_cbor() for t in real[:5]]
+
+
+def test_bench_identify_reports_the_build_and_shows_progress(capsys):
+    code = main(["biometrics", "bench-identify", "--gallery", "300", "--probes", "1", "--fingers", "3",
+                 "--prints", str(FVC), "--exhaustive"])
+    captured = capsys.readouterr()
+    assert code == 0
+    result = json.loads(captured.out)
+    assert result["build_seconds"] > 0 and result["build_cpu_seconds"] > 0
+    assert 300 < result["sealed_bytes_per_template"] < 2000
+    assert result["coordinator_peak_rss_bytes"] > 10 * 2 ** 20
+    assert result["store_write_seconds"] == 0.0  # no cluster, no shard store
+    # Progress on stderr (not a terminal: a line per tenth and per phase), never on stdout.
+    assert "building" in captured.err and "300/300" in captured.err
+    assert "searching" in captured.err and "1/1" in captured.err
+
+
+def test_progress_off_a_terminal_writes_a_line_per_tenth():
+    stream = io.StringIO()
+    bar = ProgressBar("building", 1000, stream=stream, lines=10)
+    for _ in range(100):
+        bar.advance(10)
+    bar.update("searching", 1, 2)
+    bar.update("searching", 2, 2)
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[0] for line in lines] == ["building"] * 11 + ["searching"] * 2
+    assert lines[10].split()[2] == "1000/1000" and lines[-1].split()[2] == "2/2"
+    quiet = io.StringIO()
+    bar = ProgressBar("building", 1000, stream=quiet)  # without lines: only the final line, as before
+    bar.advance(500)
+    bar.advance(500)
+    assert len(quiet.getvalue().splitlines()) == 1

@@ -52,6 +52,13 @@ def test_bench_identify_on_the_cluster_ranks_as_in_process(cluster, report):
     assert result["ray_top_equal_in_process"] is True
     assert result["rank1_same_as_exhaustive"] is True
     assert result["ray_search_seconds_per_probe"] > 0 and result["ray_slowest_shard_cpu_seconds_per_probe"] > 0
+    # The figures of the 1M run: each shard's CPU per probe and each actor's peak memory and load rate.
+    assert len(result["ray_shard_cpu_seconds_per_probe"]) == 2
+    shard_cpu, slowest = result["ray_shard_cpu_seconds_per_probe"], result["ray_slowest_shard_cpu_seconds_per_probe"]
+    assert 0 < max(shard_cpu) <= slowest * (1 + 1e-9) and slowest <= sum(shard_cpu) * (1 + 1e-9)
+    assert len(result["ray_actor_peak_rss_bytes"]) == 2 and min(result["ray_actor_peak_rss_bytes"]) > 10 * 2 ** 20
+    assert result["ray_load_templates_per_second_per_core"] > 0
+    assert result["store_write_seconds"] > 0  # the shards' store written while building
 
 
 def test_shards_spread_over_both_nodes_and_answer_as_in_process(report):
