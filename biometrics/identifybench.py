@@ -385,7 +385,7 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
         # exhaustive search's first candidate for every probe.
         same = screened_rank1 == fast_rank1 if screening is not None else True
         if gallery_size <= exhaustive_limit:
-            def templates():
+            def templates(keys=keys, sealed=sealed):
                 for first in range(0, gallery_size, _REFERENCE_BATCH):
                     yield [Template.from_cbor(open_sealed(keys[i // _TEMPLATES_PER_SUBJECT], sealed[i], _subject_context(i)))
                            for i in range(first, min(first + _REFERENCE_BATCH, gallery_size))]
