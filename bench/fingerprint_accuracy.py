@@ -18,12 +18,20 @@ The second matcher, Minutia Cylinder-Code (biometrics/accurate/mcc.py), scores t
 templates alone and fused with SourceAFIS: each matcher's score z-normalised on the impostor
 scores of the fit fingers (every ordered pair), then a weighted sum whose weight is chosen on the
 fit fingers too (fit_score_fusion). It is measured here, not part of the accuracy mode.
+
+Two more components are measured beside the mode, not part of it: the quality-adaptive
+enhancement (ADAPTIVE: the response fading where orientation coherence is low; chosen on fingers
+101-105 of both sets) and a second minutia set (the higher of SourceAFIS's scores on the enhanced
+and on the plain, exact-mode templates). The fit fingers' every-pair tables are printed too.
+Verification times are wall clock and process CPU time, with the load average.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import math
+import os
 import statistics
 import sys
 import time
@@ -34,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from biometrics.accurate import assess_capture, fuse  # noqa: E402
-from biometrics.accurate.enhancement import enhance  # noqa: E402
+from biometrics.accurate.enhancement import GaborParameters, enhance  # noqa: E402
 from biometrics.accurate.extraction import normalized  # noqa: E402
 from biometrics.accurate.mcc import MccMatcher, cylinders  # noqa: E402
 from biometrics.sourceafis.accuracy import ErrorRates  # noqa: E402
@@ -51,13 +59,18 @@ FIT = tuple(str(f) for f in range(101, 106))
 HELD_OUT = tuple(str(f) for f in range(106, 111))
 # Share of the fit fingers' probes the quality check may send back for another capture.
 RECAPTURE_BUDGET = 0.10
+# The quality-adaptive enhancement, a component measured beside the mode: its parameters (12
+# orientations, the response fading from coherence 0.30 down to 0 at 0.15) were chosen on fingers
+# 101-105 of both sets (docs/fingerprint-accuracy.md); it lost on the held-out fingers.
+ADAPTIVE = dataclasses.replace(GaborParameters(), orientations=12, coherence_floor=0.15, coherence_full=0.30)
 
 
 @dataclass
 class Prints:
     pixels: dict  # name -> 500 dpi image
     exact: dict  # name -> Template (plain SourceAFIS)
-    enhanced: dict  # name -> Template (enhanced image)
+    enhanced: dict  # name -> Template (enhanced image, the accuracy mode's)
+    adaptive: dict  # name -> Template (the quality-adaptive enhancement, a component)
     quality: dict  # name -> CaptureQuality
     cylinders: dict  # name -> MCC cylinders of the enhanced template
 
@@ -78,11 +91,18 @@ def scorer(source, probe: str):
 
 
 def score_table(prints: Prints, kind: str) -> ScoreTable:
-    """Every ordered pair scored by SourceAFIS on the enhanced templates (`afis`) or MCC (`mcc`)."""
+    """Every ordered pair scored by SourceAFIS on the enhanced templates (`afis`), MCC (`mcc`),
+    or the higher of SourceAFIS's scores on the enhanced and on the plain (exact-mode) templates
+    (`both`: a template holding both minutia sets, measured, not part of the mode)."""
     names = sorted(prints.enhanced)
     scores = {}
     for probe in names:
-        if kind == "mcc":
+        if kind == "both":
+            enhanced, plain = Matcher(prints.enhanced[probe]), Matcher(prints.exact[probe])
+            for candidate in names:
+                scores[(probe, candidate)] = max(float(enhanced.match(prints.enhanced[candidate])),
+                                                 float(plain.match(prints.exact[candidate])))
+        elif kind == "mcc":
             matcher = MccMatcher(prints.cylinders[probe])
             for candidate in names:
                 scores[(probe, candidate)] = matcher.match(prints.cylinders[candidate])
@@ -114,7 +134,7 @@ class ScoreFusion:
 def load(damage=None, dpi: float = 500) -> Prints:
     """The repository's prints, or `damage(pixels, name)` of each (an image at `dpi`), extracted
     in both modes as the service does (each mode brings the image to 500 dpi itself)."""
-    prints = Prints({}, {}, {}, {}, {})
+    prints = Prints({}, {}, {}, {}, {}, {})
     for path in fvc_images():
         pixels = decode_image(path.read_bytes())
         if damage is not None:
@@ -123,6 +143,7 @@ def load(damage=None, dpi: float = 500) -> Prints:
         prints.pixels[path.stem] = image
         prints.exact[path.stem] = extract(pixels, dpi)
         prints.enhanced[path.stem] = extract(enhance(image), 500)
+        prints.adaptive[path.stem] = extract(enhance(image, ADAPTIVE), 500)
         prints.quality[path.stem] = assess_capture(image, prints.enhanced[path.stem])
         prints.cylinders[path.stem] = cylinders(prints.enhanced[path.stem])
     return prints
@@ -179,10 +200,12 @@ def settings(prints: Prints, rule: str, quality_threshold: float, tables: dict) 
         "exact, 2 impressions, mean": (prints.exact, ENROLLED, "mean", frozenset()),
         "enhancement only, 1 impression": (prints.enhanced, (1,), "max", frozenset()),
         f"accurate: enhancement + {rule} fusion": (prints.enhanced, ENROLLED, rule, frozenset()),
+        f"quality-adaptive enhancement + {rule} fusion (not in the mode)": (prints.adaptive, ENROLLED, rule, frozenset()),
         f"accurate + quality recapture (score < {quality_threshold:.1f})": (prints.enhanced, ENROLLED, rule, low),
         "MCC alone, 1 impression": (tables["mcc"], (1,), "max", frozenset()),
         f"MCC alone, 2 impressions, {rule}": (tables["mcc"], ENROLLED, rule, frozenset()),
         f"accurate + MCC (score fusion, then {rule})": (tables["fused"], ENROLLED, rule, frozenset()),
+        f"accurate + plain minutiae (max of both sets, then {rule}; not in the mode)": (tables["both"], ENROLLED, rule, frozenset()),
     }
 
 
@@ -216,7 +239,8 @@ def fit_score_fusion(afis: ScoreTable, mcc: ScoreTable) -> tuple[ScoreFusion, di
 
 # --- DET curve ------------------------------------------------------------------------------
 
-COLOURS = ["#555555", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd", "#e377c2", "#8c564b"]
+COLOURS = ["#555555", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd", "#e377c2", "#8c564b",
+           "#bcbd22", "#000000", "#7f7fff"]
 
 
 def det_svg(title: str, curves: dict, floor: float) -> str:
@@ -262,37 +286,46 @@ def det_svg(title: str, curves: dict, floor: float) -> str:
 
 def verification_times(prints: Prints, rounds: int) -> dict:
     """Median time of one desk verification from a 500 dpi image: extraction, then the probe
-    against the two enrolled impressions (both modes compare with two)."""
+    against the two enrolled impressions (every setting compares with two), as wall-clock time
+    and as the process's CPU time (steadier on a machine others load too); ratios are the median
+    of each verification's ratio to the exact one made next to it."""
     names = [f"{f}_{i}" for f in FIT + HELD_OUT for i in PROBES[:2]]
-    exact, accurate, with_mcc = [], [], []
+    settings = ("exact", "accurate", "accurate+mcc", "accurate+plain")
+    wall = {s: [] for s in settings}
+    cpu = {s: [] for s in settings}
     for _ in range(rounds):
         for name in names:
             finger = name.split("_")[0]
             image = prints.pixels[name]
-            # Alternate the order so drift in the machine's load falls on both alike.
-            modes = ("exact", "accurate", "accurate+mcc")
-            for mode in modes if len(exact) % 2 == 0 else modes[::-1]:
-                start = time.perf_counter()
+            enrolled = [f"{finger}_{i}" for i in ENROLLED]
+            # Alternate the order so drift in the machine's load falls on all alike.
+            for mode in settings if len(wall["exact"]) % 2 == 0 else settings[::-1]:
+                start, start_cpu = time.perf_counter(), time.process_time()
                 if mode == "exact":
                     matcher = Matcher(extract(image, 500))
-                    fuse([matcher.match(prints.exact[f"{finger}_{i}"]) for i in ENROLLED], "max")
-                    exact.append(time.perf_counter() - start)
+                    fuse([matcher.match(prints.exact[e]) for e in enrolled], "max")
                 elif mode == "accurate":
                     matcher = Matcher(extract(enhance(image), 500))
-                    fuse([matcher.match(prints.enhanced[f"{finger}_{i}"]) for i in ENROLLED], "max")
-                    accurate.append(time.perf_counter() - start)
-                else:
+                    fuse([matcher.match(prints.enhanced[e]) for e in enrolled], "max")
+                elif mode == "accurate+mcc":
                     # The enrolled impressions' cylinders are built from their stored templates
                     # here too (a service reading templates from the database would).
                     probe = extract(enhance(image), 500)
                     matcher, mcc = Matcher(probe), MccMatcher(probe)
-                    fuse([matcher.match(prints.enhanced[f"{finger}_{i}"]) + mcc.match(prints.enhanced[f"{finger}_{i}"])
-                          for i in ENROLLED], "max")
-                    with_mcc.append(time.perf_counter() - start)
-    return {"exact": statistics.median(exact), "accurate": statistics.median(accurate),
-            "ratio": statistics.median(a / e for a, e in zip(accurate, exact)),
-            "accurate+mcc": statistics.median(with_mcc),
-            "ratio+mcc": statistics.median(a / e for a, e in zip(with_mcc, exact))}
+                    fuse([matcher.match(prints.enhanced[e]) + mcc.match(prints.enhanced[e]) for e in enrolled], "max")
+                else:
+                    # Both minutia sets of the probe: the enhanced image's and the plain one's.
+                    enhanced, plain = Matcher(extract(enhance(image), 500)), Matcher(extract(image, 500))
+                    fuse([max(enhanced.match(prints.enhanced[e]), plain.match(prints.exact[e])) for e in enrolled], "max")
+                wall[mode].append(time.perf_counter() - start)
+                cpu[mode].append(time.process_time() - start_cpu)
+    result = {}
+    for clock, times in (("wall", wall), ("cpu", cpu)):
+        for mode in settings:
+            result[f"{clock} {mode}"] = statistics.median(times[mode])
+            if mode != "exact":
+                result[f"{clock} ratio {mode}"] = statistics.median(a / e for a, e in zip(times[mode], times["exact"]))
+    return result
 
 
 def main() -> None:
@@ -308,7 +341,7 @@ def main() -> None:
           f"mean {fit_eer['mean']:.4%} -> rule {rule}; quality threshold {threshold:.2f} "
           f"(recaptures {RECAPTURE_BUDGET:.0%} of the fit probes)")
     started = time.perf_counter()
-    tables = {"afis": score_table(prints, "afis"), "mcc": score_table(prints, "mcc")}
+    tables = {"afis": score_table(prints, "afis"), "mcc": score_table(prints, "mcc"), "both": score_table(prints, "both")}
     print(f"scored every pair by SourceAFIS and MCC in {time.perf_counter() - started:.0f} s")
     fusion, weights = fit_score_fusion(tables["afis"], tables["mcc"])
     tables["fused"] = fusion.table(tables["afis"], tables["mcc"])
@@ -319,13 +352,17 @@ def main() -> None:
     worn = load(worn_prints.worn, worn_prints.WORN_DPI)
     print(f"\nextracted the 80 worn 400 dpi prints in both modes in {time.perf_counter() - started:.0f} s "
           f"(reported with the rule and threshold fitted on FVC2002 DB1_B fingers {FIT[0]}-{FIT[-1]}, not refitted)")
-    worn_tables = {"afis": score_table(worn, "afis"), "mcc": score_table(worn, "mcc")}
+    worn_tables = {"afis": score_table(worn, "afis"), "mcc": score_table(worn, "mcc"), "both": score_table(worn, "both")}
     worn_tables["fused"] = fusion.table(worn_tables["afis"], worn_tables["mcc"])
     report(worn, "worn/dry 400 dpi (simulated from DB1_B)", "worn-", rule, threshold, worn_tables, args.out)
+    load_before = os.getloadavg()
     times = verification_times(prints, args.timing_rounds)
-    print(f"\nverification (extract + 2 comparisons), median: exact {times['exact'] * 1000:.1f} ms, "
-          f"accurate {times['accurate'] * 1000:.1f} ms, ratio accurate/exact {times['ratio']:.2f}; "
-          f"accurate + MCC {times['accurate+mcc'] * 1000:.1f} ms, ratio {times['ratio+mcc']:.2f}")
+    print(f"\nverification (extract + 2 comparisons), median over {args.timing_rounds} rounds of 20 probes, "
+          f"load average before {load_before[0]:.2f} / after {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores:")
+    for clock in ("wall", "cpu"):
+        print(f"  {clock}: exact {times[clock + ' exact'] * 1000:.1f} ms; " + "; ".join(
+            f"{mode} {times[f'{clock} {mode}'] * 1000:.1f} ms ({times[f'{clock} ratio {mode}']:.2f}x exact)"
+            for mode in ("accurate", "accurate+mcc", "accurate+plain")))
 
 
 def report(prints: Prints, set_label: str, prefix: str, rule: str, threshold: float, tables: dict, out: Path) -> None:
@@ -347,18 +384,24 @@ def report(prints: Prints, set_label: str, prefix: str, rule: str, threshold: fl
         slug = "held-out" if set_name.startswith("held") else "all"
         floor = 10.0 ** -math.ceil(math.log10(fewest))
         (out / f"fingerprint-det-{prefix}{slug}.svg").write_text(det_svg(f"DET, {set_label}, {set_name}", curves, floor))
-    for set_name, fingers in (("held-out fingers 106-110", HELD_OUT), ("all fingers 101-110", FIT + HELD_OUT)):
+    for set_name, fingers in (("fit fingers 101-105", FIT), ("held-out fingers 106-110", HELD_OUT),
+                              ("all fingers 101-110", FIT + HELD_OUT)):
         print(f"\n## {set_label}, every ordered pair, one template against one (FVC protocol), {set_name}\n")
         print("| setting | EER | FNMR @ FMR 0.1 % | FNMR @ FMR 0.01 % | genuine / impostor |")
         print("|---|---|---|---|---|")
         curves = {}
-        for name, templates in (("exact (SourceAFIS)", prints.exact), ("enhancement", prints.enhanced),
+        for name, templates in (("exact (SourceAFIS)", prints.exact),
+                                ("accurate: enhancement", prints.enhanced),
+                                ("quality-adaptive enhancement", prints.adaptive),
                                 ("MCC alone (enhanced minutiae)", tables["mcc"]),
-                                ("enhancement + MCC (score fusion)", tables["fused"])):
+                                ("enhancement + MCC (score fusion)", tables["fused"]),
+                                ("enhancement + plain minutiae (max)", tables["both"])):
             result = rates(*all_pairs(templates, fingers))
             print(f"| {name} | {result['eer']:.2%} | {result['fnmr_0.1']:.2%} | {result['fnmr_0.01']:.2%} | "
                   f"{result['genuine']} / {result['impostor']} |")
             curves[name] = result["rates"]
+        if fingers == FIT:
+            continue  # printed to show what the choices were made on; no curve
         slug = "pairs-held-out" if fingers == HELD_OUT else "pairs-all"
         floor = 10.0 ** -math.ceil(math.log10(result["impostor"]))
         (out / f"fingerprint-det-{prefix}{slug}.svg").write_text(

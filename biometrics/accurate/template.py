@@ -19,7 +19,9 @@ from ..sourceafis.template import (
 from .fusion import fuse
 
 # Bump the number whenever the enhancement or extraction changes what a template holds.
-ACCURATE_VERSION = f"{TEMPLATE_VERSION}{ACCURATE_VERSION_MARK}-2"
+# -3: the orientation bins from a polynomial atan2 and the gray scale from a subsampled percentile
+# (faster; a pixel near a bin boundary or the scale may differ slightly from -2's).
+ACCURATE_VERSION = f"{TEMPLATE_VERSION}{ACCURATE_VERSION_MARK}-3"
 
 
 def _refuse_others(version: str) -> None:

@@ -2,6 +2,7 @@
 `loanctl fingerprint scores --mode`, impression fusion on real genuine pairs, capture quality."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -15,6 +16,7 @@ from biometrics.accurate import (
     read_template,
     write_template,
 )
+from biometrics.accurate.enhancement import GaborParameters, confidence, enhance, ridge_orientation
 from biometrics.accurate.extraction import normalized
 from biometrics.sourceafis import Matcher, Template
 from biometrics.sourceafis import cbor
@@ -25,6 +27,8 @@ from tests.biometrics.test_fingerprint_cli import loanctl
 from tests.fingerprint_data import RAW_GRAY, fvc_path
 
 THRESHOLD = 40.0  # the service's default decision threshold
+# The quality-adaptive enhancement as measured (docs/fingerprint-accuracy.md; not in the mode).
+ADAPTIVE = dataclasses.replace(GaborParameters(), orientations=12, coherence_floor=0.15, coherence_full=0.30)
 
 
 def pixels(name: str) -> np.ndarray:
@@ -123,3 +127,27 @@ def test_quality_asks_for_another_capture_of_a_smudge_not_of_a_good_print():
     poor = assess_capture(smudge, accurate_extract(smudge, 500))
     assert poor.score < good.score
     assert poor.recapture(30.0) in {"few_minutiae", "small_area", "unclear_ridges"}
+
+
+def test_adaptive_enhancement_keeps_clear_ridges_and_leaves_a_damaged_region_flat():
+    """The quality-adaptive step (a measured component): a blotch of noise where ridges were has
+    no clear orientation; there the filter's response fades to flat gray instead of ridges
+    painted along a guessed orientation, while the clear ridges around it are filtered exactly
+    as without the adaptation (which the mode uses: its response is kept everywhere)."""
+    image = normalized(pixels("101_1"), 500).copy()
+    rng = np.random.default_rng(3)
+    image[150:230, 150:230] = np.clip(0.4 + 0.25 * rng.standard_normal((80, 80)), 0, 1)
+    _, coherence = ridge_orientation(image, ADAPTIVE)
+    core = (slice(170, 210), slice(170, 210))
+    clear = (slice(60, 100), slice(150, 230))
+    assert coherence[core].mean() < ADAPTIVE.coherence_floor < ADAPTIVE.coherence_full < coherence[clear].mean()
+    adaptive = enhance(image, ADAPTIVE)
+    fixed = enhance(image, dataclasses.replace(ADAPTIVE, coherence_floor=None))
+    assert np.array_equal(adaptive[clear], fixed[clear])
+    assert fixed[core].std() > 0.03
+    assert (adaptive[core] == 0.5).mean() > 0.9 and adaptive[core].std() < fixed[core].std() / 10
+    floor, full = ADAPTIVE.coherence_floor, ADAPTIVE.coherence_full
+    assert confidence(np.array([0.0, floor, full, 1.0]), ADAPTIVE).tolist() == [0, 0, 1, 1]
+    # The mode's own enhancement keeps the response everywhere.
+    assert GaborParameters().coherence_floor is None and np.all(confidence(coherence) == 1)
+    assert ACCURATE_VERSION.endswith("+accurate-3")
