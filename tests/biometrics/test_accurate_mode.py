@@ -151,3 +151,17 @@ def test_adaptive_enhancement_keeps_clear_ridges_and_leaves_a_damaged_region_fla
     # The mode's own enhancement keeps the response everywhere.
     assert GaborParameters().coherence_floor is None and np.all(confidence(coherence) == 1)
     assert ACCURATE_VERSION.endswith("+accurate-3")
+
+
+def test_templates_of_the_previous_accuracy_version_are_not_read():
+    """accurate-3 changed what a template holds: a -2 template is another mode's (the service
+    treats its print as one to capture again), never matched against -3 minutiae."""
+    from biometrics import modes
+
+    previous = ACCURATE_VERSION.replace("-3", "-2")
+    assert not modes.readable(previous) and modes.readable(ACCURATE_VERSION)
+    with pytest.raises(TemplateVersionError):
+        modes.mode_of(previous)
+    template = accurate_extract(pixels("101_1"), 500)
+    with pytest.raises(TemplateVersionError, match="not this accuracy mode"):
+        read_template(template.to_cbor(previous))
