@@ -20,8 +20,6 @@ from . import modes
 from .sourceafis.compact import CompactGallery
 from .sourceafis.extractor import extract
 from .sourceafis.image import ImageError, decode_image
-from .sourceafis.loader import load_gallery
-from .sourceafis.matcher import Matcher
 
 
 class CaptureError(Exception):
@@ -73,8 +71,9 @@ def analyse_and_score(image: bytes, dpi: float, candidates: Sequence[bytes],
 def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
     """Score the probe against each candidate (1:1, as the Java original scores), all read by
     the probe's mode: a candidate of another version raises TemplateVersionError."""
-    read = modes.reader(modes.mode_of(modes.template_version(probe)))
-    matcher = Matcher(read(probe))
+    mode = modes.mode_of(modes.template_version(probe))
+    read = modes.reader(mode)
+    matcher = modes.matcher(mode, probe)
     return [float(matcher.match(read(c))) for c in candidates]
 
 
@@ -94,12 +93,13 @@ def gallery_key(candidates: Sequence[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _gallery(key: str, candidates: Sequence[bytes]) -> CompactGallery:
+def _gallery(key: str, candidates: Sequence[bytes], mode: str = "exact") -> CompactGallery:
     gallery = _galleries.get(key)
     if gallery is None:
         # Compact form, read in one compiled pass: a worker that has not seen a chunk builds it at
-        # tens of thousands of templates per second, and keeps about 0.6 KB per template.
-        gallery = load_gallery(candidates)
+        # tens of thousands of templates per second, and keeps about 0.6 KB per template (the
+        # accuracy mode's two minutia sets: twice that, read in Python).
+        gallery = modes.gallery(mode, candidates)
         _galleries[key] = gallery
         while len(_galleries) > CACHED_CHUNKS:
             _galleries.popitem(last=False)
@@ -112,8 +112,8 @@ def _scores(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> np.ndarray:
     mode = modes.mode_of(modes.template_version(probe))
     for chunk in chunks:
         modes.check_versions(mode, chunk)
-    matcher = Matcher(modes.reader(mode)(probe))
-    parts = [matcher.match_compact(_gallery(gallery_key(chunk), chunk)) for chunk in chunks if chunk]
+    matcher = modes.matcher(mode, probe)
+    parts = [matcher.match_compact(_gallery(gallery_key(chunk), chunk, mode)) for chunk in chunks if chunk]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -128,7 +128,7 @@ def compact_chunk(candidates: Sequence[bytes], mode: str = "exact") -> tuple[str
     candidate must be of the mode (a gallery holds one template version); the digest names the
     mode too, so equal minutiae of two modes are never one cached gallery."""
     modes.check_versions(mode, candidates)
-    data = load_gallery(candidates).to_bytes()
+    data = modes.gallery(mode, candidates).to_bytes()
     return f"{mode}:{hashlib.sha256(data).hexdigest()}", data
 
 
@@ -152,13 +152,13 @@ def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], t
         return missing
     for index, (digest, data) in enumerate(chunks):
         if galleries[index] is None:
-            galleries[index] = _galleries[digest] = CompactGallery.from_bytes(data)
+            galleries[index] = _galleries[digest] = modes.gallery_from_bytes(mode, data)
         else:
             _galleries.move_to_end(digest)
     # Trimmed after every gallery of this search is in hand, so none is dropped half-way.
     while len(_galleries) > CACHED_CHUNKS:
         _galleries.popitem(last=False)
-    matcher = Matcher(modes.reader(mode)(probe))
+    matcher = modes.matcher(mode, probe)
     parts = [matcher.match_compact(gallery) for gallery in galleries]
     return rank(np.concatenate(parts) if parts else np.zeros(0), threshold, limit)
 

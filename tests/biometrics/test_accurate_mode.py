@@ -11,6 +11,7 @@ import pytest
 from biometrics.accurate import (
     ACCURATE_VERSION,
     AccurateMatcher,
+    fuse,
     assess_capture,
     extract as accurate_extract,
     read_template,
@@ -18,11 +19,12 @@ from biometrics.accurate import (
 )
 from biometrics.accurate.enhancement import GaborParameters, confidence, enhance, ridge_orientation
 from biometrics.accurate.extraction import normalized
+from biometrics.accurate.template import AccurateGallery
 from biometrics.sourceafis import Matcher, Template
 from biometrics.sourceafis import cbor
 from biometrics.sourceafis.extractor import extract as exact_extract
 from biometrics.sourceafis.image import decode_image
-from biometrics.sourceafis.template import TEMPLATE_VERSION, TemplateVersionError
+from biometrics.sourceafis.template import TEMPLATE_VERSION, TemplateError, TemplateVersionError
 from tests.biometrics.test_fingerprint_cli import loanctl
 from tests.fingerprint_data import RAW_GRAY, fvc_path
 
@@ -77,7 +79,8 @@ def test_scores_command_takes_a_mode(tmp_path, capsys):
     assert len(rows) == 9
     templates = {n: accurate_extract(pixels(n), 500) for n in names}
     for (probe, candidate), score in rows.items():
-        assert score == Matcher(templates[probe.removesuffix(".png")]).match(templates[candidate.removesuffix(".png")])
+        assert score == AccurateMatcher(templates[probe.removesuffix(".png")]).match(
+            templates[candidate.removesuffix(".png")])
     assert rows["101_1.png", "101_2.png"] >= THRESHOLD > rows["101_1.png", "102_1.png"]
     assert accurate_out.read_text() != exact_out.read_text()
 
@@ -102,14 +105,16 @@ def test_fusion_does_not_lower_genuine_scores(finger):
     least its single-impression score, and the accurate one accepts the genuine finger."""
     probe = pixels(f"{finger}_3")
     enrolled = [pixels(f"{finger}_{i}") for i in (1, 2)]
-    for extract in (exact_extract, accurate_extract):
-        probe_template = extract(probe, 500)
-        candidates = [extract(e, 500) for e in enrolled]
-        singles = [Matcher(probe_template).match(c) for c in candidates]
-        fused = AccurateMatcher(probe_template).match_finger(candidates)
-        assert fused == max(singles) >= singles[0]
-        if extract is accurate_extract:
-            assert fused >= THRESHOLD
+    exact_probe = exact_extract(probe, 500)
+    exact_singles = [Matcher(exact_probe).match(exact_extract(e, 500)) for e in enrolled]
+    assert fuse(exact_singles, "max") == max(exact_singles) >= exact_singles[0]
+    probe_template = accurate_extract(probe, 500)
+    candidates = [accurate_extract(e, 500) for e in enrolled]
+    matcher = AccurateMatcher(probe_template)
+    singles = [matcher.match(c) for c in candidates]
+    fused = matcher.match_finger(candidates)
+    assert fused == max(singles) >= singles[0]
+    assert fused >= THRESHOLD
 
 
 def test_fused_impostor_scores_stay_below_the_threshold():
@@ -164,4 +169,57 @@ def test_templates_of_the_previous_accuracy_version_are_not_read():
         modes.mode_of(previous)
     template = accurate_extract(pixels("101_1"), 500)
     with pytest.raises(TemplateVersionError, match="not this accuracy mode"):
-        read_template(template.to_cbor(previous))
+        read_template(template.enhanced.to_cbor(previous))
+
+
+# --- two minutia sets per template: the enhanced print's and the exact mode's -----------------
+
+
+def test_template_keeps_the_exact_modes_template_of_the_capture_beside_the_enhanced_one(accurate_101_1):
+    image = pixels("101_1")
+    exact = exact_extract(image, 500)
+    # The plain set is the exact mode's template bit for bit; the enhanced set differs.
+    assert accurate_101_1.plain == exact
+    assert accurate_101_1.plain.to_cbor() == exact.to_cbor()
+    assert accurate_101_1.enhanced != exact and len(accurate_101_1.enhanced.minutiae) > 10
+    assert accurate_101_1.minutiae == accurate_101_1.enhanced.minutiae
+    assert (accurate_101_1.width, accurate_101_1.height) == (exact.width, exact.height)
+    assert ACCURATE_VERSION.endswith("+accurate-3")
+    again = read_template(write_template(accurate_101_1))
+    assert again.plain == exact and again.enhanced == accurate_101_1.enhanced
+
+
+def test_a_comparison_keeps_the_higher_of_the_two_sets_scores(accurate_101_1):
+    for name in ("101_2", "101_5", "102_1"):
+        candidate = accurate_extract(pixels(name), 500)
+        enhanced = Matcher(accurate_101_1.enhanced).match(candidate.enhanced)
+        plain = Matcher(accurate_101_1.plain).match(candidate.plain)
+        assert AccurateMatcher(accurate_101_1).match(candidate) == max(enhanced, plain)
+    # The plain sets score exactly as the exact mode does.
+    assert Matcher(accurate_101_1.plain).match(exact_extract(pixels("101_2"), 500)) == Matcher(
+        exact_extract(pixels("101_1"), 500)).match(exact_extract(pixels("101_2"), 500))
+
+
+def test_malformed_accurate_templates_are_refused(accurate_101_1):
+    root = cbor.loads(write_template(accurate_101_1))
+    del root["plain"]
+    for key in ("directions",):
+        root[key] = [cbor.Float32(d) for d in root[key]]
+    with pytest.raises(TemplateError, match="plain"):
+        read_template(cbor.dumps(root))
+    with pytest.raises(TemplateError):
+        read_template(b"\xbf\x67version")
+    # A template of an older accuracy version is another mode's: re-enroll.
+    with pytest.raises(TemplateVersionError, match="not this accuracy mode"):
+        read_template(accurate_101_1.enhanced.to_cbor(ACCURATE_VERSION.replace("-3", "-2")))
+
+
+def test_gallery_of_both_sets_scores_as_one_comparison_at_a_time(accurate_101_1):
+    names = ("101_2", "102_1", "103_4", "101_7")
+    data = [write_template(accurate_extract(pixels(n), 500)) for n in names]
+    gallery = AccurateGallery.from_bytes(AccurateGallery.load(data).to_bytes())
+    assert len(gallery) == len(names)
+    matcher = AccurateMatcher(accurate_101_1)
+    compact = matcher.match_compact(gallery)
+    assert compact.tolist() == [matcher.match(read_template(d)) for d in data]
+    assert compact[0] >= THRESHOLD > compact[1]
