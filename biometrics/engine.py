@@ -39,31 +39,84 @@ class Analysis:
         return modes.version_of(self.mode)
 
 
-def analyse(image: bytes, dpi: float, mode: str = "exact") -> Analysis:
-    """Decode the scanner's file and extract its minutiae template in the given mode."""
+def _pixels(image: bytes):
     try:
-        pixels = decode_image(image)
+        return decode_image(image)
     except ImageError as error:
         raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
-    if mode == "accurate":
-        from .accurate import extract as extract_accurate, write_template
 
-        try:
-            template = extract_accurate(pixels, dpi)
-        except ImageError as error:
-            raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
-        data = write_template(template)
-    else:
-        modes.version_of(mode)
-        template = extract(pixels, dpi=dpi)
-        data = template.to_cbor()
-    return Analysis(data, tuple((m.x, m.y) for m in template.minutiae), template.width, template.height, mode)
+
+def analyse(image: bytes, dpi: float, mode: str = "exact") -> Analysis:
+    """Decode the scanner's file and extract its minutiae template in the given mode (in this
+    process; MatchingPool.analyse runs the accuracy mode's two extractions side by side)."""
+    if mode == "accurate":
+        return join_accurate([analyse_accurate_part(image, dpi, part) for part in ACCURATE_PARTS])[0]
+    pixels = _pixels(image)
+    modes.version_of(mode)
+    template = extract(pixels, dpi=dpi)
+    return Analysis(template.to_cbor(), tuple((m.x, m.y) for m in template.minutiae), template.width,
+                    template.height, mode)
+
+
+# The accuracy mode's template holds two minutia sets from two independent extractions: the
+# enhanced image's (enhancement + SourceAFIS, the longer) and the capture's as the exact mode
+# extracts it. A verification runs them as two tasks on two workers, each scoring its own set
+# against the same set of the candidates; the answer is the higher of the two scores.
+ACCURATE_PARTS = ("enhanced", "plain")
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    template: bytes  # the part's SourceAFIS CBOR (the enhanced one with the accuracy version)
+    positions: tuple[tuple[int, int], ...]
+    width: int
+    height: int
+    scores: tuple[float, ...]  # against the same part of each candidate
+
+
+def analyse_accurate_part(image: bytes, dpi: float, part: str, candidates: Sequence[bytes] = ()) -> Part:
+    """One of the accuracy mode's two extractions, and its scores against that part of each
+    candidate (accuracy-mode templates; another version raises TemplateVersionError)."""
+    from .accurate import ACCURATE_VERSION, read_template
+    from .accurate.extraction import extract_enhanced
+    from .sourceafis.matcher import Matcher
+
+    pixels = _pixels(image)
+    try:
+        if part == "enhanced":
+            template = extract_enhanced(pixels, dpi)
+            data = template.to_cbor(ACCURATE_VERSION)
+        elif part == "plain":
+            template = extract(pixels, dpi=dpi)
+            data = template.to_cbor()
+        else:
+            raise ValueError(f"unknown part {part!r} of an accuracy-mode template; known: {ACCURATE_PARTS}")
+    except ImageError as error:
+        raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
+    matcher = Matcher(template) if candidates else None
+    return Part(part, data, tuple((m.x, m.y) for m in template.minutiae), template.width, template.height,
+                tuple(float(matcher.match(getattr(read_template(c), part))) for c in candidates))
+
+
+def join_accurate(parts: Sequence[Part]) -> tuple[Analysis, list[float]]:
+    """The accuracy-mode analysis from its two parts (the drawing shows the enhanced minutiae),
+    and each candidate's score: the higher of the two sets' scores."""
+    from .accurate.template import join_parts
+
+    by_name = {p.name: p for p in parts}
+    enhanced, plain = by_name["enhanced"], by_name["plain"]
+    analysis = Analysis(join_parts(enhanced.template, plain.template), enhanced.positions, enhanced.width,
+                        enhanced.height, "accurate")
+    return analysis, [max(a, b) for a, b in zip(enhanced.scores, plain.scores)]
 
 
 def analyse_and_score(image: bytes, dpi: float, candidates: Sequence[bytes],
                       mode: str = "exact") -> tuple[Analysis, list[float]]:
     """A verification's work in one trip to a worker: the capture analysed in `mode`, then scored
     against each candidate (the same scores as `scores` on its template; all of that mode)."""
+    if mode == "accurate":
+        return join_accurate([analyse_accurate_part(image, dpi, part, candidates) for part in ACCURATE_PARTS])
     analysis = analyse(image, dpi, mode)
     return analysis, (scores(analysis.template, candidates) if candidates else [])
 
@@ -196,11 +249,22 @@ class MatchingPool:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def analyse(self, image: bytes, dpi: float, mode: str = "exact") -> Analysis:
+        if mode == "accurate":
+            return (await self._accurate(image, dpi, []))[0]
         return await self.run(analyse, image, dpi, mode)
 
     async def analyse_and_score(self, image: bytes, dpi: float, candidates: Sequence[bytes],
                                 mode: str = "exact") -> tuple[Analysis, list[float]]:
+        if mode == "accurate":
+            return await self._accurate(image, dpi, list(candidates))
         return await self.run(analyse_and_score, image, dpi, list(candidates), mode)
+
+    async def _accurate(self, image: bytes, dpi: float, candidates: list[bytes]) -> tuple[Analysis, list[float]]:
+        """The accuracy mode's two extractions as two tasks at once (on two workers when two are
+        free): the verification waits for the longer one, not for their sum."""
+        parts = await asyncio.gather(*(self.run(analyse_accurate_part, image, dpi, part, candidates)
+                                       for part in ACCURATE_PARTS))
+        return join_accurate(parts)
 
     async def scores(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
         return await self.run(scores, probe, list(candidates))
