@@ -3,10 +3,12 @@ throughput over galleries of synthetic templates, with the memory they take.
 
     .venv/bin/python bench/biometrics.py [--verifies 120] [--galleries 1000,10000,100000] [--probes 5]
 
-Verify: the service runs alone (as `loanctl serve biometrics`) on a real socket with a fresh
-SQLite database; ten FVC 2002 DB1-B fingers are enrolled (two impressions each) and each
-request is a fresh capture of impressions 3-8 (new bytes, so no replay), sent with a service
-token; the latency covers decoding, extraction, decryption, matching and the writes.
+Verify: the service runs alone, as `loanctl serve biometrics` in a process of its own (as a bank
+runs it; the clients are this process), on a real socket with a fresh SQLite database; ten
+FVC 2002 DB1-B fingers are enrolled (two impressions each) and each request is a fresh capture
+of impressions 3-8 (new bytes, so no replay), sent with a service token; the latency covers
+decoding, extraction, decryption, matching and the writes. `--in-process` runs the service in
+this process instead (server and clients then share one event loop).
 
 1:N: galleries are made from the 80 real FVC templates by rotating (uniform angle) and
 shifting (up to ±60 px) their minutiae and dropping those that leave the image, so every
@@ -22,7 +24,9 @@ import io
 import math
 import os
 import random
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,14 +72,47 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
-async def bench_verify(count: int, concurrency: int = 8, per_client: int = 6, profile: bool = False) -> dict:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def serve_apart(config: Config) -> tuple[int, subprocess.Popen]:
+    """`loanctl serve biometrics` on the benchmark's data folder, in a process of its own; returns
+    once it answers HTTP (or raises with the server's output if it exits first)."""
+    import aiohttp
+
+    port = free_port()
+    log = open(config.data_dir / "server.log", "wb")
+    env = {**os.environ, "LOANCTL_DATABASE_URL": config.database_url}
+    server = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "biometrics", "--data", str(config.data_dir),
+                               "--port", str(port), "--no-demo"], stdout=log, stderr=subprocess.STDOUT, env=env,
+                              cwd=Path(__file__).resolve().parents[1])
+    async with aiohttp.ClientSession() as session:
+        while server.poll() is None:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz"):
+                    return port, server  # any answer (401 without a token): it listens
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.2)  # a process start, not a test: polled until it listens
+    raise RuntimeError(f"the fingerprint service exited ({server.returncode}): "
+                       f"{(config.data_dir / 'server.log').read_text(errors='replace')[-2000:]}")
+
+
+async def bench_verify(count: int, concurrency: int = 8, per_client: int = 12, profile: bool = False,
+                       in_process: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(data_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/bio.sqlite3").with_secrets()
-        runner = web.AppRunner(create_app(config), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        if in_process:
+            runner = web.AppRunner(create_app(config), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port, server = site._server.sockets[0].getsockname()[1], None
+        else:
+            runner, (port, server) = None, await serve_apart(config)
         client = HttpClient(f"http://127.0.0.1:{port}", config.secret_key, subject="bench")
         try:
             for n, finger in enumerate(FINGERS, start=1):
@@ -88,7 +125,7 @@ async def bench_verify(count: int, concurrency: int = 8, per_client: int = 6, pr
                 await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
                                     purpose="verification")
             profiler = None
-            if profile:
+            if profile and in_process:
                 from pyinstrument import Profiler
 
                 profiler = Profiler(async_mode="enabled")
@@ -123,7 +160,11 @@ async def bench_verify(count: int, concurrency: int = 8, per_client: int = 6, pr
                 await asyncio.gather(*(one_client(batch[c::clients]) for c in range(clients)))
                 rates[clients] = len(batch) / (time.perf_counter() - start)
         finally:
-            await runner.cleanup()
+            if runner is not None:
+                await runner.cleanup()
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=60)
     return {"requests": count, "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
             "mean_ms": statistics.fmean(latencies), "genuine_matched": matched,
             "extraction_p50_ms": percentile(extraction, 50), "extraction_p95_ms": percentile(extraction, 95),
@@ -174,13 +215,18 @@ def main() -> int:
     parser.add_argument("--galleries", default="1000,10000,100000", help="gallery sizes ('' for none)")
     parser.add_argument("--probes", type=int, default=5)
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput figure")
-    parser.add_argument("--profile", action="store_true", help="profile the server side of the requests (pyinstrument)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the server side of the requests (pyinstrument; with --in-process)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the service in this process (it shares the event loop with the clients)")
     args = parser.parse_args()
     if not PRINTS.is_dir():
         print(f"the FVC prints are missing: {PRINTS}", file=sys.stderr)
         return 2
-    verify = asyncio.run(bench_verify(args.verifies, args.clients, profile=args.profile))
-    print(f"verify over HTTP ({verify['requests']} requests, one at a time): p50 {verify['p50_ms']:.1f} ms, "
+    verify = asyncio.run(bench_verify(args.verifies, args.clients, profile=args.profile,
+                                       in_process=args.in_process))
+    where = "in this process" if args.in_process else "in a process of its own"
+    print(f"verify over HTTP, the service {where} ({verify['requests']} requests, one at a time): p50 {verify['p50_ms']:.1f} ms, "
           f"p95 {verify['p95_ms']:.1f} ms, mean {verify['mean_ms']:.1f} ms; "
           f"{verify['genuine_matched']}/{verify['requests']} genuine captures matched")
     print(f"extraction alone (decode + extract, same captures, same run): p50 {verify['extraction_p50_ms']:.1f} ms, "

@@ -192,39 +192,61 @@ async def test_the_database_holds_no_raw_image_and_no_plaintext_template(tmp_pat
 
 
 async def test_a_verification_is_one_read_one_pool_trip_and_one_write(service):
-    """The latency fix: the replay check and the enrolled references are read together, the
-    capture is extracted and scored in one trip to the process pool, and the record is written
-    in one unit of work; the refusals keep their order and answers."""
+    """The latency fix: the capture is extracted on a pool worker while the replay check and the
+    enrolled references are read (the trip starts before the read ends), the few 1:1 scores are
+    computed here, and the record is written in one unit of work; the refusals keep their order
+    and answers."""
+    import contextlib
+
     await service.call("POST", "/enroll", {"subject": "customer:9", "finger": 3,
                                            "image_base64": b64(fvc_bytes("105_1"))}, scope="enroll", expect=201)
+    first = await service.call("POST", "/verify", {"subject": "customer:9", "purpose": "verification",
+                                                   "image_base64": b64(fvc_bytes("105_4"))}, scope="verify")
+    assert first["matched"]  # the first one finds that no migration between modes is under way
     running = service.server.app[RUNTIME].running()
-    trips, units = [], []
+    events = []
     run, unit_of_work = running.pool.run, running.db.unit_of_work
 
     async def counted_run(function, *args):
-        trips.append(function.__name__)
+        events.append(f"trip {function.__name__}")
         return await run(function, *args)
 
-    def counted_unit(*, write: bool = True):
-        units.append("write" if write else "read")
-        return unit_of_work(write=write)
+    @contextlib.asynccontextmanager
+    async def counted_unit(*, write: bool = True):
+        kind = "write" if write else "read"
+        events.append(kind)
+        async with unit_of_work(write=write) as session:
+            yield session
+        events.append(f"{kind} done")
+
+    def trips():
+        return [e for e in events if e.startswith("trip")]
+
+    def units():
+        return [e for e in events if e in ("read", "write")]
 
     running.pool.run, running.db.unit_of_work = counted_run, counted_unit
     try:
         genuine = await service.call("POST", "/verify", {"subject": "customer:9", "purpose": "verification",
                                                          "image_base64": b64(fvc_bytes("105_2"))}, scope="verify")
-        assert genuine["matched"]
-        assert trips == ["analyse_and_score"] and units == ["read", "write"]
-        trips.clear(), units.clear()
+        assert genuine["matched"] and genuine["score"] > 40
+        assert trips() == ["trip analyse"] and units() == ["read", "write"]
+        assert events.index("trip analyse") < events.index("read done"), events  # overlapped, not after
+        events.clear()
         replay = await service.call("POST", "/verify", {"subject": "customer:9", "purpose": "verification",
                                                         "image_base64": b64(fvc_bytes("105_2"))}, scope="verify",
                                     expect=409)
         assert replay["error"] == "capture_replay"
-        assert trips == [] and units == ["read", "write"]  # refused before extraction; the refusal recorded
-        trips.clear(), units.clear()
+        assert units() == ["read", "write"]  # refused on the read (its analysis discarded); the refusal recorded
+        events.clear()
         stranger = await service.call("POST", "/verify", {"subject": "customer:10", "purpose": "verification",
                                                           "image_base64": b64(fvc_bytes("105_3"))}, scope="verify",
                                       expect=409)
-        assert stranger["error"] == "not_enrolled" and trips == ["analyse_and_score"]
+        assert stranger["error"] == "not_enrolled" and trips() == ["trip analyse"]
+        events.clear()
+        unreadable = await service.call("POST", "/verify", {"subject": "customer:9", "purpose": "verification",
+                                                            "image_base64": b64(b"not an image")}, scope="verify",
+                                        expect=422)
+        assert unreadable["error"] == "capture_unreadable" and units() == ["read", "write"]
     finally:
         running.pool.run, running.db.unit_of_work = run, unit_of_work

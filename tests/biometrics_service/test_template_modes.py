@@ -58,6 +58,30 @@ def test_the_mode_is_a_setting_of_the_deployment():
         Config.from_env({"LOANCTL_FINGERPRINT_MODE": "fast"})
 
 
+async def test_an_analysis_begun_in_the_wrong_mode_is_not_used_for_the_score(deployment):
+    """A node that believes every template is of its version (it analyses the capture before the
+    read) while another node enrolled in the other mode: the score is still made in the mode of
+    the person's references, equal to the other deployment's."""
+    exact = deployment("exact")
+    for name in ("101_1", "101_2"):
+        await exact.enroll(ALICE, 1, capture_of(name), requested_by="officer")
+    reference = await exact.verify(ALICE, capture_of("101_5"), requested_by="officer", purpose="verification")
+    accurate = deployment("accurate")
+    accurate._one_version = True  # as if it had read before the exact enrollments
+    extracted = []
+    analyse = deployment.pool.analyse
+
+    async def recording(image, dpi, mode="exact"):
+        extracted.append(mode)
+        return await analyse(image, dpi, mode)
+
+    deployment.pool.analyse = recording
+    answer = await accurate.verify(ALICE, capture_of("101_6"), requested_by="officer", purpose="verification")
+    again = await exact.verify(ALICE, capture_of("101_6"), requested_by="officer", purpose="verification")
+    assert extracted[:2] == ["accurate", "exact"] and answer["mode"] == "exact" and answer["reenroll"]
+    assert answer["matched"] and answer["score"] == again["score"] and reference["matched"]
+
+
 async def test_switching_to_accurate_keeps_verifying_exact_enrollments(deployment):
     exact = deployment("exact")
     for name in ("101_1", "101_2"):
