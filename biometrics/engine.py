@@ -100,13 +100,18 @@ def analyse_accurate_part(image: bytes, dpi: float, part: str, candidates: Seque
 
 
 def join_accurate(parts: Sequence[Part]) -> tuple[Analysis, list[float]]:
-    """The accuracy-mode analysis from its two parts (the drawing shows the enhanced minutiae),
-    and each candidate's score: the higher of the two sets' scores."""
+    """The accuracy-mode analysis from its two parts, and each candidate's score: the higher of
+    the two sets' scores. The capture's quality (minutiae over enough skin) is judged on the set
+    whose minutiae cover more skin (ties: more minutiae, then the enhanced): the matcher uses
+    both, so a print the exact mode accepts is not refused because the enhancement lost an edge
+    of it (the drawing shows the enhanced minutiae, from the template)."""
     from .accurate.template import join_parts
+    from .quality import convex_hull_area
 
     by_name = {p.name: p for p in parts}
     enhanced, plain = by_name["enhanced"], by_name["plain"]
-    analysis = Analysis(join_parts(enhanced.template, plain.template), enhanced.positions, enhanced.width,
+    judged = max((plain, enhanced), key=lambda p: (convex_hull_area(p.positions), len(p.positions), p is enhanced))
+    analysis = Analysis(join_parts(enhanced.template, plain.template), judged.positions, enhanced.width,
                         enhanced.height, "accurate")
     return analysis, [max(a, b) for a, b in zip(enhanced.scores, plain.scores)]
 
