@@ -8,7 +8,9 @@ runs it; the clients are this process), on a real socket with a fresh SQLite dat
 FVC 2002 DB1-B fingers are enrolled (two impressions each) and each request is a fresh capture
 of impressions 3-8 (new bytes, so no replay), sent with a service token; the latency covers
 decoding, extraction, decryption, matching and the writes. `--in-process` runs the service in
-this process instead (server and clients then share one event loop).
+this process instead (server and clients then share one event loop). The template mode is
+LOANCTL_FINGERPRINT_MODE (default exact), passed on to the service; `--modes exact,accurate`
+measures each mode in turn in one run and gives the latency ratios to the first.
 
 1:N: galleries are made from the 80 real FVC templates by rotating (uniform angle) and
 shifting (up to ±60 px) their minutiae and dropping those that leave the image, so every
@@ -85,7 +87,8 @@ async def serve_apart(config: Config) -> tuple[int, subprocess.Popen]:
 
     port = free_port()
     log = open(config.data_dir / "server.log", "wb")
-    env = {**os.environ, "LOANCTL_DATABASE_URL": config.database_url}
+    env = {**os.environ, "LOANCTL_DATABASE_URL": config.database_url,
+           "LOANCTL_FINGERPRINT_MODE": config.fingerprint_mode}
     server = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "biometrics", "--data", str(config.data_dir),
                                "--port", str(port), "--no-demo"], stdout=log, stderr=subprocess.STDOUT, env=env,
                               cwd=Path(__file__).resolve().parents[1])
@@ -102,9 +105,10 @@ async def serve_apart(config: Config) -> tuple[int, subprocess.Popen]:
 
 
 async def bench_verify(count: int, concurrency: int = 8, per_client: int = 12, profile: bool = False,
-                       in_process: bool = False) -> dict:
+                       in_process: bool = False, mode: str = "exact") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        config = Config(data_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/bio.sqlite3").with_secrets()
+        config = Config(data_dir=Path(tmp), database_url=f"sqlite+aiosqlite:///{tmp}/bio.sqlite3",
+                        fingerprint_mode=mode).with_secrets()
         if in_process:
             runner = web.AppRunner(create_app(config), access_log=None)
             await runner.setup()
@@ -135,7 +139,7 @@ async def bench_verify(count: int, concurrency: int = 8, per_client: int = 12, p
                 # Extraction alone (decode + extract, in this process), interleaved with the
                 # requests so both see the same machine load.
                 start = time.perf_counter()
-                analyse(image, 500.0)
+                analyse(image, 500.0, mode)
                 extraction.append((time.perf_counter() - start) * 1000)
                 start = time.perf_counter()
                 result = await client.verify(Subject("customer", subject), CaptureInput(image), requested_by="bench",
@@ -165,7 +169,7 @@ async def bench_verify(count: int, concurrency: int = 8, per_client: int = 12, p
             if server is not None:
                 server.terminate()
                 server.wait(timeout=60)
-    return {"requests": count, "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+    return {"mode": mode, "requests": count, "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
             "mean_ms": statistics.fmean(latencies), "genuine_matched": matched,
             "extraction_p50_ms": percentile(extraction, 50), "extraction_p95_ms": percentile(extraction, 95),
             "p95_over_extraction_p95": percentile(latencies, 95) / percentile(extraction, 95),
@@ -217,24 +221,27 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput figure")
     parser.add_argument("--profile", action="store_true",
                         help="profile the server side of the requests (pyinstrument; with --in-process)")
+    parser.add_argument("--modes", default=os.environ.get("LOANCTL_FINGERPRINT_MODE", "exact"),
+                        help="template modes to measure in turn, e.g. exact,accurate (default: LOANCTL_FINGERPRINT_MODE or exact)")
     parser.add_argument("--in-process", action="store_true",
                         help="run the service in this process (it shares the event loop with the clients)")
     args = parser.parse_args()
     if not PRINTS.is_dir():
         print(f"the FVC prints are missing: {PRINTS}", file=sys.stderr)
         return 2
-    verify = asyncio.run(bench_verify(args.verifies, args.clients, profile=args.profile,
-                                       in_process=args.in_process))
-    where = "in this process" if args.in_process else "in a process of its own"
-    print(f"verify over HTTP, the service {where} ({verify['requests']} requests, one at a time): p50 {verify['p50_ms']:.1f} ms, "
-          f"p95 {verify['p95_ms']:.1f} ms, mean {verify['mean_ms']:.1f} ms; "
-          f"{verify['genuine_matched']}/{verify['requests']} genuine captures matched")
-    print(f"extraction alone (decode + extract, same captures, same run): p50 {verify['extraction_p50_ms']:.1f} ms, "
-          f"p95 {verify['extraction_p95_ms']:.1f} ms; verify / extraction: p50 {verify['p50_over_extraction_p50']:.2f}x, "
-          f"p95 {verify['p95_over_extraction_p95']:.2f}x")
-    print(f"verifications per second: 1 client {verify['per_second_1_client']:.1f}, {verify['concurrency']} clients "
-          f"{verify['per_second_%d_clients' % verify['concurrency']]:.1f} ({verify['concurrency_ratio']:.2f}x; "
-          f"{verify['cores']} cores, load average {os.getloadavg()[0]:.1f})")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    load_before = os.getloadavg()[0]
+    results = [asyncio.run(bench_verify(args.verifies, args.clients, profile=args.profile, in_process=args.in_process,
+                                        mode=mode)) for mode in modes]
+    for verify in results:
+        report_verify(verify, args.in_process)
+    if len(results) > 1:
+        base = results[0]
+        for verify in results[1:]:
+            print(f"{verify['mode']} / {base['mode']}: p50 {verify['p50_ms'] / base['p50_ms']:.2f}x, "
+                  f"p95 {verify['p95_ms'] / base['p95_ms']:.2f}x (service verify); extraction alone in this process "
+                  f"p50 {verify['extraction_p50_ms'] / base['extraction_p50_ms']:.2f}x; load average "
+                  f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     if not args.galleries:
         return 0
     print("gallery  probes  s/probe  candidates/s  build s  RSS growth MB  arrays MB  bytes/template")
@@ -243,6 +250,19 @@ def main() -> int:
               f"{row['candidates_per_second']:>12,.0f}  {row['build_s']:>7.1f}  {row['rss_growth_mb']:>13.1f}  "
               f"{row['arrays_mb']:>9.1f}  {row['bytes_per_template']:>14,.0f}")
     return 0
+
+
+def report_verify(verify: dict, in_process: bool) -> None:
+    where = "in this process" if in_process else "in a process of its own"
+    print(f"[{verify['mode']} mode] verify over HTTP, the service {where} ({verify['requests']} requests, one at a time): p50 {verify['p50_ms']:.1f} ms, "
+          f"p95 {verify['p95_ms']:.1f} ms, mean {verify['mean_ms']:.1f} ms; "
+          f"{verify['genuine_matched']}/{verify['requests']} genuine captures matched")
+    print(f"extraction alone (decode + extract, same captures, same run): p50 {verify['extraction_p50_ms']:.1f} ms, "
+          f"p95 {verify['extraction_p95_ms']:.1f} ms; verify / extraction: p50 {verify['p50_over_extraction_p50']:.2f}x, "
+          f"p95 {verify['p95_over_extraction_p95']:.2f}x")
+    print(f"verifications per second: 1 client {verify['per_second_1_client']:.1f}, {verify['concurrency']} clients "
+          f"{verify['per_second_%d_clients' % verify['concurrency']]:.1f} ({verify['concurrency_ratio']:.2f}x; "
+          f"{verify['cores']} cores, load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -200,16 +200,27 @@ def _scores(args: argparse.Namespace) -> int:
     progress = ProgressBar("extracting", len(paths))
     templates = []
     for path in paths:
-        templates.append(SearchTemplate.build(_load(path, args.dpi, args.mode)))
+        templates.append(_load(path, args.dpi, args.mode))
         progress.advance()
     progress.close()
     names = [_print_name(p) for p in paths]
-    gallery = Gallery(templates)
+    if args.mode == "accurate":
+        from .accurate import AccurateMatcher
+
+        def score_all(template):  # both minutia sets, the higher score (the mode's matcher)
+            matcher = AccurateMatcher(template)
+            return [matcher.match(candidate) for candidate in templates]
+    else:
+        templates = [SearchTemplate.build(t) for t in templates]
+        gallery = Gallery(templates)
+
+        def score_all(template):
+            return Matcher(template).match_gallery(gallery).tolist()
     rows = []
     progress = ProgressBar("matching", len(templates))
     for name, template in zip(names, templates):
-        scores = Matcher(template).match_gallery(gallery)
-        rows.extend(f"{name}\t{candidate}\t{score!r}" for candidate, score in zip(names, scores.tolist()))
+        scores = score_all(template)
+        rows.extend(f"{name}\t{candidate}\t{score!r}" for candidate, score in zip(names, scores))
         progress.advance()
     progress.close()
     args.output.write_text("probe\tcandidate\tscore\n" + "".join(row + "\n" for row in rows))

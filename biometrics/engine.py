@@ -20,8 +20,6 @@ from . import modes
 from .sourceafis.compact import CompactGallery
 from .sourceafis.extractor import extract
 from .sourceafis.image import ImageError, decode_image
-from .sourceafis.loader import load_gallery
-from .sourceafis.matcher import Matcher
 
 
 class CaptureError(Exception):
@@ -41,31 +39,89 @@ class Analysis:
         return modes.version_of(self.mode)
 
 
-def analyse(image: bytes, dpi: float, mode: str = "exact") -> Analysis:
-    """Decode the scanner's file and extract its minutiae template in the given mode."""
+def _pixels(image: bytes):
     try:
-        pixels = decode_image(image)
+        return decode_image(image)
     except ImageError as error:
         raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
-    if mode == "accurate":
-        from .accurate import extract as extract_accurate, write_template
 
-        try:
-            template = extract_accurate(pixels, dpi)
-        except ImageError as error:
-            raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
-        data = write_template(template)
-    else:
-        modes.version_of(mode)
-        template = extract(pixels, dpi=dpi)
-        data = template.to_cbor()
-    return Analysis(data, tuple((m.x, m.y) for m in template.minutiae), template.width, template.height, mode)
+
+def analyse(image: bytes, dpi: float, mode: str = "exact") -> Analysis:
+    """Decode the scanner's file and extract its minutiae template in the given mode (in this
+    process; MatchingPool.analyse runs the accuracy mode's two extractions side by side)."""
+    if mode == "accurate":
+        return join_accurate([analyse_accurate_part(image, dpi, part) for part in ACCURATE_PARTS])[0]
+    pixels = _pixels(image)
+    modes.version_of(mode)
+    template = extract(pixels, dpi=dpi)
+    return Analysis(template.to_cbor(), tuple((m.x, m.y) for m in template.minutiae), template.width,
+                    template.height, mode)
+
+
+# The accuracy mode's template holds two minutia sets from two independent extractions: the
+# enhanced image's (enhancement + SourceAFIS, the longer) and the capture's as the exact mode
+# extracts it. A verification runs them as two tasks on two workers, each scoring its own set
+# against the same set of the candidates; the answer is the higher of the two scores.
+ACCURATE_PARTS = ("enhanced", "plain")
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    template: bytes  # the part's SourceAFIS CBOR (the enhanced one with the accuracy version)
+    positions: tuple[tuple[int, int], ...]
+    width: int
+    height: int
+    scores: tuple[float, ...]  # against the same part of each candidate
+
+
+def analyse_accurate_part(image: bytes, dpi: float, part: str, candidates: Sequence[bytes] = ()) -> Part:
+    """One of the accuracy mode's two extractions, and its scores against that part of each
+    candidate (accuracy-mode templates; another version raises TemplateVersionError)."""
+    from .accurate import ACCURATE_VERSION, read_template
+    from .accurate.extraction import extract_enhanced
+    from .sourceafis.matcher import Matcher
+
+    pixels = _pixels(image)
+    try:
+        if part == "enhanced":
+            template = extract_enhanced(pixels, dpi)
+            data = template.to_cbor(ACCURATE_VERSION)
+        elif part == "plain":
+            template = extract(pixels, dpi=dpi)
+            data = template.to_cbor()
+        else:
+            raise ValueError(f"unknown part {part!r} of an accuracy-mode template; known: {ACCURATE_PARTS}")
+    except ImageError as error:
+        raise CaptureError(f"the capture is not a readable fingerprint image: {error}") from None
+    matcher = Matcher(template) if candidates else None
+    return Part(part, data, tuple((m.x, m.y) for m in template.minutiae), template.width, template.height,
+                tuple(float(matcher.match(getattr(read_template(c), part))) for c in candidates))
+
+
+def join_accurate(parts: Sequence[Part]) -> tuple[Analysis, list[float]]:
+    """The accuracy-mode analysis from its two parts, and each candidate's score: the higher of
+    the two sets' scores. The capture's quality (minutiae over enough skin) is judged on the set
+    whose minutiae cover more skin (ties: more minutiae, then the enhanced): the matcher uses
+    both, so a print the exact mode accepts is not refused because the enhancement lost an edge
+    of it (the drawing shows the enhanced minutiae, from the template)."""
+    from .accurate.template import join_parts
+    from .quality import convex_hull_area
+
+    by_name = {p.name: p for p in parts}
+    enhanced, plain = by_name["enhanced"], by_name["plain"]
+    judged = max((plain, enhanced), key=lambda p: (convex_hull_area(p.positions), len(p.positions), p is enhanced))
+    analysis = Analysis(join_parts(enhanced.template, plain.template), judged.positions, enhanced.width,
+                        enhanced.height, "accurate")
+    return analysis, [max(a, b) for a, b in zip(enhanced.scores, plain.scores)]
 
 
 def analyse_and_score(image: bytes, dpi: float, candidates: Sequence[bytes],
                       mode: str = "exact") -> tuple[Analysis, list[float]]:
     """A verification's work in one trip to a worker: the capture analysed in `mode`, then scored
     against each candidate (the same scores as `scores` on its template; all of that mode)."""
+    if mode == "accurate":
+        return join_accurate([analyse_accurate_part(image, dpi, part, candidates) for part in ACCURATE_PARTS])
     analysis = analyse(image, dpi, mode)
     return analysis, (scores(analysis.template, candidates) if candidates else [])
 
@@ -73,8 +129,9 @@ def analyse_and_score(image: bytes, dpi: float, candidates: Sequence[bytes],
 def scores(probe: bytes, candidates: Sequence[bytes]) -> list[float]:
     """Score the probe against each candidate (1:1, as the Java original scores), all read by
     the probe's mode: a candidate of another version raises TemplateVersionError."""
-    read = modes.reader(modes.mode_of(modes.template_version(probe)))
-    matcher = Matcher(read(probe))
+    mode = modes.mode_of(modes.template_version(probe))
+    read = modes.reader(mode)
+    matcher = modes.matcher(mode, probe)
     return [float(matcher.match(read(c))) for c in candidates]
 
 
@@ -94,12 +151,13 @@ def gallery_key(candidates: Sequence[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _gallery(key: str, candidates: Sequence[bytes]) -> CompactGallery:
+def _gallery(key: str, candidates: Sequence[bytes], mode: str = "exact") -> CompactGallery:
     gallery = _galleries.get(key)
     if gallery is None:
         # Compact form, read in one compiled pass: a worker that has not seen a chunk builds it at
-        # tens of thousands of templates per second, and keeps about 0.6 KB per template.
-        gallery = load_gallery(candidates)
+        # tens of thousands of templates per second, and keeps about 0.6 KB per template (the
+        # accuracy mode's two minutia sets: twice that, read in Python).
+        gallery = modes.gallery(mode, candidates)
         _galleries[key] = gallery
         while len(_galleries) > CACHED_CHUNKS:
             _galleries.popitem(last=False)
@@ -112,8 +170,8 @@ def _scores(probe: bytes, chunks: Sequence[Sequence[bytes]]) -> np.ndarray:
     mode = modes.mode_of(modes.template_version(probe))
     for chunk in chunks:
         modes.check_versions(mode, chunk)
-    matcher = Matcher(modes.reader(mode)(probe))
-    parts = [matcher.match_compact(_gallery(gallery_key(chunk), chunk)) for chunk in chunks if chunk]
+    matcher = modes.matcher(mode, probe)
+    parts = [matcher.match_compact(_gallery(gallery_key(chunk), chunk, mode)) for chunk in chunks if chunk]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -128,7 +186,7 @@ def compact_chunk(candidates: Sequence[bytes], mode: str = "exact") -> tuple[str
     candidate must be of the mode (a gallery holds one template version); the digest names the
     mode too, so equal minutiae of two modes are never one cached gallery."""
     modes.check_versions(mode, candidates)
-    data = load_gallery(candidates).to_bytes()
+    data = modes.gallery(mode, candidates).to_bytes()
     return f"{mode}:{hashlib.sha256(data).hexdigest()}", data
 
 
@@ -152,13 +210,13 @@ def identify_compact(probe: bytes, chunks: Sequence[tuple[str, bytes | None]], t
         return missing
     for index, (digest, data) in enumerate(chunks):
         if galleries[index] is None:
-            galleries[index] = _galleries[digest] = CompactGallery.from_bytes(data)
+            galleries[index] = _galleries[digest] = modes.gallery_from_bytes(mode, data)
         else:
             _galleries.move_to_end(digest)
     # Trimmed after every gallery of this search is in hand, so none is dropped half-way.
     while len(_galleries) > CACHED_CHUNKS:
         _galleries.popitem(last=False)
-    matcher = Matcher(modes.reader(mode)(probe))
+    matcher = modes.matcher(mode, probe)
     parts = [matcher.match_compact(gallery) for gallery in galleries]
     return rank(np.concatenate(parts) if parts else np.zeros(0), threshold, limit)
 
@@ -196,11 +254,22 @@ class MatchingPool:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def analyse(self, image: bytes, dpi: float, mode: str = "exact") -> Analysis:
+        if mode == "accurate":
+            return (await self._accurate(image, dpi, []))[0]
         return await self.run(analyse, image, dpi, mode)
 
     async def analyse_and_score(self, image: bytes, dpi: float, candidates: Sequence[bytes],
                                 mode: str = "exact") -> tuple[Analysis, list[float]]:
+        if mode == "accurate":
+            return await self._accurate(image, dpi, list(candidates))
         return await self.run(analyse_and_score, image, dpi, list(candidates), mode)
+
+    async def _accurate(self, image: bytes, dpi: float, candidates: list[bytes]) -> tuple[Analysis, list[float]]:
+        """The accuracy mode's two extractions as two tasks at once (on two workers when two are
+        free): the verification waits for the longer one, not for their sum."""
+        parts = await asyncio.gather(*(self.run(analyse_accurate_part, image, dpi, part, candidates)
+                                       for part in ACCURATE_PARTS))
+        return join_accurate(parts)
 
     async def scores(self, probe: bytes, candidates: Sequence[bytes]) -> list[float]:
         return await self.run(scores, probe, list(candidates))

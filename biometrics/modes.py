@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .accurate.template import ACCURATE_VERSION, read_template as read_accurate
+from .accurate.template import ACCURATE_VERSION, AccurateGallery, AccurateMatcher, read_template as read_accurate
 from .sourceafis import cbor
+from .sourceafis.compact import CompactGallery
+from .sourceafis.loader import load_gallery
+from .sourceafis.matcher import Matcher
 from .sourceafis.template import ACCURATE_VERSION_MARK, TEMPLATE_VERSION, Template, TemplateError, \
     TemplateVersionError
 
@@ -70,6 +73,22 @@ def reader(mode: str) -> Callable[[bytes], Template]:
     if mode == "exact":
         return Template.from_cbor
     raise ValueError(f"unknown fingerprint mode {mode!r}; known: {', '.join(MODES)}")
+
+
+def matcher(mode: str, probe: bytes):
+    """The mode's matcher for a probe template: `match(template)` of a template its reader
+    read, `match_compact(gallery)` of a gallery `gallery` built (scores as `match` gives)."""
+    template = reader(mode)(probe)
+    return AccurateMatcher(template) if mode == "accurate" else Matcher(template)
+
+
+def gallery(mode: str, candidates: Sequence[bytes]):
+    """The compact 1:N gallery of a mode's templates (the accuracy mode's holds both minutia sets)."""
+    return AccurateGallery.load(candidates) if mode == "accurate" else load_gallery(candidates)
+
+
+def gallery_from_bytes(mode: str, data: bytes):
+    return AccurateGallery.from_bytes(data) if mode == "accurate" else CompactGallery.from_bytes(data)
 
 
 def check_versions(mode: str, templates: Sequence[bytes]) -> None:

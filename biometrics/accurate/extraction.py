@@ -1,4 +1,5 @@
-"""Accuracy-mode extraction: resolution normalisation, enhancement, then SourceAFIS extraction.
+"""Accuracy-mode extraction: resolution normalisation, enhancement, then SourceAFIS extraction;
+beside it, the exact mode's extraction of the image as captured (the template keeps both).
 
 Resolution normalisation is SourceAFIS's own (its area-averaging resize to 500 dpi, which the
 exact mode already does); the enhancement runs on the 500 dpi image, whose ridge period its
@@ -12,6 +13,7 @@ from ..sourceafis import extractor, resizer
 from ..sourceafis.image import ImageError
 from ..sourceafis.template import Template
 from .enhancement import GaborParameters, enhance
+from .template import AccurateTemplate
 
 
 def normalized(pixels: np.ndarray, dpi: float) -> np.ndarray:
@@ -33,6 +35,12 @@ def normalized(pixels: np.ndarray, dpi: float) -> np.ndarray:
     return resizer.resize(image, dpi)
 
 
-def extract(pixels: np.ndarray, dpi: float = 500, params: GaborParameters = GaborParameters()) -> Template:
+def extract_enhanced(pixels: np.ndarray, dpi: float = 500, params: GaborParameters = GaborParameters()) -> Template:
     """Minutiae of the enhanced print (a Template in the 500 dpi frame, as the exact mode's)."""
     return extractor.extract(enhance(normalized(pixels, dpi), params), 500)
+
+
+def extract(pixels: np.ndarray, dpi: float = 500, params: GaborParameters = GaborParameters()) -> AccurateTemplate:
+    """The accuracy mode's template: the enhanced print's minutiae and the exact mode's own
+    template of the capture (SourceAFIS bit for bit: the same call the exact mode makes)."""
+    return AccurateTemplate(extract_enhanced(pixels, dpi, params), extractor.extract(pixels, dpi))

@@ -156,6 +156,10 @@ class Template:
             raise TemplateError(f"not a valid template: {error}") from None
         if not isinstance(root, dict):
             raise TemplateError(f"not a valid template: expected a CBOR map, got {_kind(root)}")
+        if isinstance(root.get("version"), str) and len(root["version"]) <= MAX_VERSION_LENGTH:
+            # Another mode's template is refused as such, whatever else it holds (the accuracy
+            # mode's carries a second minutia set under a key SourceAFIS does not know).
+            refuse(root["version"])
         unknown = sorted(set(root) - set(_KEYS))
         if unknown:
             raise TemplateError(f"not a valid template: unknown keys {', '.join(unknown)}")

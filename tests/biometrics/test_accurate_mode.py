@@ -2,6 +2,7 @@
 `loanctl fingerprint scores --mode`, impression fusion on real genuine pairs, capture quality."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -10,21 +11,26 @@ import pytest
 from biometrics.accurate import (
     ACCURATE_VERSION,
     AccurateMatcher,
+    fuse,
     assess_capture,
     extract as accurate_extract,
     read_template,
     write_template,
 )
+from biometrics.accurate.enhancement import GaborParameters, confidence, enhance, ridge_orientation
 from biometrics.accurate.extraction import normalized
+from biometrics.accurate.template import AccurateGallery
 from biometrics.sourceafis import Matcher, Template
 from biometrics.sourceafis import cbor
 from biometrics.sourceafis.extractor import extract as exact_extract
 from biometrics.sourceafis.image import decode_image
-from biometrics.sourceafis.template import TEMPLATE_VERSION, TemplateVersionError
+from biometrics.sourceafis.template import TEMPLATE_VERSION, TemplateError, TemplateVersionError
 from tests.biometrics.test_fingerprint_cli import loanctl
 from tests.fingerprint_data import RAW_GRAY, fvc_path
 
 THRESHOLD = 40.0  # the service's default decision threshold
+# The quality-adaptive enhancement as measured (docs/fingerprint-accuracy.md; not in the mode).
+ADAPTIVE = dataclasses.replace(GaborParameters(), orientations=12, coherence_floor=0.15, coherence_full=0.30)
 
 
 def pixels(name: str) -> np.ndarray:
@@ -73,7 +79,8 @@ def test_scores_command_takes_a_mode(tmp_path, capsys):
     assert len(rows) == 9
     templates = {n: accurate_extract(pixels(n), 500) for n in names}
     for (probe, candidate), score in rows.items():
-        assert score == Matcher(templates[probe.removesuffix(".png")]).match(templates[candidate.removesuffix(".png")])
+        assert score == AccurateMatcher(templates[probe.removesuffix(".png")]).match(
+            templates[candidate.removesuffix(".png")])
     assert rows["101_1.png", "101_2.png"] >= THRESHOLD > rows["101_1.png", "102_1.png"]
     assert accurate_out.read_text() != exact_out.read_text()
 
@@ -98,14 +105,16 @@ def test_fusion_does_not_lower_genuine_scores(finger):
     least its single-impression score, and the accurate one accepts the genuine finger."""
     probe = pixels(f"{finger}_3")
     enrolled = [pixels(f"{finger}_{i}") for i in (1, 2)]
-    for extract in (exact_extract, accurate_extract):
-        probe_template = extract(probe, 500)
-        candidates = [extract(e, 500) for e in enrolled]
-        singles = [Matcher(probe_template).match(c) for c in candidates]
-        fused = AccurateMatcher(probe_template).match_finger(candidates)
-        assert fused == max(singles) >= singles[0]
-        if extract is accurate_extract:
-            assert fused >= THRESHOLD
+    exact_probe = exact_extract(probe, 500)
+    exact_singles = [Matcher(exact_probe).match(exact_extract(e, 500)) for e in enrolled]
+    assert fuse(exact_singles, "max") == max(exact_singles) >= exact_singles[0]
+    probe_template = accurate_extract(probe, 500)
+    candidates = [accurate_extract(e, 500) for e in enrolled]
+    matcher = AccurateMatcher(probe_template)
+    singles = [matcher.match(c) for c in candidates]
+    fused = matcher.match_finger(candidates)
+    assert fused == max(singles) >= singles[0]
+    assert fused >= THRESHOLD
 
 
 def test_fused_impostor_scores_stay_below_the_threshold():
@@ -123,3 +132,94 @@ def test_quality_asks_for_another_capture_of_a_smudge_not_of_a_good_print():
     poor = assess_capture(smudge, accurate_extract(smudge, 500))
     assert poor.score < good.score
     assert poor.recapture(30.0) in {"few_minutiae", "small_area", "unclear_ridges"}
+
+
+def test_adaptive_enhancement_keeps_clear_ridges_and_leaves_a_damaged_region_flat():
+    """The quality-adaptive step (a measured component): a blotch of noise where ridges were has
+    no clear orientation; there the filter's response fades to flat gray instead of ridges
+    painted along a guessed orientation, while the clear ridges around it are filtered exactly
+    as without the adaptation (which the mode uses: its response is kept everywhere)."""
+    image = normalized(pixels("101_1"), 500).copy()
+    rng = np.random.default_rng(3)
+    image[150:230, 150:230] = np.clip(0.4 + 0.25 * rng.standard_normal((80, 80)), 0, 1)
+    _, coherence = ridge_orientation(image, ADAPTIVE)
+    core = (slice(170, 210), slice(170, 210))
+    clear = (slice(60, 100), slice(150, 230))
+    assert coherence[core].mean() < ADAPTIVE.coherence_floor < ADAPTIVE.coherence_full < coherence[clear].mean()
+    adaptive = enhance(image, ADAPTIVE)
+    fixed = enhance(image, dataclasses.replace(ADAPTIVE, coherence_floor=None))
+    assert np.array_equal(adaptive[clear], fixed[clear])
+    assert fixed[core].std() > 0.03
+    assert (adaptive[core] == 0.5).mean() > 0.9 and adaptive[core].std() < fixed[core].std() / 10
+    floor, full = ADAPTIVE.coherence_floor, ADAPTIVE.coherence_full
+    assert confidence(np.array([0.0, floor, full, 1.0]), ADAPTIVE).tolist() == [0, 0, 1, 1]
+    # The mode's own enhancement keeps the response everywhere.
+    assert GaborParameters().coherence_floor is None and np.all(confidence(coherence) == 1)
+    assert ACCURATE_VERSION.endswith("+accurate-3")
+
+
+def test_templates_of_the_previous_accuracy_version_are_not_read():
+    """accurate-3 changed what a template holds: a -2 template is another mode's (the service
+    treats its print as one to capture again), never matched against -3 minutiae."""
+    from biometrics import modes
+
+    previous = ACCURATE_VERSION.replace("-3", "-2")
+    assert not modes.readable(previous) and modes.readable(ACCURATE_VERSION)
+    with pytest.raises(TemplateVersionError):
+        modes.mode_of(previous)
+    template = accurate_extract(pixels("101_1"), 500)
+    with pytest.raises(TemplateVersionError, match="not this accuracy mode"):
+        read_template(template.enhanced.to_cbor(previous))
+
+
+# --- two minutia sets per template: the enhanced print's and the exact mode's -----------------
+
+
+def test_template_keeps_the_exact_modes_template_of_the_capture_beside_the_enhanced_one(accurate_101_1):
+    image = pixels("101_1")
+    exact = exact_extract(image, 500)
+    # The plain set is the exact mode's template bit for bit; the enhanced set differs.
+    assert accurate_101_1.plain == exact
+    assert accurate_101_1.plain.to_cbor() == exact.to_cbor()
+    assert accurate_101_1.enhanced != exact and len(accurate_101_1.enhanced.minutiae) > 10
+    assert accurate_101_1.minutiae == accurate_101_1.enhanced.minutiae
+    assert (accurate_101_1.width, accurate_101_1.height) == (exact.width, exact.height)
+    assert ACCURATE_VERSION.endswith("+accurate-3")
+    again = read_template(write_template(accurate_101_1))
+    assert again.plain == exact and again.enhanced == accurate_101_1.enhanced
+
+
+def test_a_comparison_keeps_the_higher_of_the_two_sets_scores(accurate_101_1):
+    for name in ("101_2", "101_5", "102_1"):
+        candidate = accurate_extract(pixels(name), 500)
+        enhanced = Matcher(accurate_101_1.enhanced).match(candidate.enhanced)
+        plain = Matcher(accurate_101_1.plain).match(candidate.plain)
+        assert AccurateMatcher(accurate_101_1).match(candidate) == max(enhanced, plain)
+    # The plain sets score exactly as the exact mode does.
+    assert Matcher(accurate_101_1.plain).match(exact_extract(pixels("101_2"), 500)) == Matcher(
+        exact_extract(pixels("101_1"), 500)).match(exact_extract(pixels("101_2"), 500))
+
+
+def test_malformed_accurate_templates_are_refused(accurate_101_1):
+    root = cbor.loads(write_template(accurate_101_1))
+    del root["plain"]
+    for key in ("directions",):
+        root[key] = [cbor.Float32(d) for d in root[key]]
+    with pytest.raises(TemplateError, match="plain"):
+        read_template(cbor.dumps(root))
+    with pytest.raises(TemplateError):
+        read_template(b"\xbf\x67version")
+    # A template of an older accuracy version is another mode's: re-enroll.
+    with pytest.raises(TemplateVersionError, match="not this accuracy mode"):
+        read_template(accurate_101_1.enhanced.to_cbor(ACCURATE_VERSION.replace("-3", "-2")))
+
+
+def test_gallery_of_both_sets_scores_as_one_comparison_at_a_time(accurate_101_1):
+    names = ("101_2", "102_1", "103_4", "101_7")
+    data = [write_template(accurate_extract(pixels(n), 500)) for n in names]
+    gallery = AccurateGallery.from_bytes(AccurateGallery.load(data).to_bytes())
+    assert len(gallery) == len(names)
+    matcher = AccurateMatcher(accurate_101_1)
+    compact = matcher.match_compact(gallery)
+    assert compact.tolist() == [matcher.match(read_template(d)) for d in data]
+    assert compact[0] >= THRESHOLD > compact[1]

@@ -4,6 +4,8 @@ FFT, pixels grouped by bin) equal each pixel filtered directly by its own kernel
 orientation kernel finds the orientation of a synthetic ridge pattern."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,32 @@ def test_orientation_of_straight_ridges(degrees):
     error = np.angle(np.exp(2j * (angle[inner] - theta))) / 2
     assert np.abs(error).max() < np.radians(2)
     assert coherence[inner].min() > 0.9
+
+
+def test_fast_atan2_is_within_1e_5_of_the_librarys():
+    rng = np.random.default_rng(5)
+    points = np.concatenate([rng.standard_normal((20000, 2)) * 10.0 ** rng.integers(-6, 6, (20000, 1)),
+                             [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0], [1.0, 1.0], [-1.0, -1.0]]])
+    fast = np.array([enhancement._atan2(y, x) for y, x in points])
+    assert np.abs(fast - np.arctan2(points[:, 0], points[:, 1])).max() < 1e-5
+
+
+def test_bins_and_weights_follow_the_orientation_field(print_104_1):
+    """The one-pass kernel the enhancement uses gives each pixel the bin nearest to
+    ridge_orientation's angle (a pixel within 1e-5 rad of a bin boundary may round either way)
+    and the weight `confidence` gives its coherence."""
+    image = np.ascontiguousarray(print_104_1)
+    params = dataclasses.replace(PARAMS, orientations=12, coherence_floor=0.15, coherence_full=0.30)
+    angle, coherence = enhancement.ridge_orientation(image, params)
+    span = params.coherence_full - params.coherence_floor
+    index, weight = enhancement._bins(*enhancement._smoothed_moments(image, params), params.orientations,
+                                      params.coherence_floor, span)
+    step = np.pi / params.orientations
+    expected = np.floor(angle / step + 0.5).astype(np.int64) % params.orientations
+    boundary = np.abs((angle / step) % 1 - 0.5) < 1e-4
+    assert np.array_equal(index[~boundary], expected[~boundary])
+    assert boundary.mean() < 1e-3
+    assert np.allclose(weight, enhancement.confidence(coherence, params), atol=1e-12)
+    # Without the adaptation (the mode's default) every weight is 1.
+    _, ones = enhancement._bins(*enhancement._smoothed_moments(image, PARAMS), PARAMS.orientations, -1.0, 1.0)
+    assert np.all(ones == 1.0)

@@ -258,3 +258,44 @@ def test_the_migrate_templates_command(tmp_path, monkeypatch, capsys):
     assert report["mode"] == "accurate" and report["migrated"] == 1 and report["captures_to_reenroll"] == []
     assert args.run(args) == 0
     assert json.loads(capsys.readouterr().out)["migrated"] == 0
+
+
+async def test_the_pool_runs_the_accuracy_modes_two_extractions_as_two_tasks_with_the_same_answer():
+    """MatchingPool splits an accurate analysis into its two independent extractions (enhanced,
+    plain) on two workers; the joined template and the scores (the higher of the two sets' per
+    candidate) are the ones the engine computes in one process, and a 1:N gallery of accurate
+    templates finds the mate."""
+    from biometrics.accurate import extract as accurate_extract, read_template, write_template
+    from biometrics.sourceafis.image import decode_image
+
+    files = {n: fvc_path(n).read_bytes() for n in ("101_1", "101_2", "102_1", "103_1", "101_4")}
+    enrolled = [engine.analyse(files[n], 500, "accurate").template for n in ("101_1", "101_2", "102_1", "103_1")]
+    assert enrolled[0] == write_template(accurate_extract(decode_image(files["101_1"]), 500))
+    expected = engine.analyse_and_score(files["101_4"], 500, enrolled, "accurate")
+    parts = [engine.analyse_accurate_part(files["101_4"], 500, part, enrolled) for part in engine.ACCURATE_PARTS]
+    assert expected[1] == [max(a, b) for a, b in zip(parts[0].scores, parts[1].scores)]
+    assert expected[1] == engine.scores(expected[0].template, enrolled)
+    # The quality check is made on the set whose minutiae cover more skin.
+    from biometrics.quality import convex_hull_area
+
+    areas = [convex_hull_area(p.positions) for p in parts]
+    assert expected[0].positions == parts[areas.index(max(areas))].positions
+    # The plain set is the exact mode's template of the capture, bit for bit.
+    assert read_template(expected[0].template).plain.to_cbor() == engine.analyse(files["101_4"], 500).template
+    pool = MatchingPool(workers=2)
+    pool.start()
+    try:
+        analysis, scores = await pool.analyse_and_score(files["101_4"], 500, enrolled, "accurate")
+        assert (analysis, scores) == expected
+        assert await pool.analyse(files["101_4"], 500, "accurate") == expected[0]
+        assert scores[0] >= 40 and scores[1] >= 40 and max(scores[2:]) < 40
+        with pytest.raises(engine.CaptureError):
+            await pool.analyse(b"not an image", 500, "accurate")
+        with pytest.raises(TemplateVersionError):
+            await pool.analyse_and_score(files["101_4"], 500, [engine.analyse(files["102_1"], 500).template],
+                                         "accurate")
+        chunk = await pool.compact_chunk(enrolled, "accurate")
+        hits = await pool.identify_compact(analysis.template, [chunk], 40.0)
+        assert [index for index, _ in hits] == [0, 1] and [s for _, s in hits] == sorted(scores[:2], reverse=True)
+    finally:
+        await pool.close()
