@@ -22,7 +22,7 @@ from core.middleware import database_unavailable_response, error_response
 from core.servicetoken import ServiceTokens, bearer
 
 from .engine import MatchingPool
-from .identifyindex import INDEX_FOLDER, IdentifyIndex, ShardError
+from .identifyindex import IdentifyIndex, ShardError
 from .keyring import Keyring
 from .service import BiometricService, CaptureInput, Settings, Subject
 
@@ -58,8 +58,7 @@ class Runtime:
             keyring = Keyring.load(self.config.biometric_key, self.config.data_dir)
             pool = MatchingPool()
             pool.start()
-            index = IdentifyIndex(self.config.data_dir / INDEX_FOLDER, keyring.current,
-                                  shards=self.config.identify_shards, ray_address=self.config.ray_address)
+            index = IdentifyIndex.from_config(self.config, keyring.current)
             self.service = service = BiometricService(db, keyring, pool, Settings.from_config(self.config), index)
             # The index catches up with the database in the background (a crash between an
             # enrollment's commit and its store append heals here; every search reconciles too).

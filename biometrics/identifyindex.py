@@ -85,6 +85,13 @@ class IdentifyIndex:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._closed = False
 
+    @classmethod
+    def from_config(cls, config, master: MasterKey) -> "IdentifyIndex":
+        """The deployment's index: `<data>/identify/`, LOANCTL_IDENTIFY_SHARDS shards per
+        gallery, on the cluster at LOANCTL_RAY_ADDRESS (none: in this process)."""
+        return cls(Path(config.data_dir) / INDEX_FOLDER, master, shards=config.identify_shards,
+                   ray_address=config.ray_address)
+
     def __repr__(self) -> str:
         return f"IdentifyIndex({self.folder}, shards={self.shards}, ray={self.ray_address or 'in-process'})"
 
