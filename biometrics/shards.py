@@ -8,10 +8,16 @@ objects in this process; with one, each is the same class wrapped as a Ray actor
 
 Templates stay encrypted at rest: `ShardStore` keeps each shard's templates in an append-only
 log of AES-GCM sealed records under a data key of that shard, the data key wrapped by the
-master key.  Only the coordinator writes the store (one writer); a shard reads it when it
-starts or restarts, so an actor that died comes back with every template committed before it
-died.  The master key reaches a shard only in memory, as an argument of its creation (Ray
-keeps actor arguments in the cluster's memory to restart it); it is never logged or written.
+master key.  Coordinators write the store under its lock (an flock in its folder), each first
+reading the record heads others appended, so two coordinators on one folder never write one
+position; a `reset` (a rebuild) gives the store a new generation, and a coordinator of the
+old one gets `StoreReplaced`.  A shard reads the store when it starts or restarts, so an
+actor that died comes back with every template committed before it died, and `sync` reads
+the records appended since (an enrollment's templates reach an actor only through the sealed
+store, never as call arguments).  The master key reaches a shard only in memory, as an
+argument of its creation (Ray keeps actor arguments in the cluster's memory to restart it);
+it is never logged or written.  The service's use of all this, reconciled with its database,
+is biometrics.identifyindex.
 
 Completeness: every shard answer carries its shard id and the gallery version it searched
 (the number of its store's records it held).  The merger checks that every shard answered,

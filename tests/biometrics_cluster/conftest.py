@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from biometrics.loopbackcluster import LoopbackCluster
+from tests.waiting import limit
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def result(stdout: str) -> dict:
@@ -22,3 +27,11 @@ def result(stdout: str) -> dict:
 def cluster():
     with LoopbackCluster(nodes=2, cpus_per_node=1) as running:
         yield running
+
+
+def run_scenario(cluster: LoopbackCluster, module: str, *arguments: str) -> dict:
+    """`python -m module ADDRESS arguments…` inside the cluster's namespace; what it printed."""
+    done = cluster.run([sys.executable, "-m", module, cluster.address, *arguments], timeout=limit(900),
+                       cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr[-4000:]
+    return result(done.stdout)

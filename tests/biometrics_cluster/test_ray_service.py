@@ -6,25 +6,15 @@ actor killed between searches and during one: the next answers are complete (the
 restarted and reloads its shard from the encrypted store), never partial."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.waiting import limit
-
-from .conftest import result
-
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import run_scenario
 
 
 @pytest.fixture(scope="module")
 def report(cluster, tmp_path_factory):
     folder = tmp_path_factory.mktemp("service")
-    done = cluster.run([sys.executable, "-m", "tests.biometrics_cluster.service_scenario", cluster.address,
-                        str(folder / "data")], timeout=limit(900), cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr[-4000:]
-    return result(done.stdout)
+    return run_scenario(cluster, "tests.biometrics_cluster.service_scenario", str(folder / "data"))
 
 
 def test_the_service_searches_on_both_nodes_and_ranks_as_in_process(report):

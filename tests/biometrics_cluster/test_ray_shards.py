@@ -12,18 +12,13 @@ import pytest
 
 from tests.waiting import limit
 
-from .conftest import result as _result
-
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import ROOT, result as _result, run_scenario
 
 
 @pytest.fixture(scope="module")
 def report(cluster, tmp_path_factory):
     folder = tmp_path_factory.mktemp("shards")
-    done = cluster.run([sys.executable, "-m", "tests.biometrics_cluster.scenario", cluster.address,
-                        str(folder / "store")], timeout=limit(900), cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr[-4000:]
-    return _result(done.stdout)
+    return run_scenario(cluster, "tests.biometrics_cluster.scenario", str(folder / "store"))
 
 
 def test_bench_identify_on_the_cluster_ranks_as_in_process(cluster, report):

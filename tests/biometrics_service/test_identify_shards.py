@@ -9,11 +9,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
 from biometrics import modes
-from biometrics.app import AUDIENCE, RUNTIME, create_app
 from biometrics.engine import CHUNK_SIZE, MatchingPool
 from biometrics.identifyindex import IdentifyIndex
 from biometrics.keyring import Keyring
@@ -22,38 +20,20 @@ from biometrics.shards import IncompleteSearch, ShardedGallery, ShardStore
 from biometrics.tables import Capture
 from core.config import Config, ConfigError
 from core.db import Database
-from core.servicetoken import ServiceTokens
 from tests.loans.walk import capture_of
 from tests.suite import suite_config
 
 from .prints import b64, fvc_bytes
+from .serving import serve
 
 FINGERS = range(101, 111)
 LOW_THRESHOLD = 0.01  # nearly every print a candidate: the rankings are compared in full, ties included
 
 
-async def _start(config: Config) -> TestClient:
-    client = TestClient(TestServer(create_app(config)))
-    await client.start_server()
-    tokens = ServiceTokens(config.secret_key)
-
-    async def call(method: str, path: str, body: dict | None = None, *, scope: str, expect: int = 200):
-        token = tokens.issue(subject="core", audience=AUDIENCE, scope=scope)
-        response = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
-        answer = await response.json()
-        assert response.status == expect, (response.status, answer)
-        return answer
-
-    client.call = call
-    client.service = client.server.app[RUNTIME].running()
-    return client
-
-
 @pytest.fixture
 async def sharded(tmp_path, database_url):
     config = suite_config(tmp_path, database_url, identify_shards=3, fingerprint_threshold=LOW_THRESHOLD)
-    client = await _start(config)
-    client.config = config
+    client = await serve(config)
     yield client
     await client.close()
 
@@ -116,7 +96,7 @@ async def test_identify_on_shards_answers_as_the_chunked_search(sharded):
 
 async def test_the_index_heals_from_the_database_at_start_and_at_the_next_search(tmp_path, database_url):
     config = suite_config(tmp_path, database_url, identify_shards=2)
-    first = await _start(config)
+    first = await serve(config)
     ids = await _enroll_fingers(first, impressions=(1, 2))
     await first.call("POST", "/identify", {"image_base64": b64(fvc_bytes("102_5"))}, scope="identify")
     folder = first.service.index.gallery("customer", first.service.settings.version).store.folder
@@ -127,7 +107,7 @@ async def test_the_index_heals_from_the_database_at_start_and_at_the_next_search
     torn = folder / "shard-0.log"
     torn.write_bytes(torn.read_bytes()[:-7])
     (folder / "shard-1.log").write_bytes(b"")
-    second = await _start(config)
+    second = await serve(config)
     try:
         assert await second.service.reconcile_index() == 20  # what the start does in the background
         gallery = second.service.index.gallery("customer", second.service.settings.version)

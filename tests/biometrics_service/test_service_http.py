@@ -13,25 +13,12 @@ from core.servicetoken import ServiceTokens
 from tests.suite import suite_config
 
 from .prints import b64, fvc_bytes
+from .serving import serve
 
 
 @pytest.fixture
 async def service(tmp_path):
-    config = suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bio.sqlite3'}")
-    app = create_app(config)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    tokens = ServiceTokens(config.secret_key)
-
-    async def call(method: str, path: str, body: dict | None = None, *, scope: str, expect: int = 200):
-        token = tokens.issue(subject="core", audience=AUDIENCE, scope=scope)
-        response = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
-        answer = await response.json()
-        assert response.status == expect, (response.status, answer)
-        return answer
-
-    client.call = call
-    client.config = config
+    client = await serve(suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bio.sqlite3'}"))
     yield client
     await client.close()
 
@@ -101,6 +88,10 @@ async def test_identify_decrypts_each_enrolled_print_into_the_index_once(service
     gallery = running.index.gallery("customer", found["candidates"][0]["template_version"])
     assert gallery.store.folder.is_relative_to(service.config.data_dir / "identify")
     assert sorted(gallery.members()) == [first["capture_id"], second["capture_id"]]
+    stored = b"".join(path.read_bytes() for path in gallery.store.folder.iterdir())
+    for name in ("104_1", "102_1"):
+        template = analyse(fvc_bytes(name), 500.0).template
+        assert template not in stored and template[40:120] not in stored
 
 
 async def test_replay_and_poor_captures_are_refused_with_a_reason(service):

@@ -1,0 +1,145 @@
+"""The fingerprint service's 1:N search as the service runs it: the sharded index (in-process
+shards, the embedded default) against the chunked search it replaced (compact chunks of 4,096
+in the process pool), over one SQLite database of N enrolled prints (rotated and shifted copies
+of the repository's FVC prints, sealed as the service seals them), in one run.
+
+Prints one JSON object: for each road the first search (cold: decrypt every template from the
+database and build; the sharded road also seals them into its store) and the mean of the next
+ones (warm), their ratio, and whether every ranking was the same.
+
+    python bench/identify_service.py --gallery 20000 --probes 5 --shards 1,2
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select  # noqa: E402
+
+from biometrics import modes  # noqa: E402
+from biometrics.engine import CHUNK_SIZE, MatchingPool  # noqa: E402
+from biometrics.identifybench import moved  # noqa: E402
+from biometrics.identifyindex import IdentifyIndex  # noqa: E402
+from biometrics.keyring import Keyring  # noqa: E402
+from biometrics.keys import seal  # noqa: E402
+from biometrics.service import BiometricService, Settings, Subject  # noqa: E402
+from biometrics.sourceafis.template import Template  # noqa: E402
+from biometrics.tables import Capture  # noqa: E402
+from core.db import Database  # noqa: E402
+
+PRINTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "fingerprints" / "fvc2002-db1b"
+THRESHOLD = 10.0  # a few impostors pass too: rankings are compared beyond the mates
+
+
+async def enroll_synthetic(service: BiometricService, templates: list[bytes], size: int) -> None:
+    rng = random.Random(2026)
+    bases = [Template.from_cbor(t) for t in templates]
+    version = modes.template_version(templates[0])
+    for first in range(0, size, 2000):
+        async with service.db.unit_of_work() as session:
+            for index in range(first, min(first + 2000, size)):
+                subject = Subject("customer", 1 + index // 2)
+                key = await service._data_key(session, subject, create=True)
+                data = moved(bases[index % len(bases)], rng).to_cbor()
+                sha = hashlib.sha256(b"bench:%d" % index).hexdigest()
+                session.add(Capture(sha256=sha, template_version=version, subject_kind="customer",
+                                    subject_id=subject.id, finger=1 + index % 2, purpose="enrollment",
+                                    enrolled=True, template_sealed=seal(key, data,
+                                                                        service._context("template", subject, sha))))
+
+
+async def chunked(service: BiometricService, probe: bytes, cache: dict) -> list[tuple[int, float]]:
+    """The replaced road: ids read, chunks decrypted and built in the pool once (then reused by
+    digest, as the service cached them), the search on a pool worker."""
+    version = modes.template_version(probe)
+    async with service.db.unit_of_work(write=False) as session:
+        ids = list((await session.execute(select(Capture.id).where(
+            Capture.subject_kind == "customer", Capture.enrolled, Capture.template_version == version)
+            .order_by(Capture.id))).scalars())
+        if cache.get("ids") != ids:
+            captures = (await session.execute(select(Capture).where(Capture.id.in_(ids)))).scalars()
+            templates = await service.templates_of(session, captures)
+            cache["ids"] = ids
+            cache["chunks"] = [await service.pool.compact_chunk([templates[i] for i in ids[s:s + CHUNK_SIZE]])
+                               for s in range(0, len(ids), CHUNK_SIZE)]
+    ranked = await service.pool.identify_compact(probe, cache["chunks"], service.settings.threshold)
+    return [(ids[i], round(s, 3)) for i, s in ranked]
+
+
+async def sharded(service: BiometricService, probe: bytes) -> list[tuple[int, float]]:
+    return [(c["capture_id"], c["score"]) for c in await service.identify_template(probe)]
+
+
+async def timed(search, probes: list[bytes]) -> tuple[float, float, list]:
+    start = time.perf_counter()
+    rankings = [await search(probes[0])]
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    for probe in probes[1:]:
+        rankings.append(await search(probe))
+    warm = (time.perf_counter() - start) / max(len(probes) - 1, 1)
+    return cold, warm, rankings
+
+
+async def run(size: int, probes: int, shard_counts: list[int]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-identify-") as folder:
+        data = Path(folder)
+        db = Database(f"sqlite+aiosqlite:///{data / 'bio.sqlite3'}")
+        await db.migrate()
+        keyring = Keyring.load("", data)
+        pool = MatchingPool(workers=1)
+        pool.start()
+        settings = Settings(threshold=THRESHOLD)
+        base = BiometricService(db, keyring, pool, settings)
+        try:
+            real = [(await pool.analyse(path.read_bytes(), 500.0)).template
+                    for path in sorted(PRINTS.glob("*_[1-7].png"))]
+            probe_templates = [(await pool.analyse(path.read_bytes(), 500.0)).template
+                               for path in sorted(PRINTS.glob("*_8.png"))][:probes + 1]
+            start = time.perf_counter()
+            await enroll_synthetic(base, real, size)
+            result: dict = {"gallery": size, "probes": len(probe_templates), "threshold": THRESHOLD,
+                            "enroll_rows_s": time.perf_counter() - start}
+            await chunked(base, probe_templates[0], {})  # the pool's workers compiled before timing
+            cold, warm, reference = await timed(lambda p, cache={}: chunked(base, p, cache), probe_templates)
+            result["chunked"] = {"cold_s": cold, "warm_s_per_probe": warm}
+            same = True
+            for count in shard_counts:
+                index = IdentifyIndex(data / f"identify-{count}", keyring.current, shards=count)
+                service = BiometricService(db, keyring, pool, settings, index)
+                cold, warm, rankings = await timed(lambda p: sharded(service, p), probe_templates)
+                await service.close()
+                same = same and rankings == reference
+                result[f"shards_{count}"] = {"cold_s": cold, "warm_s_per_probe": warm,
+                                             "warm_over_chunked": warm / result["chunked"]["warm_s_per_probe"],
+                                             "same_rankings": rankings == reference}
+            result["same_rankings"] = same
+            result["candidates"] = sum(len(r) for r in reference)
+        finally:
+            await base.close()
+            await pool.close()
+            await db.close()
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gallery", type=int, default=20000)
+    parser.add_argument("--probes", type=int, default=5)
+    parser.add_argument("--shards", default="1,2")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args.gallery, args.probes, [int(s) for s in args.shards.split(",") if s]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
