@@ -181,8 +181,16 @@ class IdentifyIndex:
                      fetch: Fetch) -> list[tuple[int, float]]:
         """(capture id, score) of every capture in `enrolled` scoring at or above the threshold,
         best first (ties: lower capture id), over a gallery reconciled with `enrolled` first."""
-        gallery = await self.reconcile(kind, version, enrolled, fetch)
-        result = await asyncio.to_thread(gallery.search, probe, threshold, None)
+        for attempt in range(3):
+            gallery = await self.reconcile(kind, version, enrolled, fetch)
+            try:
+                result = await asyncio.to_thread(gallery.search, probe, threshold, None)
+                break
+            except ShardError:
+                # A rebuild (here, or by another coordinator) closed the gallery under this
+                # search: search the new one.  Otherwise the refusal stands.
+                if self._galleries.get((kind, version)) is gallery or self._closed or attempt == 2:
+                    raise
         live = enrolled if isinstance(enrolled, (set, frozenset, dict)) else set(enrolled)
         return [(member, score) for member, score, _ in result.hits if member in live]
 

@@ -496,11 +496,14 @@ class ShardedGallery:
         expected = list(self._versions)
         answers: dict[int, ShardAnswer] = {}
         retries = 0
+        handles = self._shards  # `close` puts an empty list in its place: this search keeps its own
+        if not handles:
+            raise ShardError(f"{self!r} is closed")
         if self._ray is None:
-            for s, shard in enumerate(self._shards):
+            for s, shard in enumerate(handles):
                 answers[s] = shard.search(probe, threshold, limit)
         else:
-            pending = {s: self._shards[s].search.remote(probe, threshold, limit) for s in range(self._count)}
+            pending = {s: handles[s].search.remote(probe, threshold, limit) for s in range(self._count)}
             failures: dict[int, list[str]] = {}
             deadline = time.monotonic() + self.timeout
             while pending:
@@ -515,7 +518,7 @@ class ShardedGallery:
                                 f"shard {s} did not answer after {len(failures[s])} attempts "
                                 f"({', '.join(failures[s])}): no complete ranking") from None
                         retries += 1
-                        pending[s] = self._shards[s].search.remote(probe, threshold, limit)
+                        pending[s] = handles[s].search.remote(probe, threshold, limit)
                         continue
                     answers[s] = answer
                     del pending[s]

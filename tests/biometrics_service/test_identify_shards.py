@@ -16,7 +16,7 @@ from biometrics.engine import CHUNK_SIZE, MatchingPool
 from biometrics.identifyindex import IdentifyIndex
 from biometrics.keyring import Keyring
 from biometrics.service import BiometricService, Settings, Subject
-from biometrics.shards import IncompleteSearch, ShardedGallery, ShardStore
+from biometrics.shards import IncompleteSearch, ShardedGallery, ShardError, ShardStore
 from biometrics.tables import Capture
 from core.config import Config, ConfigError
 from core.db import Database
@@ -210,3 +210,25 @@ def test_the_cluster_and_shard_settings():
     from core.cli import SERVE_ENVIRONMENT
 
     assert "LOANCTL_RAY_ADDRESS" in SERVE_ENVIRONMENT and "LOANCTL_IDENTIFY_SHARDS" in SERVE_ENVIRONMENT
+
+
+async def test_a_search_whose_gallery_is_rebuilt_under_it_searches_the_new_one(sharded, monkeypatch):
+    await sharded.call("POST", "/enroll", {"subject": "customer:1", "finger": 1,
+                                           "image_base64": b64(fvc_bytes("101_1"))}, scope="enroll", expect=201)
+    index = sharded.service.index
+    reconcile = IdentifyIndex.reconcile
+    swapped = []
+
+    async def rebuilt_after(self, kind, version, enrolled, fetch):
+        gallery = await reconcile(self, kind, version, enrolled, fetch)
+        if not swapped:  # a rebuild lands between this search's reconcile and its fan-out
+            swapped.append(gallery)
+            self._galleries[(kind, version)] = self._rebuild(kind, version, gallery)
+        return gallery
+
+    monkeypatch.setattr(IdentifyIndex, "reconcile", rebuilt_after)
+    found = await sharded.call("POST", "/identify", {"image_base64": b64(fvc_bytes("101_2"))}, scope="identify")
+    assert swapped and {c["subject"] for c in found["candidates"]} == {"customer:1"}
+    with pytest.raises(ShardError, match="closed"):
+        swapped[0].search(fvc_bytes("101_2"), 40.0, None)  # the old gallery answers nothing
+    assert index.gallery("customer", sharded.service.settings.version) is not swapped[0]
