@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import random
 import sys
 import tempfile
@@ -79,17 +80,6 @@ async def sharded(service: BiometricService, probe: bytes) -> list[tuple[int, fl
     return [(c["capture_id"], c["score"]) for c in await service.identify_template(probe)]
 
 
-async def timed(search, probes: list[bytes]) -> tuple[float, float, list]:
-    start = time.perf_counter()
-    rankings = [await search(probes[0])]
-    cold = time.perf_counter() - start
-    start = time.perf_counter()
-    for probe in probes[1:]:
-        rankings.append(await search(probe))
-    warm = (time.perf_counter() - start) / max(len(probes) - 1, 1)
-    return cold, warm, rankings
-
-
 async def run(size: int, probes: int, shard_counts: list[int]) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-identify-") as folder:
         data = Path(folder)
@@ -110,20 +100,35 @@ async def run(size: int, probes: int, shard_counts: list[int]) -> dict:
             result: dict = {"gallery": size, "probes": len(probe_templates), "threshold": THRESHOLD,
                             "enroll_rows_s": time.perf_counter() - start}
             await chunked(base, probe_templates[0], {})  # the pool's workers compiled before timing
-            cold, warm, reference = await timed(lambda p, cache={}: chunked(base, p, cache), probe_templates)
-            result["chunked"] = {"cold_s": cold, "warm_s_per_probe": warm}
-            same = True
+            cache: dict = {}
+            roads = {"chunked": lambda p: chunked(base, p, cache)}
+            services = []
             for count in shard_counts:
                 index = IdentifyIndex(data / f"identify-{count}", keyring.current, shards=count)
-                service = BiometricService(db, keyring, pool, settings, index)
-                cold, warm, rankings = await timed(lambda p: sharded(service, p), probe_templates)
+                services.append(BiometricService(db, keyring, pool, settings, index))
+                roads[f"shards_{count}"] = lambda p, service=services[-1]: sharded(service, p)
+            rankings: dict[str, list] = {name: [] for name in roads}
+            cold: dict[str, float] = {}
+            warm: dict[str, float] = {name: 0.0 for name in roads}
+            for number, probe in enumerate(probe_templates):
+                # Road after road on each probe, so a change in the machine's load falls on all.
+                for name, search in roads.items():
+                    start = time.perf_counter()
+                    rankings[name].append(await search(probe))
+                    elapsed = time.perf_counter() - start
+                    if number == 0:
+                        cold[name] = elapsed
+                    else:
+                        warm[name] += elapsed / (len(probe_templates) - 1)
+            for service in services:
                 await service.close()
-                same = same and rankings == reference
-                result[f"shards_{count}"] = {"cold_s": cold, "warm_s_per_probe": warm,
-                                             "warm_over_chunked": warm / result["chunked"]["warm_s_per_probe"],
-                                             "same_rankings": rankings == reference}
-            result["same_rankings"] = same
-            result["candidates"] = sum(len(r) for r in reference)
+            for name in roads:
+                result[name] = {"cold_s": cold[name], "warm_s_per_probe": warm[name],
+                                "warm_over_chunked": warm[name] / warm["chunked"],
+                                "same_rankings": rankings[name] == rankings["chunked"]}
+            result["same_rankings"] = all(rankings[name] == rankings["chunked"] for name in roads)
+            result["candidates"] = sum(len(r) for r in rankings["chunked"])
+            result["load_average"] = os.getloadavg()[0]
         finally:
             await base.close()
             await pool.close()

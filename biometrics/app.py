@@ -74,7 +74,6 @@ class Runtime:
                     await own_db.close()
         return lifetime
 
-
     @staticmethod
     async def _reconcile(service: BiometricService) -> None:
         try:

@@ -382,7 +382,12 @@ class ShardedGallery:
             actor = self._ray.remote(max_restarts=max_restarts, max_task_retries=0, max_concurrency=2,
                                      num_cpus=cpus_per_shard, scheduling_strategy="SPREAD")(Shard)
             self._shards = [actor.remote(s, str(store.folder), master.key) for s in range(self._count)]
-            infos = self._ray.get([h.info.remote() for h in self._shards], timeout=timeout)
+            try:
+                infos = self._ray.get([h.info.remote() for h in self._shards], timeout=timeout)
+            except (self._ray.exceptions.GetTimeoutError, self._ray.exceptions.RayActorError) as error:
+                self.close()
+                raise ShardError(f"the shards of {store.folder} did not start on the cluster "
+                                 f"({type(error).__name__})") from None
         else:
             self._ray = None
             self._shards = [Shard(s, str(store.folder), master.key) for s in range(self._count)]
