@@ -39,6 +39,7 @@ class Runtime:
         self.config = config
         self.tokens = ServiceTokens(config.secret_key)
         self.service: BiometricService | None = None
+        self.reconciling: asyncio.Task | None = None  # the index's reconcile at start
 
     def running(self) -> BiometricService:
         if self.service is None:
@@ -62,7 +63,7 @@ class Runtime:
             self.service = service = BiometricService(db, keyring, pool, Settings.from_config(self.config), index)
             # The index catches up with the database in the background (a crash between an
             # enrollment's commit and its store append heals here; every search reconciles too).
-            warming = asyncio.create_task(self._reconcile(service))
+            self.reconciling = warming = asyncio.create_task(self._reconcile(service))
             try:
                 yield
             finally:

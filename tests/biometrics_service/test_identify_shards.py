@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from biometrics import modes
+from biometrics.app import RUNTIME
 from biometrics.engine import CHUNK_SIZE, MatchingPool
 from biometrics.identifyindex import IdentifyIndex
 from biometrics.keyring import Keyring
@@ -109,9 +110,10 @@ async def test_the_index_heals_from_the_database_at_start_and_at_the_next_search
     (folder / "shard-1.log").write_bytes(b"")
     second = await serve(config)
     try:
-        assert await second.service.reconcile_index() == 20  # what the start does in the background
+        await second.server.app[RUNTIME].reconciling  # the start's reconcile, in the background
         gallery = second.service.index.gallery("customer", second.service.settings.version)
         assert sorted(gallery.members()) == sorted(ids)
+        assert await second.service.reconcile_index() == 20
         found = await second.call("POST", "/identify", {"image_base64": b64(fvc_bytes("109_5"))}, scope="identify")
         assert {c["subject"] for c in found["candidates"]} == {"customer:9"}
         # The store opens whole again (positions and bindings intact after the cut).
