@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -28,34 +26,15 @@ from sqlalchemy import select  # noqa: E402
 
 from biometrics import modes  # noqa: E402
 from biometrics.engine import CHUNK_SIZE, MatchingPool  # noqa: E402
-from biometrics.identifybench import moved  # noqa: E402
+from biometrics.identifybench import enroll_moved_copies  # noqa: E402
 from biometrics.identifyindex import IdentifyIndex  # noqa: E402
 from biometrics.keyring import Keyring  # noqa: E402
-from biometrics.keys import seal  # noqa: E402
 from biometrics.service import BiometricService, Settings, Subject  # noqa: E402
-from biometrics.sourceafis.template import Template  # noqa: E402
 from biometrics.tables import Capture  # noqa: E402
 from core.db import Database  # noqa: E402
 
 PRINTS = Path(__file__).resolve().parents[1] / "tests" / "data" / "fingerprints" / "fvc2002-db1b"
 THRESHOLD = 10.0  # a few impostors pass too: rankings are compared beyond the mates
-
-
-async def enroll_synthetic(service: BiometricService, templates: list[bytes], size: int) -> None:
-    rng = random.Random(2026)
-    bases = [Template.from_cbor(t) for t in templates]
-    version = modes.template_version(templates[0])
-    for first in range(0, size, 2000):
-        async with service.db.unit_of_work() as session:
-            for index in range(first, min(first + 2000, size)):
-                subject = Subject("customer", 1 + index // 2)
-                key = await service._data_key(session, subject, create=True)
-                data = moved(bases[index % len(bases)], rng).to_cbor()
-                sha = hashlib.sha256(b"bench:%d" % index).hexdigest()
-                session.add(Capture(sha256=sha, template_version=version, subject_kind="customer",
-                                    subject_id=subject.id, finger=1 + index % 2, purpose="enrollment",
-                                    enrolled=True, template_sealed=seal(key, data,
-                                                                        service._context("template", subject, sha))))
 
 
 async def chunked(service: BiometricService, probe: bytes, cache: dict) -> list[tuple[int, float]]:
@@ -96,7 +75,7 @@ async def run(size: int, probes: int, shard_counts: list[int]) -> dict:
             probe_templates = [(await pool.analyse(path.read_bytes(), 500.0)).template
                                for path in sorted(PRINTS.glob("*_8.png"))][:probes + 1]
             start = time.perf_counter()
-            await enroll_synthetic(base, real, size)
+            await enroll_moved_copies(base, real, size, first_subject=1, seed=2026, tag=b"bench")
             result: dict = {"gallery": size, "probes": len(probe_templates), "threshold": THRESHOLD,
                             "enroll_rows_s": time.perf_counter() - start}
             await chunked(base, probe_templates[0], {})  # the pool's workers compiled before timing

@@ -8,22 +8,18 @@ shards, and prints what it saw as one JSON object for the test to judge.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
-import random
 import signal
 import sys
 import time
 from pathlib import Path
 
 from biometrics.engine import MatchingPool
-from biometrics.identifybench import moved
+from biometrics.identifybench import enroll_moved_copies
 from biometrics.identifyindex import IdentifyIndex
 from biometrics.keyring import Keyring
-from biometrics.keys import seal
 from biometrics.service import BiometricService, CaptureInput, IdentifyUnavailable, Settings, Subject
-from biometrics.sourceafis.template import Template
 from biometrics.tables import Capture
 from core.config import Config
 from core.db import Database
@@ -51,18 +47,8 @@ async def add_distractors(service: BiometricService) -> int:
     async with service.db.unit_of_work(write=False) as session:
         rows = list((await session.execute(select(Capture).where(Capture.enrolled).order_by(Capture.id))).scalars())
         templates = await service.templates_of(session, rows)
-    real = [Template.from_cbor(templates[row.id]) for row in rows]
-    rng = random.Random(16)
-    async with service.db.unit_of_work() as session:
-        for index in range(DISTRACTORS):
-            subject = Subject("customer", 1000 + index // 2)
-            key = await service._data_key(session, subject, create=True)
-            data = moved(real[index % len(real)], rng).to_cbor()
-            sha = hashlib.sha256(b"distractor:%d" % index).hexdigest()
-            session.add(Capture(sha256=sha, template_version=rows[0].template_version, subject_kind="customer",
-                                subject_id=subject.id, finger=1 + index % 2, purpose="enrollment", enrolled=True,
-                                minutiae=len(real[index % len(real)].minutiae),
-                                template_sealed=seal(key, data, service._context("template", subject, sha))))
+    await enroll_moved_copies(service, [templates[row.id] for row in rows], DISTRACTORS, first_subject=1000,
+                              seed=16, tag=b"distractor")
     return DISTRACTORS
 
 
