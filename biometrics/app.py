@@ -6,6 +6,7 @@ of the suite's root application (`mount`), sharing its database.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, AsyncIterator
 
@@ -21,6 +22,7 @@ from core.middleware import database_unavailable_response, error_response
 from core.servicetoken import ServiceTokens, bearer
 
 from .engine import MatchingPool
+from .identifyindex import IdentifyIndex, ShardError
 from .keyring import Keyring
 from .service import BiometricService, CaptureInput, Settings, Subject
 
@@ -37,6 +39,7 @@ class Runtime:
         self.config = config
         self.tokens = ServiceTokens(config.secret_key)
         self.service: BiometricService | None = None
+        self.reconciling: asyncio.Task | None = None  # the index's reconcile at start
 
     def running(self) -> BiometricService:
         if self.service is None:
@@ -56,15 +59,32 @@ class Runtime:
             keyring = Keyring.load(self.config.biometric_key, self.config.data_dir)
             pool = MatchingPool()
             pool.start()
-            self.service = BiometricService(db, keyring, pool, Settings.from_config(self.config))
+            index = IdentifyIndex.from_config(self.config, keyring.current)
+            self.service = service = BiometricService(db, keyring, pool, Settings.from_config(self.config), index)
+            # The index catches up with the database in the background (a crash between an
+            # enrollment's commit and its store append heals here; every search reconciles too).
+            self.reconciling = warming = asyncio.create_task(self._reconcile(service))
             try:
                 yield
             finally:
                 self.service = None
+                await service.close()  # waits for the reconcile's current step
+                await asyncio.gather(warming, return_exceptions=True)
                 await pool.close()
                 if own_db is not None:
                     await own_db.close()
         return lifetime
+
+    @staticmethod
+    async def _reconcile(service: BiometricService) -> None:
+        try:
+            covered = await service.reconcile_index()
+            log.info("identify index ready: %d enrolled prints", covered)
+        except ShardError as error:
+            # Searches reconcile again (and answer 503 while the shards cannot be reached).
+            log.warning("identify index not reconciled at start: %s", error)
+        except DatabaseUnavailable:
+            log.warning("identify index not reconciled at start: the database is unavailable")
 
 
 RUNTIME = web.AppKey("biometrics_runtime", Runtime)

@@ -12,6 +12,7 @@ figures less than wall time; the machine's load average is reported beside them.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -450,3 +451,29 @@ def _on_cluster(address: str, writer: _StoreWriter, probe_prints: Sequence[Print
             "ray_shard_cpu_seconds_per_probe": [sum(r.cpu_seconds[s] for r in results) / len(probes) for s in range(shards)],
             "ray_actor_peak_rss_bytes": [i["peak_rss_bytes"] for i in after],
             "ray_retries": sum(r.retries for r in results), "ray_top_equal_in_process": same}
+
+
+async def enroll_moved_copies(service, templates: Sequence[bytes], count: int, *, first_subject: int,
+                              seed: int, tag: bytes = b"synthetic") -> None:
+    """`count` enrolled captures in the service's database, each a rotated and shifted copy of
+    one of `templates` (in turn), two fingers per customer from `first_subject` on, sealed as
+    the service seals templates: a large gallery for benchmarks and tests without scanning it."""
+    from . import modes
+    from .service import Subject
+    from .tables import Capture
+
+    rng = random.Random(seed)
+    bases = [Template.from_cbor(t) for t in templates]
+    version = modes.template_version(templates[0])
+    for first in range(0, count, 2000):
+        async with service.db.unit_of_work() as session:
+            for index in range(first, min(first + 2000, count)):
+                subject = Subject("customer", first_subject + index // 2)
+                key = await service._data_key(session, subject, create=True)
+                base = bases[index % len(bases)]
+                data = moved(base, rng).to_cbor()
+                sha = hashlib.sha256(tag + b":%d" % index).hexdigest()
+                session.add(Capture(sha256=sha, template_version=version, subject_kind="customer",
+                                    subject_id=subject.id, finger=1 + index % 2, purpose="enrollment",
+                                    enrolled=True, minutiae=len(base.minutiae),
+                                    template_sealed=seal(key, data, service._context("template", subject, sha))))

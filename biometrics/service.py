@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -21,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Config
 from core.db import Database
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, ServiceError
 from core.orm import utcnow
 
 from . import engine, modes
-from .engine import CHUNK_SIZE, Analysis, CaptureError, MatchingPool
+from .engine import Analysis, CaptureError, MatchingPool
+from .identifyindex import IdentifyIndex, IncompleteSearch, ShardError
 from .keys import MasterKey, new_data_key, open_sealed, seal
 from .keyring import Keyring
 from .quality import QualityPolicy, assess
@@ -37,6 +39,7 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 MAX_IMPRESSIONS = 3
 # What fingerprint scanners produce (FBI/ISO capture at 500 or 1000 ppi, some 250-ppi sensors).
 DPI_MIN, DPI_MAX = 250, 1200
+log = logging.getLogger(__name__)
 _SUBJECT = re.compile(r"^(customer|user):([1-9][0-9]{0,9})$")
 
 
@@ -127,29 +130,34 @@ def _check_finger(finger: int | None, *, required: bool) -> int:
     return int(finger)
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    ids: tuple[int, ...]  # the enrolled captures of the chunk
-    members: list  # those whose template opened, in gallery order (id, subject, finger, loan)
-    digest: str
-    data: bytes  # CompactGallery.to_bytes()
+class IdentifyUnavailable(ServiceError):
+    """The 1:N search could not cover every enrolled print (a shard did not answer): no
+    answer rather than a partial one."""
+
+    status = 503
+    code = "identify_incomplete"
 
 
 class BiometricService:
-    """The running service: database, keys, process pool and settings."""
+    """The running service: database, keys, process pool, settings, and the 1:N index
+    (biometrics.identifyindex: sharded galleries derived from the database; without one given,
+    in-process shards in a temporary folder)."""
 
-    def __init__(self, db: Database, keyring: Keyring, pool: MatchingPool, settings: Settings) -> None:
+    def __init__(self, db: Database, keyring: Keyring, pool: MatchingPool, settings: Settings,
+                 index: IdentifyIndex | None = None) -> None:
         self.db = db
         self.keyring = keyring
         self.pool = pool
         self.settings = settings
-        # Compact galleries of the enrolled prints by (kind, template version, chunk number),
-        # decrypted only in memory: a gallery holds templates of one version only.
-        self._chunks: dict[tuple[str, str, int], _Chunk] = {}
+        self.index = index if index is not None else IdentifyIndex(None, keyring.current)
         # Whether every enrolled template is of the deployment's version (see verify); None until
         # the first verification reads it.  Enrollment adds only that version, so it stays true
         # once true (a migration between modes starts with a restart in the new mode).
         self._one_version: bool | None = None
+
+    async def close(self) -> None:
+        """Ends the index's shards (its actors on a cluster); the database and pool are the caller's."""
+        await self.index.close()
 
     # --- keys and sealing ---------------------------------------------------------------
 
@@ -257,6 +265,11 @@ class BiometricService:
         if refusal:
             raise InvalidInput(refusal, code="capture_quality",
                                details={"minutiae": report.minutiae, "area_mm2": report.area_mm2})
+        # The duplicate search runs before the write (the new print is the subject's own, left out
+        # of the answer anyway): a search that cannot answer (503) leaves nothing stored, so the
+        # enrollment is simply tried again.
+        duplicates = (await self._identify_all(capture, analysis, kind=subject.kind, exclude=subject)
+                      if search_duplicates else None)
         async with self.db.unit_of_work() as session:
             same_finger = (await session.execute(select(Capture.id).where(
                 Capture.subject_kind == subject.kind, Capture.subject_id == subject.id, Capture.finger == finger,
@@ -273,8 +286,8 @@ class BiometricService:
         result = {"capture_id": row.id, "subject": str(subject), "finger": finger, "sha256": row.sha256,
                   "minutiae": report.minutiae, "area_mm2": report.area_mm2, "loan_id": loan_id,
                   "template_version": analysis.version, "mode": analysis.mode}
-        if search_duplicates:
-            result["duplicates"] = await self._identify_all(capture, analysis, kind=subject.kind, exclude=subject)
+        if duplicates is not None:
+            result["duplicates"] = duplicates
         return result
 
     async def verify(self, subject: Subject, capture: CaptureInput, *, requested_by: str, purpose: str,
@@ -427,49 +440,53 @@ class BiometricService:
     async def identify_template(self, template: bytes, *, kind: str = "customer",
                                 exclude: Subject | None = None) -> list[dict[str, Any]]:
         """1:N over every enrolled print of the kind whose template is of the probe's version:
-        the ones at or above the threshold, best first."""
+        the ones at or above the threshold, best first (ties: lower capture id).  The search runs
+        on the sharded index, reconciled first with the captures enrolled now (read here), so it
+        covers every one of them; a shard that cannot answer is IdentifyUnavailable (503)."""
         version = modes.template_version(template)
-        members = await self._enrolled_chunks(kind, version)
-        chunks = [(chunk.digest, chunk.data) for chunk in members if chunk.members]
-        order = [row for chunk in members for row in chunk.members]
-        if not order:
+        columns = (Capture.id, Capture.subject_kind, Capture.subject_id, Capture.finger, Capture.loan_id)
+        async with self.db.unit_of_work(write=False) as session:
+            rows = {row.id: row for row in (await session.execute(select(*columns).where(
+                Capture.subject_kind == kind, Capture.enrolled, Capture.template_version == version)))}
+        if not rows:
             return []
-        ranked = await self.pool.identify_compact(template, chunks, self.settings.threshold)
-        hits = [{"subject": f"{order[i].subject_kind}:{order[i].subject_id}", "capture_id": order[i].id,
-                 "finger": order[i].finger, "loan_id": order[i].loan_id, "score": round(s, 3),
+        try:
+            ranked = await self.index.search(kind, version, template, self.settings.threshold, rows,
+                                             self._enrolled_templates)
+        except (IncompleteSearch, ShardError) as error:
+            log.warning("identify over the %s %s gallery failed: %s", kind, version, error)
+            raise IdentifyUnavailable("the fingerprint search could not cover every enrolled print just now; "
+                                      "try again shortly") from None
+        hits = [{"subject": f"{rows[i].subject_kind}:{rows[i].subject_id}", "capture_id": i,
+                 "finger": rows[i].finger, "loan_id": rows[i].loan_id, "score": round(s, 3),
                  "template_version": version} for i, s in ranked]
-        # Chunks hold the whole enrolled set, so one subject's search does not rebuild them.
+        # The gallery holds the whole enrolled set, so one subject's search does not rebuild it.
         return [h for h in hits if exclude is None or h["subject"] != str(exclude)]
 
-    async def _enrolled_chunks(self, kind: str, version: str) -> list["_Chunk"]:
-        """The enrolled prints of the kind and template version in chunks of stable membership (by
-        capture id), each in compact form; a chunk is decrypted and built again only when its
-        members change."""
-        columns = (Capture.id, Capture.subject_kind, Capture.subject_id, Capture.finger, Capture.loan_id)
-        mode = modes.mode_of(version)
+    async def _enrolled_templates(self, ids: list[int]) -> dict[int, bytes]:
+        """Decrypted templates of these captures, if still enrolled (the index's reconcile)."""
+        found: dict[int, bytes] = {}
         async with self.db.unit_of_work(write=False) as session:
-            rows = (await session.execute(select(*columns).where(
-                Capture.subject_kind == kind, Capture.enrolled, Capture.template_version == version)
-                .order_by(Capture.id))).all()
-            grouped: dict[int, list] = {}
-            for row in rows:
-                grouped.setdefault(row.id // CHUNK_SIZE, []).append(row)
-            chunks = []
-            for number in sorted(grouped):
-                ids = tuple(row.id for row in grouped[number])
-                chunk = self._chunks.get((kind, version, number))
-                if chunk is None or chunk.ids != ids:
-                    captures = (await session.execute(select(Capture).where(
-                        Capture.subject_kind == kind, Capture.enrolled, Capture.template_version == version,
-                        Capture.id >= number * CHUNK_SIZE, Capture.id < (number + 1) * CHUNK_SIZE))).scalars()
-                    templates = await self.templates_of(session, captures)
-                    kept = [row for row in grouped[number] if row.id in templates]
-                    digest, data = await self.pool.compact_chunk([templates[row.id] for row in kept], mode)
-                    chunk = self._chunks[(kind, version, number)] = _Chunk(ids, kept, digest, data)
-                chunks.append(chunk)
-            for key in [k for k in self._chunks if k[:2] == (kind, version) and k[2] not in grouped]:
-                del self._chunks[key]
-        return chunks
+            for first in range(0, len(ids), 1000):  # bound the statement's parameters
+                captures = (await session.execute(select(Capture).where(
+                    Capture.id.in_(ids[first:first + 1000]), Capture.enrolled))).scalars()
+                found.update(await self.templates_of(session, captures))
+        return found
+
+    async def reconcile_index(self) -> int:
+        """Brings every gallery of the index up to the enrolled prints (run in the background at
+        start, so a crash between an enrollment's commit and its store append heals and the
+        first search does not wait); returns the captures covered."""
+        async with self.db.unit_of_work(write=False) as session:
+            rows = (await session.execute(select(Capture.id, Capture.subject_kind, Capture.template_version)
+                                          .where(Capture.enrolled))).all()
+        groups: dict[tuple[str, str], set[int]] = {}
+        for row in rows:
+            if row.subject_kind in SUBJECT_KINDS and modes.readable(row.template_version):
+                groups.setdefault((row.subject_kind, row.template_version), set()).add(row.id)
+        for (kind, version), ids in sorted(groups.items()):
+            await self.index.reconcile(kind, version, ids, self._enrolled_templates)
+        return sum(len(ids) for ids in groups.values())
 
     async def identify(self, capture: CaptureInput, *, kind: str = "customer") -> dict[str, Any]:
         if kind not in SUBJECT_KINDS:

@@ -8,10 +8,16 @@ objects in this process; with one, each is the same class wrapped as a Ray actor
 
 Templates stay encrypted at rest: `ShardStore` keeps each shard's templates in an append-only
 log of AES-GCM sealed records under a data key of that shard, the data key wrapped by the
-master key.  Only the coordinator writes the store (one writer); a shard reads it when it
-starts or restarts, so an actor that died comes back with every template committed before it
-died.  The master key reaches a shard only in memory, as an argument of its creation (Ray
-keeps actor arguments in the cluster's memory to restart it); it is never logged or written.
+master key.  Coordinators write the store under its lock (an flock in its folder), each first
+reading the record heads others appended, so two coordinators on one folder never write one
+position; a `reset` (a rebuild) gives the store a new generation, and a coordinator of the
+old one gets `StoreReplaced`.  A shard reads the store when it starts or restarts, so an
+actor that died comes back with every template committed before it died, and `sync` reads
+the records appended since (an enrollment's templates reach an actor only through the sealed
+store, never as call arguments).  The master key reaches a shard only in memory, as an
+argument of its creation (Ray keeps actor arguments in the cluster's memory to restart it);
+it is never logged or written.  The service's use of all this, reconciled with its database,
+is biometrics.identifyindex.
 
 Completeness: every shard answer carries its shard id and the gallery version it searched
 (the number of its store's records it held).  The merger checks that every shard answered,
@@ -21,23 +27,25 @@ whole search fail with `IncompleteSearch`, never a silently partial ranking.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import socket
 import struct
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from . import modes
 from .keys import MasterKey, new_data_key, open_sealed, seal
 from .sourceafis.compact import CompactGallery
-from .sourceafis.loader import load_gallery
-from .sourceafis.matcher import Matcher
 from .sourceafis.template import Template
+from .sourceafis.matcher import Matcher
 
 RAY_ADDRESS_SETTING = "LOANCTL_RAY_ADDRESS"
 # Small enrollments are kept as their own segments and folded into one after this many, so a
@@ -46,8 +54,19 @@ _MAX_SEGMENTS = 32
 _RECORD_HEAD = struct.Struct(">QI")  # member id, sealed length
 
 
+def _gallery_of(templates: Sequence[bytes]):
+    """The compact gallery of a shard's templates, in their mode (a shard's store holds templates
+    of one version: the accuracy mode's gallery keeps both its minutia sets)."""
+    mode = modes.mode_of(modes.template_version(templates[0])) if templates else "exact"
+    return modes.gallery(mode, templates)
+
+
 class ShardError(Exception):
     """The sharded gallery cannot do what was asked."""
+
+
+class StoreReplaced(ShardError):
+    """The store was made anew (rebuilt) by another coordinator: open it again."""
 
 
 class IncompleteSearch(ShardError):
@@ -71,6 +90,18 @@ class SearchResult:
 
 
 # --- the encrypted store ------------------------------------------------------------------
+
+
+@contextmanager
+def folder_lock(folder: Path):
+    """An exclusive flock on `lock` in the folder (between processes, and between threads or
+    objects of one process: each holder opens the file itself)."""
+    with open(Path(folder) / "lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class ShardStore:
@@ -100,6 +131,26 @@ class ShardStore:
                 raise ShardError(f"{self.folder} already holds shard {shard}")
             self._key_file(shard).write_bytes(master.wrap(new_data_key(), f"shard:{shard}"))
             self._log(shard).touch()
+        self._new_generation()
+
+    def reset(self, shards: int, master: MasterKey) -> None:
+        """Makes the store anew in its folder, empty, with new data keys and a new generation (a
+        rebuild; call under `locked`): coordinators of the old one see `StoreReplaced`."""
+        for path in self.folder.glob("shard-*"):
+            path.unlink()
+        self.create(shards, master)
+
+    def _new_generation(self) -> None:
+        staged = self.folder / "generation.new"
+        staged.write_text(os.urandom(16).hex())
+        os.replace(staged, self.folder / "generation")
+
+    def generation(self) -> str:
+        """The store's generation (new at each `create` or `reset`; empty for an older store)."""
+        try:
+            return (self.folder / "generation").read_text()
+        except FileNotFoundError:
+            return ""
 
     def shards(self) -> int:
         return len(list(self.folder.glob("shard-*.key")))
@@ -107,33 +158,71 @@ class ShardStore:
     def data_key(self, shard: int, master: MasterKey) -> bytes:
         return master.unwrap(self._key_file(shard).read_bytes(), f"shard:{shard}")
 
-    def append(self, shard: int, first_index: int, members: Sequence[tuple[int, bytes]], data_key: bytes) -> None:
-        """Seals and appends templates as records first_index, first_index+1, …; durable on return."""
+    def locked(self):
+        """The store's writer lock: held while records are appended, so two coordinators on one
+        folder (two processes, or two services in one) never write the same record position."""
+        return folder_lock(self.folder)
+
+    def append(self, shard: int, first_index: int, members: Sequence[tuple[int, bytes]], data_key: bytes,
+               offset: int | None = None) -> int:
+        """Seals and appends templates as records first_index, first_index+1, …; durable on
+        return.  Returns the log's length after the append.  A torn last record of an earlier
+        crash is cut off first, so the new records follow the last whole one (`offset`: where
+        that one ends, when the caller knows; else the log is scanned)."""
         parts = []
-        for offset, (member, template) in enumerate(members):
-            sealed = seal(data_key, template, self._context(shard, first_index + offset, member))
+        for index, (member, template) in enumerate(members):
+            sealed = seal(data_key, template, self._context(shard, first_index + index, member))
             parts.append(_RECORD_HEAD.pack(member, len(sealed)) + sealed)
-        with open(self._log(shard), "ab") as out:
+        with open(self._log(shard), "r+b") as out:
+            end = self.members(shard)[1] if offset is None else offset
+            out.truncate(end)
+            out.seek(end)
             out.write(b"".join(parts))
             out.flush()
             os.fsync(out.fileno())
+            return out.tell()
 
-    def read(self, shard: int, data_key: bytes) -> tuple[list[int], list[bytes]]:
-        """Every record of the shard, opened: (member ids, CBOR templates), in order.  A torn
-        last record (a crash during an append) is not part of the shard."""
-        data = self._log(shard).read_bytes()
+    def members(self, shard: int, offset: int = 0) -> tuple[list[int], int]:
+        """The member ids of the records from byte `offset` (a record's start) on, read from the
+        record heads alone (nothing is decrypted), and the end of the last whole record."""
+        members = []
+        with open(self._log(shard), "rb") as log:
+            size = os.fstat(log.fileno()).st_size
+            position = offset
+            while position + _RECORD_HEAD.size <= size:
+                log.seek(position)
+                member, length = _RECORD_HEAD.unpack(log.read(_RECORD_HEAD.size))
+                if position + _RECORD_HEAD.size + length > size:
+                    break
+                members.append(member)
+                position += _RECORD_HEAD.size + length
+        return members, position
+
+    def read(self, shard: int, data_key: bytes, start: int = 0, offset: int = 0) -> tuple[list[int], list[bytes]]:
+        """The records of the shard from record `start` (at byte `offset`: 0 for the first, or
+        the end `read_from` returned) on, opened: (member ids, CBOR templates), in order.  A
+        torn last record (a crash during an append) is not part of the shard."""
+        members, templates, _ = self.read_from(shard, data_key, start, offset)
+        return members, templates
+
+    def read_from(self, shard: int, data_key: bytes, start: int = 0,
+                  offset: int = 0) -> tuple[list[int], list[bytes], int]:
+        """`read`, and the byte end of the last whole record (where the next read starts)."""
+        with open(self._log(shard), "rb") as log:
+            log.seek(offset)
+            data = log.read()
         members, templates = [], []
         position = 0
         while position + _RECORD_HEAD.size <= len(data):
             member, size = _RECORD_HEAD.unpack_from(data, position)
-            start = position + _RECORD_HEAD.size
-            if start + size > len(data):
+            begin = position + _RECORD_HEAD.size
+            if begin + size > len(data):
                 break
-            templates.append(open_sealed(data_key, data[start:start + size],
-                                         self._context(shard, len(members), member)))
+            templates.append(open_sealed(data_key, data[begin:begin + size],
+                                         self._context(shard, start + len(members), member)))
             members.append(member)
-            position = start + size
-        return members, templates
+            position = begin + size
+        return members, templates, offset + position
 
 
 # --- one shard -----------------------------------------------------------------------------
@@ -155,6 +244,7 @@ class Shard:
         self._segments: list[tuple[np.ndarray, CompactGallery]] = []
         self._version = 0
         self._load_cpu_seconds = 0.0  # the last reload's CPU time (read, open, build): a load-rate figure
+        self._offset: int | None = 0  # the store's byte end of what the shard holds (None: unknown)
         self._searching = 0  # searches under way (info reports it, so a test can act mid-search)
         self.reload()
 
@@ -164,14 +254,46 @@ class Shard:
     def reload(self) -> int:
         """Reads the whole shard again from the store; returns the version."""
         started = time.thread_time()
-        members, templates = self._store.read(self.shard, self._data_key)
-        gallery = load_gallery(templates)
+        members, templates, end = self._store.read_from(self.shard, self._data_key)
+        gallery = _gallery_of(templates)
         del templates
         with self._lock:
             self._segments = [(np.array(members, dtype=np.int64), gallery)] if members else []
             self._version = len(members)
             self._load_cpu_seconds = time.thread_time() - started
+            self._offset = end
         return self._version
+
+    def sync(self) -> int:
+        """Takes the records the store gained since this shard read it (sealed there by the
+        coordinator, so templates reach an actor only through the store and its key) as one new
+        segment; returns the version.  The shard's gallery is not rebuilt."""
+        with self._lock:
+            version, offset = self._version, self._offset
+        if offset is None:
+            return self.reload()
+        members, templates, end = self._store.read_from(self.shard, self._data_key, version, offset)
+        if not members:
+            return version
+        gallery = _gallery_of(templates)
+        ids = np.array(members, dtype=np.int64)
+        with self._lock:
+            if (self._version, self._offset) != (version, offset):
+                current = self._version
+            else:
+                self._add_segment(ids, gallery)
+                self._version, self._offset = version + len(members), end
+                return self._version
+        # Another sync or a reload ran meanwhile.
+        return current if current >= version + len(members) else self.reload()
+
+    def _add_segment(self, ids: np.ndarray, gallery: CompactGallery) -> None:
+        segments = self._segments + [(ids, gallery)]
+        if len(segments) > _MAX_SEGMENTS:
+            tail = segments[1:]
+            segments = [segments[0], (np.concatenate([s[0] for s in tail]),
+                                      type(tail[0][1]).concatenate([s[1] for s in tail]))]
+        self._segments = segments
 
     def info(self) -> dict:
         """Where the shard runs and what it holds (the process id lets a test end it)."""
@@ -197,7 +319,9 @@ class Shard:
         if not segments:
             return 0
         gallery = segments[0][1]
-        return len(Matcher(Template.from_cbor(probe)).match_compact(gallery, 0, min(10, len(gallery))))
+        if isinstance(gallery, CompactGallery):
+            return len(Matcher(Template.from_cbor(probe)).match_compact(gallery, 0, min(10, len(gallery))))
+        return len(modes.matcher(modes.mode_of(modes.template_version(probe)), probe).match_compact(gallery))
 
     def add(self, first_index: int, members: Sequence[tuple[int, bytes]]) -> int:
         """Records first_index… (already in the store) join the gallery as a new segment; records
@@ -210,31 +334,28 @@ class Shard:
         fresh = list(members)[version - first_index:]
         if not fresh:
             return version
-        gallery = load_gallery([template for _, template in fresh])
+        gallery = _gallery_of([template for _, template in fresh])
         ids = np.array([member for member, _ in fresh], dtype=np.int64)
         with self._lock:
             current = self._version
             if current == version:
-                segments = self._segments + [(ids, gallery)]
-                if len(segments) > _MAX_SEGMENTS:
-                    tail = segments[1:]
-                    segments = [segments[0], (np.concatenate([s[0] for s in tail]),
-                                              CompactGallery.concatenate([s[1] for s in tail]))]
-                self._segments = segments
+                self._add_segment(ids, gallery)
                 self._version = version + len(fresh)
+                self._offset = None  # given the records, not read: the next sync reads the store again
                 return self._version
         # Another add or a reload ran meanwhile (the lock is not held here: reload takes it).
         return self.reload() if current < first_index + len(members) else current
 
-    def search(self, probe: bytes, threshold: float, limit: int) -> ShardAnswer:
-        """The shard's best `limit` candidates at or above the threshold, best first (ties: lower
-        member id first)."""
+    def search(self, probe: bytes, threshold: float, limit: int | None) -> ShardAnswer:
+        """The shard's best `limit` candidates (None: all) at or above the threshold, best first
+        (ties: lower member id first).  The probe is read in its own mode (a gallery holds one
+        template version: the caller keeps one gallery per version)."""
         with self._lock:
             segments, version = self._segments, self._version
             self._searching += 1
         started = time.thread_time()
         try:
-            matcher = Matcher(Template.from_cbor(probe))
+            matcher = modes.matcher(modes.mode_of(modes.template_version(probe)), probe)
             if not segments:
                 return ShardAnswer(self.shard, version, ())
             scores = np.concatenate([matcher.match_compact(gallery) for _, gallery in segments])
@@ -246,7 +367,7 @@ class Shard:
                 self._searching -= 1
 
 
-def best(ids: np.ndarray, scores: np.ndarray, threshold: float, limit: int) -> list[tuple[int, float]]:
+def best(ids: np.ndarray, scores: np.ndarray, threshold: float, limit: int | None) -> list[tuple[int, float]]:
     """(member id, score) at or above the threshold, best first, ties by lower member id."""
     hits = np.flatnonzero(scores >= threshold)
     order = hits[np.lexsort((ids[hits], -scores[hits]))][:limit]
@@ -271,6 +392,7 @@ class ShardedGallery:
         self._count = store.shards()
         if self._count < 1:
             raise ShardError(f"{store.folder} holds no shards")
+        self._generation = store.generation()
         self._data_keys = [store.data_key(s, master) for s in range(self._count)]
         self.ray_address = os.environ.get(RAY_ADDRESS_SETTING, "") if ray_address is None else ray_address
         self.attempts = attempts
@@ -278,18 +400,28 @@ class ShardedGallery:
         self._write = threading.Lock()
         self._versions: list[int] = []
         self._sizes: list[int] = []
+        # What the store holds, from its record heads: member ids by shard, and each log's end.
+        self._members: list[list[int]] = [[] for _ in range(self._count)]
+        self._held: set[int] = set()
+        self._offsets = [0] * self._count
         if self.ray_address:
             self._ray = _connect(self.ray_address)
             actor = self._ray.remote(max_restarts=max_restarts, max_task_retries=0, max_concurrency=2,
                                      num_cpus=cpus_per_shard, scheduling_strategy="SPREAD")(Shard)
             self._shards = [actor.remote(s, str(store.folder), master.key) for s in range(self._count)]
-            infos = self._ray.get([h.info.remote() for h in self._shards], timeout=timeout)
+            try:
+                infos = self._ray.get([h.info.remote() for h in self._shards], timeout=timeout)
+            except (self._ray.exceptions.GetTimeoutError, self._ray.exceptions.RayActorError) as error:
+                self.close()
+                raise ShardError(f"the shards of {store.folder} did not start on the cluster "
+                                 f"({type(error).__name__})") from None
         else:
             self._ray = None
             self._shards = [Shard(s, str(store.folder), master.key) for s in range(self._count)]
             infos = [s.info() for s in self._shards]
         self._versions = [i["version"] for i in infos]
         self._sizes = list(self._versions)
+        self._read_heads()
 
     def __repr__(self) -> str:
         return f"ShardedGallery({self.store.folder}, shards={self._count}, ray={self.ray_address or 'in-process'})"
@@ -320,6 +452,44 @@ class ShardedGallery:
         for s in range(self._count):
             self._call(s, "warm", probe)
 
+    def holds(self, member: int) -> bool:
+        """Whether the store holds the member (as this coordinator last read it)."""
+        return member in self._held
+
+    @property
+    def stored(self) -> int:
+        """The records of the store, over all shards (as this coordinator last read it)."""
+        return sum(self._sizes)
+
+    def members(self) -> dict[int, int]:
+        """Every member the store holds (as this coordinator last read it), with its shard."""
+        return {member: s for s in range(self._count) for member in self._members[s]}
+
+    def _read_heads(self) -> list[int]:
+        """Reads the record heads other writers appended since the last look (another process on
+        the same folder); returns the shards that grew.  Call under the store's lock."""
+        if self.store.generation() != self._generation:
+            raise StoreReplaced(f"{self.store.folder} was rebuilt by another coordinator")
+        grown = []
+        for s in range(self._count):
+            fresh, end = self.store.members(s, self._offsets[s])
+            if fresh:
+                self._members[s].extend(fresh)
+                self._held.update(fresh)
+                grown.append(s)
+            self._offsets[s] = end
+            self._sizes[s] = len(self._members[s])
+        return grown
+
+    def refresh(self) -> None:
+        """Brings every shard up to what the store holds, records other coordinators wrote
+        included: each shard that is behind reads the records it lacks from the store."""
+        with self._write, self.store.locked():
+            self._read_heads()
+            for s in range(self._count):
+                if self._versions[s] < self._sizes[s]:
+                    self._versions[s] = max(self._versions[s], self._call(s, "sync"))
+
     def shard_of(self, member: int) -> int:
         """The shard a new member joins: the smallest (the lowest number among equals)."""
         return min(range(self._count), key=lambda s: (self._sizes[s], s))
@@ -330,33 +500,47 @@ class ShardedGallery:
         members = list(members)
         if not members:
             raise ShardError("nothing to enroll")
+        # A malformed template, or one of another version than the rest, is refused before
+        # anything is stored (a gallery holds one template version).
+        mode = modes.mode_of(modes.template_version(members[0][1]))
+        modes.check_versions(mode, [template for _, template in members])
+        read = modes.reader(mode)
         for _, template in members:
-            Template.from_cbor(template)  # a malformed template is refused before it is stored
-        with self._write:
+            read(template)
+        with self._write, self.store.locked():
+            self._read_heads()  # positions follow what any writer appended before
             target = self.shard_of(members[0][0]) if shard is None else shard
             if not 0 <= target < self._count:
                 raise ShardError(f"no shard {target}")
             first = self._sizes[target]
-            self.store.append(target, first, members, self._data_keys[target])
+            self._offsets[target] = self.store.append(target, first, members, self._data_keys[target],
+                                                      self._offsets[target])
+            self._members[target].extend(member for member, _ in members)
+            self._held.update(member for member, _ in members)
             self._sizes[target] = first + len(members)
-            # Committed in the store: a shard that dies now reloads it; the add only makes it
-            # visible sooner.
-            version = self._call(target, "add", first, members)
-            self._versions[target] = max(self._versions[target], version, first + len(members))
+            # Committed in the store: a shard that dies now reloads it.  The shard reads the new
+            # records from the store itself (templates never travel to an actor in the clear).
+            for s in range(self._count):
+                if self._versions[s] < self._sizes[s]:
+                    self._versions[s] = max(self._versions[s], self._call(s, "sync"))
         return target
 
-    def search(self, probe: bytes, threshold: float = 0.0, limit: int = 10) -> SearchResult:
-        """Every shard's best candidates, merged: the best `limit` over the whole gallery."""
-        if limit < 1:
+    def search(self, probe: bytes, threshold: float = 0.0, limit: int | None = 10) -> SearchResult:
+        """Every shard's best candidates, merged: the best `limit` over the whole gallery (None:
+        every candidate at or above the threshold)."""
+        if limit is not None and limit < 1:
             raise ShardError("limit must be at least 1")
         expected = list(self._versions)
         answers: dict[int, ShardAnswer] = {}
         retries = 0
+        handles = self._shards  # `close` puts an empty list in its place: this search keeps its own
+        if not handles:
+            raise ShardError(f"{self!r} is closed")
         if self._ray is None:
-            for s, shard in enumerate(self._shards):
+            for s, shard in enumerate(handles):
                 answers[s] = shard.search(probe, threshold, limit)
         else:
-            pending = {s: self._shards[s].search.remote(probe, threshold, limit) for s in range(self._count)}
+            pending = {s: handles[s].search.remote(probe, threshold, limit) for s in range(self._count)}
             failures: dict[int, list[str]] = {}
             deadline = time.monotonic() + self.timeout
             while pending:
@@ -371,13 +555,14 @@ class ShardedGallery:
                                 f"shard {s} did not answer after {len(failures[s])} attempts "
                                 f"({', '.join(failures[s])}): no complete ranking") from None
                         retries += 1
-                        pending[s] = self._shards[s].search.remote(probe, threshold, limit)
+                        pending[s] = handles[s].search.remote(probe, threshold, limit)
                         continue
                     answers[s] = answer
                     del pending[s]
         return self._merge(answers, expected, limit, retries)
 
-    def _merge(self, answers: dict[int, ShardAnswer], expected: list[int], limit: int, retries: int) -> SearchResult:
+    def _merge(self, answers: dict[int, ShardAnswer], expected: list[int], limit: int | None,
+               retries: int) -> SearchResult:
         if sorted(answers) != list(range(self._count)) or any(a.shard != s for s, a in answers.items()):
             raise IncompleteSearch(f"answers from shards {sorted(answers)} of {self._count}: no complete ranking")
         stale = [s for s, a in answers.items() if a.version < expected[s]]

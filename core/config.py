@@ -99,6 +99,10 @@ class Config:
     # "accurate" (biometrics.accurate). New enrollments are made in it; templates of the other
     # mode stay usable until the person re-enrolls (docs/fingerprint-accuracy.md).
     fingerprint_mode: str = "exact"
+    # The 1:N search (identify, the duplicate search at enrollment): the Ray cluster holding its
+    # shards (empty: the shards run in this process) and how many shards each gallery has.
+    ray_address: str = ""
+    identify_shards: int = 1
     # Background work (post-loan scheduler, outbox worker, deadline warnings): seconds between
     # rounds; 0 turns it off, e.g. for a second web process or a test that drives it by hand.
     scheduler_interval: float = 30.0
@@ -175,6 +179,8 @@ class Config:
             fingerprint_min_minutiae=_env_int(env, "LOANCTL_FINGERPRINT_MIN_MINUTIAE", 12),
             fingerprint_min_area_mm2=_env_float(env, "LOANCTL_FINGERPRINT_MIN_AREA_MM2", 40.0),
             fingerprint_mode=env.get("LOANCTL_FINGERPRINT_MODE", "exact").strip().lower(),
+            ray_address=env.get("LOANCTL_RAY_ADDRESS", "").strip(),
+            identify_shards=_env_int(env, "LOANCTL_IDENTIFY_SHARDS", 1),
             scheduler_interval=_env_float(env, "LOANCTL_SCHEDULER_INTERVAL", 30.0),
             outbox_interval=_env_float(env, "LOANCTL_OUTBOX_INTERVAL", 2.0),
             sms_gateway=env.get("LOANCTL_SMS_GATEWAY", "log"),
@@ -205,6 +211,8 @@ class Config:
                               "LOANCTL_FINGERPRINT_MIN_FINGERS 1..10")
         if config.fingerprint_mode not in ("exact", "accurate"):
             raise ConfigError(f"LOANCTL_FINGERPRINT_MODE must be 'exact' or 'accurate', got {config.fingerprint_mode!r}")
+        if not 1 <= config.identify_shards <= 256:
+            raise ConfigError(f"LOANCTL_IDENTIFY_SHARDS must be 1..256, got {config.identify_shards}")
         if config.composite_memory_mb < 256 or not 1 <= config.composite_attempts <= 10:
             raise ConfigError("LOANCTL_COMPOSITE_MEMORY_MB must be at least 256 and "
                               "LOANCTL_COMPOSITE_ATTEMPTS 1..10")

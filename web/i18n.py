@@ -513,6 +513,7 @@ MESSAGES: list[tuple[re.Pattern, str]] = [
     (_M(r"this capture's bytes were already submitted.*"), "此采集文件已提交过，为防重放被拒绝；请重新采集"),
     (_M(r"the print did not match your enrollment.*"), "指纹与您采集的指纹不符"),
     (_M(r".* has no enrolled print.*"), "尚未采集指纹"),
+    (_M(r"the fingerprint search could not cover every enrolled print.*"), "指纹查重暂时未能覆盖全部已采集指纹，未给出结果；请稍后再试"),
     (_M(r"only staff enroll their fingers for step-up"), "只有员工采集本人指纹用于重要操作确认"),
     (_M(r"step-up is for staff"), "指纹确认仅供员工使用"),
     (_M(r"fingerprint records are for staff"), "指纹记录仅供员工查看"),

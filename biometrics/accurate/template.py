@@ -122,6 +122,12 @@ class AccurateGallery:
         templates = [read_template(c) for c in candidates]
         return cls(*(_compact([getattr(t, part) for t in templates]) for part in ("enhanced", "plain")))
 
+    @classmethod
+    def concatenate(cls, galleries: Sequence["AccurateGallery"]) -> "AccurateGallery":
+        """One gallery of the candidates of several, in order (nothing is rebuilt)."""
+        return cls(CompactGallery.concatenate([g.enhanced for g in galleries]),
+                   CompactGallery.concatenate([g.plain for g in galleries]))
+
     def to_bytes(self) -> bytes:
         enhanced = self.enhanced.to_bytes()
         padding = -len(enhanced) % 8  # the plain gallery's arrays start aligned, as the first's

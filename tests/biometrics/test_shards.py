@@ -138,7 +138,7 @@ def test_an_add_overtaken_by_another_reloads_without_deadlock(tmp_path, data, mo
     store.append(0, 1, [(1, members[1]), (2, members[2])], key)
     import biometrics.shards as shards_module
 
-    original = shards_module.load_gallery
+    original = shards_module._gallery_of
     overtaken = []
 
     def building(templates):  # while this add builds its segment, another add lands record 1 only
@@ -146,7 +146,7 @@ def test_an_add_overtaken_by_another_reloads_without_deadlock(tmp_path, data, mo
             overtaken.append(shard.add(1, [(1, members[1])]))
         return original(templates)
 
-    monkeypatch.setattr(shards_module, "load_gallery", building)
+    monkeypatch.setattr(shards_module, "_gallery_of", building)
     answer = []
     worker = threading.Thread(target=lambda: answer.append(shard.add(1, [(1, members[1]), (2, members[2])])),
                               daemon=True)

@@ -5,40 +5,20 @@ shard; a node's actor killed mid-search gives the complete answer after a retry,
 restarts allowed, a clear error and never a partial ranking."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
 
-from biometrics.loopbackcluster import LoopbackCluster
 from tests.waiting import limit
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _result(stdout: str) -> dict:
-    """The JSON object the command printed last. Ray's driver writes its own notices to the same
-    stdout (e.g. "(raylet) A worker died ..." after the scenario kills an actor on purpose)."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise AssertionError(f"no JSON result in the output: {stdout[-2000:]!r}")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with LoopbackCluster(nodes=2, cpus_per_node=1) as running:
-        yield running
+from .conftest import ROOT, result as _result, run_scenario
 
 
 @pytest.fixture(scope="module")
 def report(cluster, tmp_path_factory):
     folder = tmp_path_factory.mktemp("shards")
-    done = cluster.run([sys.executable, "-m", "tests.biometrics_cluster.scenario", cluster.address,
-                        str(folder / "store")], timeout=limit(900), cwd=str(ROOT))
-    assert done.returncode == 0, done.stderr[-4000:]
-    return _result(done.stdout)
+    return run_scenario(cluster, "tests.biometrics_cluster.scenario", str(folder / "store"))
 
 
 def test_bench_identify_on_the_cluster_ranks_as_in_process(cluster, report):

@@ -13,25 +13,12 @@ from core.servicetoken import ServiceTokens
 from tests.suite import suite_config
 
 from .prints import b64, fvc_bytes
+from .serving import serve
 
 
 @pytest.fixture
 async def service(tmp_path):
-    config = suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bio.sqlite3'}")
-    app = create_app(config)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    tokens = ServiceTokens(config.secret_key)
-
-    async def call(method: str, path: str, body: dict | None = None, *, scope: str, expect: int = 200):
-        token = tokens.issue(subject="core", audience=AUDIENCE, scope=scope)
-        response = await client.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"})
-        answer = await response.json()
-        assert response.status == expect, (response.status, answer)
-        return answer
-
-    client.call = call
-    client.config = config
+    client = await serve(suite_config(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bio.sqlite3'}"))
     yield client
     await client.close()
 
@@ -70,32 +57,41 @@ async def test_enroll_verify_identify_with_real_prints(service):
     assert nobody["candidates"] == []
 
 
-async def test_identify_keeps_compact_chunks_until_their_members_change(service):
-    """The enrolled prints are decrypted and built into a compact chunk once; a search reuses it,
-    an enrollment into it rebuilds it, and a subject's exclusion does not."""
+async def test_identify_decrypts_each_enrolled_print_into_the_index_once(service):
+    """An enrolled print is decrypted from the database and sealed into the sharded index once;
+    a search reuses it, an enrollment adds only the new print, and a subject's exclusion does
+    not rebuild anything."""
     runtime = service.server.app[RUNTIME]
-    built = []
-    pool = runtime.running().pool
-    compact_chunk = pool.compact_chunk
+    fetched = []
+    running = runtime.running()
+    enrolled_templates = running._enrolled_templates
 
-    async def counting(candidates, mode="exact"):
-        built.append(len(candidates))
-        return await compact_chunk(candidates, mode)
+    async def counting(ids):
+        fetched.append(list(ids))
+        return await enrolled_templates(ids)
 
-    pool.compact_chunk = counting
-    await service.call("POST", "/enroll", {"subject": "customer:7", "finger": 2,
-                                           "image_base64": b64(fvc_bytes("104_1"))}, scope="enroll", expect=201)
+    running._enrolled_templates = counting
+    first = await service.call("POST", "/enroll", {"subject": "customer:7", "finger": 2,
+                                                   "image_base64": b64(fvc_bytes("104_1"))}, scope="enroll", expect=201)
     found = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("104_5"))}, scope="identify")
-    assert [c["subject"] for c in found["candidates"]] == ["customer:7"] and built == [1]
+    assert [c["subject"] for c in found["candidates"]] == ["customer:7"] and fetched == [[first["capture_id"]]]
     again = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("104_6"))}, scope="identify")
-    assert [c["subject"] for c in again["candidates"]] == ["customer:7"] and built == [1]
-    await service.call("POST", "/enroll", {"subject": "customer:8", "finger": 1,
-                                           "image_base64": b64(fvc_bytes("102_1"))}, scope="enroll", expect=201)
+    assert [c["subject"] for c in again["candidates"]] == ["customer:7"] and len(fetched) == 1
+    second = await service.call("POST", "/enroll", {"subject": "customer:8", "finger": 1,
+                                                    "image_base64": b64(fvc_bytes("102_1"))}, scope="enroll", expect=201)
     found = await service.call("POST", "/identify", {"image_base64": b64(fvc_bytes("102_3"))}, scope="identify")
-    assert [c["subject"] for c in found["candidates"]] == ["customer:8"] and built == [1, 2]
-    other = await runtime.running().identify_template(
-        (await pool.analyse(fvc_bytes("102_4"), 500.0)).template, exclude=Subject("customer", 8))
-    assert other == [] and built == [1, 2]
+    assert [c["subject"] for c in found["candidates"]] == ["customer:8"] and fetched[1:] == [[second["capture_id"]]]
+    other = await running.identify_template(
+        (await running.pool.analyse(fvc_bytes("102_4"), 500.0)).template, exclude=Subject("customer", 8))
+    assert other == [] and len(fetched) == 2
+    # The index's store is under the data folder, sealed: no template in it in the clear.
+    gallery = running.index.gallery("customer", found["candidates"][0]["template_version"])
+    assert gallery.store.folder.is_relative_to(service.config.data_dir / "identify")
+    assert sorted(gallery.members()) == [first["capture_id"], second["capture_id"]]
+    stored = b"".join(path.read_bytes() for path in gallery.store.folder.iterdir())
+    for name in ("104_1", "102_1"):
+        template = analyse(fvc_bytes(name), 500.0).template
+        assert template not in stored and template[40:120] not in stored
 
 
 async def test_replay_and_poor_captures_are_refused_with_a_reason(service):

@@ -149,26 +149,29 @@ async def test_the_gallery_compares_templates_of_one_version_only(deployment):
     accurate = deployment("accurate")
     await accurate.enroll(BOB, 1, capture_of("102_1"), requested_by="officer")
     calls = []
-    pool = deployment.pool
-    identify_compact, compact_chunk = pool.identify_compact, pool.compact_chunk
+    import biometrics.identifyindex as identifyindex
 
-    async def recording_identify(probe, chunks, threshold, limit=None):
-        calls.append(("search", modes.mode_of(modes.template_version(probe)), [d.split(":")[0] for d, _ in chunks]))
-        return await identify_compact(probe, chunks, threshold, limit)
+    search = identifyindex.IdentifyIndex.search
 
-    async def recording_chunk(candidates, mode="exact"):
-        calls.append(("chunk", mode, [modes.mode_of(modes.template_version(c)) for c in candidates]))
-        return await compact_chunk(candidates, mode)
+    async def recording(index, kind, version, probe, threshold, enrolled, fetch):
+        templates = await fetch(sorted(enrolled))
+        calls.append((modes.mode_of(version), modes.mode_of(modes.template_version(probe)),
+                      {modes.mode_of(modes.template_version(t)) for t in templates.values()}))
+        return await search(index, kind, version, probe, threshold, enrolled, fetch)
 
-    pool.identify_compact, pool.compact_chunk = recording_identify, recording_chunk
-    found = await accurate.identify(capture_of("101_3"))
-    assert [(c["subject"], c["template_version"]) for c in found["candidates"]] == [("customer:1", TEMPLATE_VERSION)]
-    found = await accurate.identify(capture_of("102_3"))
-    assert [(c["subject"], c["template_version"]) for c in found["candidates"]] == [("customer:2", ACCURATE_VERSION)]
-    # Each mode's gallery was built from its own templates and searched with a probe of its own mode.
-    assert {(kind, mode) for kind, mode, _ in calls} == {("chunk", "exact"), ("chunk", "accurate"),
-                                                       ("search", "exact"), ("search", "accurate")}
-    assert all(set(members) == {mode} for _, mode, members in calls)
+    identifyindex.IdentifyIndex.search = recording
+    try:
+        found = await accurate.identify(capture_of("101_3"))
+        assert [(c["subject"], c["template_version"]) for c in found["candidates"]] == [("customer:1", TEMPLATE_VERSION)]
+        found = await accurate.identify(capture_of("102_3"))
+        assert [(c["subject"], c["template_version"]) for c in found["candidates"]] == [("customer:2", ACCURATE_VERSION)]
+    finally:
+        identifyindex.IdentifyIndex.search = search
+    # Each mode's gallery holds its own templates only and is searched with a probe of its own mode.
+    assert {gallery for gallery, _, _ in calls} == {"exact", "accurate"}
+    assert all(probe == gallery and members == {gallery} for gallery, probe, members in calls)
+    assert accurate.index.gallery("customer", TEMPLATE_VERSION).store.folder != \
+        accurate.index.gallery("customer", ACCURATE_VERSION).store.folder
     # A duplicate search at enrollment covers both galleries, each in its own mode.
     duplicate = await accurate.enroll(CAROL, 2, capture_of("101_4"), requested_by="officer", search_duplicates=True)
     assert [(d["subject"], d["template_version"]) for d in duplicate["duplicates"]] == [("customer:1", TEMPLATE_VERSION)]
