@@ -54,6 +54,7 @@ settings read from the environment (all optional; docs/running.md gives every de
   LOANCTL_BIOMETRICS_URL, LOANCTL_BIOMETRIC_KEY
                               a fingerprint service run apart, and the template master key
   LOANCTL_FINGERPRINT_THRESHOLD   match threshold (default 40)
+  LOANCTL_FINGERPRINT_MODE    'exact' (default, SourceAFIS) or 'accurate' (docs/fingerprint-accuracy.md)
   LOANCTL_RAY_ADDRESS         Ray cluster holding the 1:N search's shards (default: in this process)
   LOANCTL_IDENTIFY_SHARDS     shards of each 1:N gallery (default 1)
   LOANCTL_SMS_GATEWAY         'log' (default) or an SMPP URL
