@@ -56,7 +56,7 @@ def matching(plength, preference, pneighbor, clength, creference, cneighbor):
 
 
 @njit(cache=True, inline="always")
-def _coverage(length, reference_angle, neighbor_angle):
+def coverage(length, reference_angle, neighbor_angle):
     """Ranges of bins an edge is filed under: length bins [lo, hi], angle bins cyclic [start, end)."""
     min_length = _truncating_div(length - MAX_DISTANCE_ERROR, MAX_DISTANCE_ERROR)
     max_length = _truncating_div(length + MAX_DISTANCE_ERROR, MAX_DISTANCE_ERROR)
@@ -91,7 +91,7 @@ def build_table(lengths, reference_angles, neighbor_angles):
             for neighbor in range(count):
                 if reference == neighbor:
                     continue
-                lo, hi, rstart, rend, nstart, nend = _coverage(
+                lo, hi, rstart, rend, nstart, nend = coverage(
                     lengths[reference, neighbor], reference_angles[reference, neighbor], neighbor_angles[reference, neighbor]
                 )
                 # Same loop order as the original, so each cell's list keeps its order.
