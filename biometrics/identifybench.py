@@ -243,7 +243,9 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
         })
     if prefilter is not None:
         result.update({
-            "prefilter": {"keep": prefilter.keep, "fraction": prefilter.fraction,
+            "prefilter": {"keep": prefilter.keep, "fraction": prefilter.fraction, "passed": prefilter.passed, "trusted": prefilter.trusted,
+                          "roots": prefilter.roots, "stride": prefilter.stride,
+                          "screened_per_shard": [prefilter.screened(len(g)) for g in galleries],
                           "kept_per_shard": [prefilter.kept(len(g)) for g in galleries]},
             "edge_index_bytes_per_template": sum(i.nbytes for i in indexes) / gallery_size,
             "edge_index_build_templates_per_second_per_core": gallery_size / index_seconds,

@@ -17,8 +17,8 @@ minutiae of support - 1, because a single agreeing edge is what chance gives.  A
 cells without this local check does not separate the mate from the rest (measured in
 docs/benchmarks.md, issue 16).
 
-The screen is not a score: Matcher.prefilter_compact scores exactly only the best candidates by
-votes (see Prefilter), and the others are reported as 0.
+The votes are not a score: Matcher.prefilter_compact passes the best by votes to the root screen
+of the two-stage search and scores exactly only the best of those (see Prefilter).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 from numba import njit
 
-from .compact import STAR, CompactGallery
+from .compact import STAR, CompactGallery, Screening
 from .edgehash import angle_bin, coverage
 from .edges import POLAR_DIRECTIONS, POLAR_LENGTHS, edge_angles, edge_vector
 from .parameters import ANGLE_BINS, MAX_ANGLE_ERROR, MAX_DISTANCE_ERROR, PI2
@@ -117,14 +117,12 @@ def probe_table(star_offsets, lengths, reference_angles, neighbor_angles):
                                 cursor[cell] += 1
                             nbin = (nbin + 1) % ANGLE_BINS
                         rbin = (rbin + 1) % ANGLE_BINS
-    filed_lengths = np.empty(filed.shape[0], dtype=np.int32)
-    filed_reference_angles = np.empty(filed.shape[0], dtype=np.int32)
-    filed_neighbor_angles = np.empty(filed.shape[0], dtype=np.int32)
+    packed = np.empty(filed.shape[0], dtype=np.uint32)
     for slot in range(filed.shape[0]):
-        filed_lengths[slot] = lengths[filed[slot]]
-        filed_reference_angles[slot] = _quantised(reference_angles[filed[slot]])
-        filed_neighbor_angles[slot] = _quantised(neighbor_angles[filed[slot]])
-    return offsets, references, filed_lengths, filed_reference_angles, filed_neighbor_angles
+        # Filed lengths are below (LENGTH_BINS + 1) * MAX_DISTANCE_ERROR < 256 (coverage is cut there).
+        packed[slot] = (np.uint32(references[slot]) << 24) | (np.uint32(lengths[filed[slot]]) << 16) \
+            | (np.uint32(_quantised(reference_angles[filed[slot]])) << 8) | np.uint32(_quantised(neighbor_angles[filed[slot]]))
+    return offsets, packed
 
 
 @njit(cache=True, inline="always")
@@ -134,33 +132,38 @@ def _close(first, second):
 
 
 @njit(cache=True, _nrt=False, nogil=True)
-def votes(offsets, cells, shapes, table_offsets, table_references, table_lengths, table_reference_angles,
-          table_neighbor_angles, support, touched, out):
-    """Each candidate's screening votes (the module docstring) into out[0..]; support and touched
-    are zeroed int32 scratch of at least the probe's minutia count (support is zero again on return)."""
+def votes(offsets, cells, shapes, table_offsets, table, support, voted, out):
+    """Each candidate's screening votes (the module docstring) into out[0..].
+
+    support and voted are zeroed int64 scratch of at least the probe's minutia count.  Both are
+    stamped rather than cleared: support[p] is (candidate minutia + 1) * 16 + votes of the minutia
+    being counted, voted[p] the last star slot + 1 that voted for p; stamps only grow, so an old
+    one reads as none.  With no branch on the comparisons the loop keeps its loads in flight
+    (a mispredicted branch per filed edge cost most of the time)."""
     for template in range(offsets.shape[0] - 1):
         total = 0
         for reference in range(offsets[template], offsets[template + 1]):
-            distinct = 0
+            base = (reference + 1) * 16
             best = 0
             for slot in range(reference * STAR, reference * STAR + STAR):
                 cell = cells[slot]
-                length = np.int32(shapes[3 * slot])
-                reference_angle = np.int32(shapes[3 * slot + 1])
-                neighbor_angle = np.int32(shapes[3 * slot + 2])
+                length = np.int64(shapes[3 * slot])
+                reference_angle = np.int64(shapes[3 * slot + 1])
+                neighbor_angle = np.int64(shapes[3 * slot + 2])
+                stamp = slot + 1
                 for filed in range(table_offsets[cell], table_offsets[cell + 1]):
-                    delta = table_lengths[filed] - length
-                    if (delta >= -LENGTH_TOLERANCE) & (delta <= LENGTH_TOLERANCE) \
-                            & _close(table_reference_angles[filed], reference_angle) \
-                            & _close(table_neighbor_angles[filed], neighbor_angle):
-                        probe = table_references[filed]
-                        if support[probe] == 0:
-                            touched[distinct] = probe
-                            distinct += 1
-                        support[probe] += 1
-                        best = max(best, support[probe])
-            for i in range(distinct):
-                support[touched[i]] = 0
+                    entry = np.int64(table[filed])
+                    delta = ((entry >> 16) & 0xFF) - length
+                    probe = entry >> 24
+                    # One vote per candidate edge and probe minutia (two of the minutia's edges
+                    # may agree with the same candidate edge).
+                    agree = np.int64((delta >= -LENGTH_TOLERANCE) & (delta <= LENGTH_TOLERANCE)
+                                     & _close(entry >> 8, reference_angle) & _close(entry, neighbor_angle)
+                                     & (voted[probe] != stamp))
+                    voted[probe] = max(voted[probe], agree * stamp)
+                    count = max(support[probe] - base, 0) + agree
+                    support[probe] = base + count
+                    best = max(best, count)
             if best > 1:
                 total += best - 1
         out[template] = total
@@ -168,23 +171,42 @@ def votes(offsets, cells, shapes, table_offsets, table_references, table_lengths
 
 @dataclass(frozen=True)
 class Prefilter:
-    """The setting of the pre-filtered 1:N search (Matcher.prefilter_compact): the best
-    max(keep, fraction × gallery size) candidates by votes are scored exactly, the rest not at all.
+    """The setting of the pre-filtered 1:N search (Matcher.prefilter_compact), in three stages:
+    the best max(keep, passed × size) candidates by votes are screened as compact.Screening
+    screens (every `stride`-th of the first `roots` roots crawled); the best
+    max(keep, fraction × size) of those by screening score, and the best trusted × size by
+    votes, are scored exactly.
 
-    Measured (docs/benchmarks.md, issue 16): on 10,000 and 100,000 candidates (10 probes of the
-    repository's prints, the rest rotated and shifted copies, a tenth of them the probe's own
-    finger) the exhaustive first candidate ranked at worst 46th of 10,000 by votes; 2 % keeps
-    a margin of four or more at any size."""
+    The two screens fail differently, so each covers the other (docs/benchmarks.md, issue 16;
+    the repository's 80 prints, each impression number in turn as the 10 probes, over 10,000
+    candidates of which a tenth are the probe's finger): votes cannot order near-ties (the
+    exhaustive first ranked at worst 267th by votes, with ~150 copies within 5 % of its score),
+    which the root screen orders; the root screen can sample only wrong roots (a first candidate
+    screened at 88 of its exact 150+), which the votes ranked 3rd."""
 
-    keep: int = 200
-    fraction: float = 0.02
+    keep: int = 100
+    fraction: float = 0.01
+    passed: float = 0.05
+    trusted: float = 0.005
+    roots: int = Screening.roots
+    stride: int = Screening.stride
 
     def __post_init__(self) -> None:
-        if self.keep < 1 or not 0.0 <= self.fraction <= 1.0:
-            raise ValueError("keep must be at least 1 and fraction 0..1")
+        if self.keep < 1 or not all(0.0 <= f <= 1.0 for f in (self.fraction, self.passed, self.trusted)):
+            raise ValueError("keep must be at least 1, fraction, passed and trusted 0..1")
+        Screening(self.roots, self.stride)  # checks them
 
     def kept(self, size: int) -> int:
+        """Candidates scored exactly for their screening score."""
         return min(size, max(self.keep, math.ceil(self.fraction * size)))
+
+    def screened(self, size: int) -> int:
+        """Candidates passed from the votes to the root screen (no screen when not more than kept)."""
+        return min(size, max(self.kept(size), math.ceil(self.passed * size)))
+
+    def trusted_votes(self, size: int) -> int:
+        """Candidates scored exactly for their votes alone."""
+        return min(size, math.ceil(self.trusted * size))
 
 
 class EdgeIndex:

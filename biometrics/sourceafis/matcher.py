@@ -215,16 +215,25 @@ class Matcher:
     def prefilter_compact(self, gallery: CompactGallery, index: EdgeIndex,
                           prefilter: Prefilter = Prefilter()) -> ScreenedScores:
         """The pre-filtered search: every candidate screened by the edge index's votes (one
-        compiled pass, see edgeindex), then the best prefilter.kept(len(gallery)) by votes scored
-        exactly.  Exactly scored candidates carry match()'s score, the others 0 (never above it)."""
+        compiled pass, see edgeindex), the best prefilter.screened(n) of them by a subset of their
+        roots (as screen_compact), then the best prefilter.kept(n) of those by that screen and
+        the best prefilter.trusted_votes(n) by votes scored exactly.  Exactly scored candidates
+        carry match()'s score, the root-screened ones their screening score and the rest 0
+        (neither ever above match()'s)."""
         if not index.fits(gallery):
             raise ValueError("the edge index was not built from this gallery")
         count = len(gallery)
-        counted = self.prefilter_votes(gallery, index)
-        keep = prefilter.kept(count)
-        # Stable order: among equal votes the earlier candidate goes first.
-        chosen = np.sort(np.argsort(-counted, kind="stable")[:keep]).astype(np.int64)
         scores = np.zeros(count, dtype=np.float64)
+        # Stable orders: among equal votes or screening scores the earlier candidate goes first.
+        by_votes = np.argsort(-self.prefilter_votes(gallery, index), kind="stable")
+        passed = np.sort(by_votes[:prefilter.screened(count)]).astype(np.int64)
+        keep = prefilter.kept(count)
+        chosen = passed
+        if passed.shape[0] > keep:
+            screened = self._compact(gallery, passed, prefilter.roots, prefilter.stride)
+            scores[passed] = screened
+            chosen = np.union1d(passed[np.argsort(-screened, kind="stable")[:keep]],
+                                by_votes[:prefilter.trusted_votes(count)]).astype(np.int64)
         scores[chosen] = self._compact(gallery, chosen, MAX_TRIED_ROOTS, 1)
         exact = np.zeros(count, dtype=bool)
         exact[chosen] = True
@@ -237,7 +246,7 @@ class Matcher:
             p = self.template
             table = self._edge_table = probe_table(
                 p.star_offsets, p.star_lengths, p.star_reference_angles, p.star_neighbor_angles)
-        scratch = np.zeros((2, max(self.template.count, 1)), dtype=np.int32)
+        scratch = np.zeros((2, max(self.template.count, 1)), dtype=np.int64)
         counted = np.zeros(len(gallery), dtype=np.int32)
         votes(gallery.offsets, index.cells, index.shapes, *table, scratch[0], scratch[1], counted)
         return counted
