@@ -193,7 +193,7 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
         screened_cpu = time.thread_time() - started_cpu
         screened_rank1 = [int(np.argmax(row)) for row in screened]
 
-    prefiltered_cpu, prefiltered_rank1, vote_ranks, indexes = None, None, None, []
+    prefiltered_cpu, prefiltered_rank1, indexes = None, None, []
     if prefilter is not None:
         started = time.thread_time()
         indexes = [EdgeIndex.build(g) for g in galleries]
@@ -206,13 +206,17 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
                 prefiltered[row, bounds[s]:bounds[s + 1]] = matcher.prefilter_compact(gallery, index, prefilter).scores
         prefiltered_cpu = time.thread_time() - started_cpu
         prefiltered_rank1 = [int(np.argmax(row)) for row in prefiltered]
-        # The margin: where the exhaustive first candidate ranks by votes in its shard (0 = first).
-        vote_ranks = []
+        # The margin: where the exhaustive first candidate ranks by votes in its shard, and by the
+        # root screen among those passed to it (0 = first; None: not passed).
+        vote_ranks, screen_ranks = [], []
         for matcher, first in zip(matchers, fast_rank1):
             s = int(np.searchsorted(bounds, first, side="right")) - 1
-            counted = matcher.prefilter_votes(galleries[s], indexes[s])
-            order = np.argsort(-counted, kind="stable")
+            order = np.argsort(-matcher.prefilter_votes(galleries[s], indexes[s]), kind="stable")
             vote_ranks.append(int(np.flatnonzero(order == first - bounds[s])[0]))
+            passed = np.sort(order[:prefilter.screened(len(galleries[s]))]).astype(np.int64)
+            where = np.flatnonzero(passed == first - bounds[s])
+            screen = matcher._compact(galleries[s], passed, prefilter.roots, prefilter.stride)
+            screen_ranks.append(int(np.flatnonzero(np.argsort(-screen, kind="stable") == where[0])[0]) if where.size else None)
 
     result = {
         "gallery": gallery_size,
@@ -255,6 +259,7 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
             "prefiltered_rank1_correct": sum(fingers[r] == p.finger for r, p in zip(prefiltered_rank1, probe_prints)) / len(matchers),
             "prefiltered_rank1_same_as_exhaustive": prefiltered_rank1 == fast_rank1,
             "prefilter_vote_rank_of_exhaustive_first": vote_ranks,
+            "prefilter_screen_rank_of_exhaustive_first": screen_ranks,
         })
     if ray_address:
         result.update(_on_cluster(ray_address, shards, bounds, templates, probe_prints, scores))

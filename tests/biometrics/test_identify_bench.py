@@ -35,6 +35,7 @@ def test_bench_identify_prints_the_figures_and_the_rank1_check(capsys):
     assert result["prefiltered_rank1_same_as_exhaustive"] is True
     assert result["prefilter"]["kept_per_shard"] == [30, 30]
     assert len(result["prefilter_vote_rank_of_exhaustive_first"]) == 2
+    assert all(r is not None for r in result["prefilter_screen_rank_of_exhaustive_first"])  # all passed
     assert result["bytes_per_template"] == pytest.approx(
         result["compact_gallery_bytes_per_template"] + result["edge_index_bytes_per_template"])
 
