@@ -61,7 +61,7 @@ def matching(plength, preference, pneighbor, clength, creference, cneighbor):
 
 
 @njit(cache=True, inline="always")
-def coverage(length, reference_angle, neighbor_angle):
+def _coverage(length, reference_angle, neighbor_angle):
     """Ranges of bins an edge is filed under: length bins [lo, hi], angle bins cyclic [start, end)."""
     min_length = _truncating_div(length - MAX_DISTANCE_ERROR, MAX_DISTANCE_ERROR)
     max_length = _truncating_div(length + MAX_DISTANCE_ERROR, MAX_DISTANCE_ERROR)
@@ -77,7 +77,7 @@ def covered_cells(length, reference_angle, neighbor_angle, length_bins, cells):
     """The cells (rbin * ANGLE_BINS + nbin) * length_bins + lbin an edge is filed under, into
     cells[0..] (MAX_COVERED_CELLS entries), in the original's loop order; returns how many.
     Length bins from length_bins on are left out."""
-    lo, hi, rstart, rend, nstart, nend = coverage(length, reference_angle, neighbor_angle)
+    lo, hi, rstart, rend, nstart, nend = _coverage(length, reference_angle, neighbor_angle)
     size = 0
     for lbin in range(max(lo, 0), min(hi, length_bins - 1) + 1):
         rbin = rstart
