@@ -42,13 +42,12 @@ CELLS = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS
 # The cell of an edge that is not indexed (a missing star slot or a long edge): the probe table
 # has one more, always empty, cell for it.
 NO_CELL = CELLS
-# Angles in 256ths of a turn; the tolerances are the matcher's (MAX_ANGLE_ERROR is 7.1 steps).
+# Angles in 256ths of a turn; the tolerances are the matcher's (MAX_ANGLE_ERROR is 7.1 steps: 7).
 # Measured: a step wider (8, or 9 to cover both sides' rounding) let chance agreements in and
 # ranked the exhaustive first candidate of the 10 probes up to 129th of 10,000 instead of 46th.
 ANGLE_STEPS = 256
-ANGLE_TOLERANCE = 7
+ANGLE_TOLERANCE = int(float(MAX_ANGLE_ERROR) / float(PI2) * ANGLE_STEPS)
 LENGTH_TOLERANCE = MAX_DISTANCE_ERROR
-_FIELDS = (("cells", np.uint16), ("shapes", np.uint8))
 
 
 @njit(cache=True, inline="always")
