@@ -21,7 +21,7 @@ def test_prefilter_keeps_every_exhaustive_first_candidate_first(searched):  # no
     index = EdgeIndex.build(gallery)
     setting = Prefilter()
     kept, passed, trusted = setting.kept(len(gallery)), setting.screened(len(gallery)), setting.trusted_votes(len(gallery))
-    assert (kept, passed, trusted) == (100, 150, 15)
+    assert (kept, passed, trusted) == (100, 150, 60)
     for probe, matcher, scores in zip(probes, matchers, exhaustive):
         result = matcher.prefilter_compact(gallery, index)
         first = int(np.argmax(scores))
@@ -149,7 +149,7 @@ def test_prefilter_settings_are_checked(settings):
 
 def test_stage_sizes_are_the_larger_of_the_count_and_the_fraction_within_the_gallery():
     setting = Prefilter()
-    assert (setting.kept(60), setting.screened(60), setting.trusted_votes(60)) == (60, 60, 1)
-    assert (setting.kept(10_000), setting.screened(10_000), setting.trusted_votes(10_000)) == (100, 500, 50)
-    assert (setting.kept(100_000), setting.screened(100_000), setting.trusted_votes(100_000)) == (1000, 5000, 500)
+    assert (setting.kept(60), setting.screened(60), setting.trusted_votes(60)) == (60, 60, 2)
+    assert (setting.kept(10_000), setting.screened(10_000), setting.trusted_votes(10_000)) == (100, 500, 200)
+    assert (setting.kept(100_000), setting.screened(100_000), setting.trusted_votes(100_000)) == (1000, 5000, 2000)
     assert Prefilter(keep=1, fraction=0.0).kept(0) == 0
