@@ -44,7 +44,7 @@ CELLS = ANGLE_BINS * ANGLE_BINS * LENGTH_BINS
 NO_CELL = CELLS
 # Angles in 256ths of a turn; the tolerances are the matcher's (MAX_ANGLE_ERROR is 7.1 steps: 7).
 # Measured: a step wider (8, or 9 to cover both sides' rounding) let chance agreements in and
-# ranked the exhaustive first candidate of the 10 probes up to 129th of 10,000 instead of 46th.
+# put the exhaustive first candidate of the 10 probes at rank 129 of 10,000 instead of 46 (0 = first).
 ANGLE_STEPS = 256
 ANGLE_TOLERANCE = int(float(MAX_ANGLE_ERROR) / float(PI2) * ANGLE_STEPS)
 LENGTH_TOLERANCE = MAX_DISTANCE_ERROR
@@ -177,10 +177,10 @@ class Prefilter:
     The two screens fail differently, so each covers the other (docs/benchmarks.md, issue 16;
     the repository's 80 prints, each impression number in turn as the 10 probes, over 10,000
     and 100,000 candidates of which a tenth are the probe's finger): votes cannot order
-    near-ties (at 10,000 the exhaustive first ranked at worst 267th by votes, with ~150 copies
+    near-ties (at 10,000 the exhaustive first had rank 267 by votes at worst, 0 = first, with ~150 copies
     within 5 % of its score), which the root screen orders; the root screen can sample only
-    wrong roots (a first candidate screened at 88 of its exact 150+, which votes ranked 3rd; at
-    100,000 a weak mate screened at 1.7, which votes ranked 601st: trusting 0.5 % missed it)."""
+    wrong roots (a first candidate screened at 88 of its exact 150+, rank 2 by votes; at
+    100,000 a weak mate screened at 1.7, rank 600 by votes: trusting 0.5 % missed it)."""
 
     keep: int = 100
     fraction: float = 0.01
