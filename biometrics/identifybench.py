@@ -28,6 +28,7 @@ import numpy as np
 
 from .keys import new_data_key, open_sealed, seal
 from .sourceafis.compact import Screening
+from .sourceafis.edgeindex import EdgeIndex, Prefilter
 from .sourceafis.edges import SearchTemplate
 from .sourceafis.gallery import Gallery
 from .sourceafis.loader import load_gallery
@@ -267,14 +268,17 @@ Progress = Callable[[str, int, int], None]
 
 def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 10, seed: int = 2026,
         exhaustive_limit: int = 20_000, fingers: int | None = None, ray_address: str = "",
-        screening: Screening | None = Screening(), progress: Progress = lambda label, done, total: None) -> dict:
+        screening: Screening | None = Screening(), prefilter: Prefilter | None = Prefilter(),
+        progress: Progress = lambda label, done, total: None) -> dict:
     """Builds, seals, loads and searches the gallery; returns the figures (see the module docstring).
 
     The exhaustive search (every candidate scored exactly) always runs; with `screening` the
-    two-stage search runs too, its rate is reported beside the exhaustive one and
-    rank1_same_as_exhaustive says whether every probe's first candidate is the exhaustive one's.
-    The gallery is built and sealed batch by batch (gallery_cbor): only the sealed records stay
-    in memory, so a million templates fit where a million Template objects (≈ 5 KB each) did not."""
+    two-stage search runs too, and with `prefilter` the search pre-filtered by each shard's edge
+    index (its build timed apart from loading); their rates are reported beside the exhaustive
+    one and rank1_same_as_exhaustive says whether every probe's first candidate is the
+    exhaustive one's in each of them.  The gallery is built and sealed batch by batch
+    (gallery_cbor): only the sealed records stay in memory, so a million templates fit where a
+    million Template objects (≈ 5 KB each) did not."""
     if gallery_size < 1 or shards < 1 or probes < 1:
         raise BenchError("--gallery, --shards and --probes must be at least 1")
     if shards > gallery_size:
@@ -355,6 +359,31 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
             screened_cpu = time.thread_time() - started_cpu
             screened_rank1 = [int(np.argmax(row)) for row in screened]
 
+        prefiltered_cpu, prefiltered_rank1, indexes = None, None, []
+        if prefilter is not None:
+            started = time.thread_time()
+            indexes = [EdgeIndex.build(g) for g in galleries]
+            index_seconds = time.thread_time() - started
+            matchers[0].prefilter_compact(galleries[0], indexes[0], prefilter)  # compiled before timing
+            started_cpu = time.thread_time()
+            prefiltered = np.zeros((len(matchers), gallery_size))
+            for row, matcher in enumerate(matchers):
+                for s, (gallery, index) in enumerate(zip(galleries, indexes)):
+                    prefiltered[row, bounds[s]:bounds[s + 1]] = matcher.prefilter_compact(gallery, index, prefilter).scores
+            prefiltered_cpu = time.thread_time() - started_cpu
+            prefiltered_rank1 = [int(np.argmax(row)) for row in prefiltered]
+            # The margin: where the exhaustive first candidate ranks by votes in its shard, and by the
+            # root screen among those passed to it (0 = first; None: not passed).
+            vote_ranks, screen_ranks = [], []
+            for matcher, first in zip(matchers, fast_rank1):
+                s = int(np.searchsorted(bounds, first, side="right")) - 1
+                order = np.argsort(-matcher.prefilter_votes(galleries[s], indexes[s]), kind="stable")
+                vote_ranks.append(int(np.flatnonzero(order == first - bounds[s])[0]))
+                passed = np.sort(order[:prefilter.screened(len(galleries[s]))]).astype(np.int64)
+                where = np.flatnonzero(passed == first - bounds[s])
+                screen = matcher._compact(galleries[s], passed, prefilter.roots, prefilter.stride)
+                screen_ranks.append(int(np.flatnonzero(np.argsort(-screen, kind="stable") == where[0])[0]) if where.size else None)
+
         result = {
             "gallery": gallery_size,
             "shards": shards,
@@ -364,7 +393,9 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
             "ratio_to_kernel_impostor_rate": gallery_size * len(matchers) / search_cpu / kernel_rate,
             "search_seconds_per_probe": search_wall / len(matchers),
             "search_cpu_seconds_per_probe": search_cpu / len(matchers),
-            "bytes_per_template": gallery_bytes / gallery_size,
+            # With the pre-filter, what a searching process holds: the compact gallery and its edge index.
+            "bytes_per_template": (gallery_bytes + sum(i.nbytes for i in indexes)) / gallery_size,
+            "compact_gallery_bytes_per_template": gallery_bytes / gallery_size,
             "sealed_bytes_per_template": sealed_bytes / gallery_size,
             # Building: generating the moved copies, their CBOR and sealing them (and, for the
             # cluster, writing the shards' store: store_write_seconds of it).
@@ -386,9 +417,26 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
                 # The issue's check: every probe's first candidate is the exhaustive search's.
                 "screened_rank1_same_as_exhaustive": screened_rank1 == fast_rank1,
             })
-        # rank1_same_as_exhaustive: the ranking reported (the screened one with a screening) has the
-        # exhaustive search's first candidate for every probe.
-        same = screened_rank1 == fast_rank1 if screening is not None else True
+        if prefilter is not None:
+            result.update({
+                "prefilter": {"keep": prefilter.keep, "fraction": prefilter.fraction, "passed": prefilter.passed, "trusted": prefilter.trusted,
+                              "roots": prefilter.roots, "stride": prefilter.stride,
+                              "screened_per_shard": [prefilter.screened(len(g)) for g in galleries],
+                              "kept_per_shard": [prefilter.kept(len(g)) for g in galleries]},
+                "edge_index_bytes_per_template": sum(i.nbytes for i in indexes) / gallery_size,
+                "edge_index_build_templates_per_second_per_core": gallery_size / index_seconds,
+                "prefiltered_candidates_per_second_per_core": gallery_size * len(matchers) / prefiltered_cpu,
+                "prefiltered_ratio_to_kernel_impostor_rate": gallery_size * len(matchers) / prefiltered_cpu / kernel_rate,
+                "prefiltered_ratio_to_exhaustive": search_cpu / prefiltered_cpu,
+                "prefiltered_rank1_correct": sum(finger_of(r) == p.finger for r, p in zip(prefiltered_rank1, probe_prints)) / len(matchers),
+                "prefiltered_rank1_same_as_exhaustive": prefiltered_rank1 == fast_rank1,
+                "prefilter_vote_rank_of_exhaustive_first": vote_ranks,
+                "prefilter_screen_rank_of_exhaustive_first": screen_ranks,
+            })
+        # rank1_same_as_exhaustive: every ranking reported (the screened and the pre-filtered ones,
+        # when run) has the exhaustive search's first candidate for every probe.
+        same = (screened_rank1 == fast_rank1 if screening is not None else True) \
+            and (prefiltered_rank1 == fast_rank1 if prefilter is not None else True)
         if gallery_size <= exhaustive_limit:
             def templates(keys=keys, sealed=sealed):
                 for first in range(0, gallery_size, _REFERENCE_BATCH):
@@ -401,9 +449,9 @@ def run(prints_folder: Path, gallery_size: int, shards: int = 1, probes: int = 1
         else:
             # Too large to score again with the 1:1 kernel here; the compact kernel's exhaustive mode
             # scores every candidate exactly (bit for bit the 1:1 score), so it is the reference.
-            result["rank1_same_as_exhaustive"] = same if screening is not None else None
+            result["rank1_same_as_exhaustive"] = same if screening is not None or prefilter is not None else None
             result["scores_equal_to_1to1"] = None
-        del sealed, keys, galleries  # the cluster's actors read the store; this process keeps the scores
+        del sealed, keys, galleries, indexes  # the cluster's actors read the store; this process keeps the scores
         if writer is not None:
             result.update(_on_cluster(ray_address, writer, probe_prints, scores, progress))
         result["coordinator_peak_rss_bytes"] = _peak_rss_bytes()

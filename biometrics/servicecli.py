@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--exhaustive-limit", type=_positive, default=20_000, metavar="N",
                        help="up to this gallery size, rescore everything with the 1:1 kernel to check rank 1")
     bench.add_argument("--exhaustive", action="store_true",
-                       help="score every candidate exactly only (no two-stage screened search beside it)")
+                       help="score every candidate exactly only (no screened or pre-filtered search beside it)")
     # Defaults are compact.Screening's (not imported here: it loads numba).
     bench.add_argument("--screen-roots", type=_positive, metavar="K",
                        help="two-stage search: roots found per candidate in the screen (default: Screening.roots)")
@@ -59,6 +59,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--screen-keep", type=_positive, metavar="N",
                        help="two-stage search: candidates scored exactly after the screen, at least "
                             "(default: Screening.keep, or Screening.fraction of the shard if more)")
+    # Defaults are edgeindex.Prefilter's.
+    bench.add_argument("--prefilter-keep", type=_positive, metavar="N",
+                       help="pre-filtered search: candidates scored exactly after the edge-index votes, at least "
+                            "(default: Prefilter.keep, or Prefilter.fraction of the shard if more)")
+    bench.add_argument("--prefilter-fraction", type=float, metavar="F",
+                       help="pre-filtered search: fraction of the shard scored exactly (default: Prefilter.fraction)")
     bench.set_defaults(run=cmd_bench_identify)
 
 
@@ -80,10 +86,13 @@ def cmd_bench_identify(args: argparse.Namespace) -> int:
     from .cli import ProgressBar
     from .identifybench import BenchError, default_prints, run
     from .sourceafis.compact import Screening
+    from .sourceafis.edgeindex import Prefilter
 
     settings = {"roots": args.screen_roots, "stride": args.screen_stride, "keep": args.screen_keep}
+    prefiltering = {"keep": args.prefilter_keep, "fraction": args.prefilter_fraction}
     try:
         screening = Screening(**{name: value for name, value in settings.items() if value is not None})
+        prefilter = Prefilter(**{name: value for name, value in prefiltering.items() if value is not None})
     except ValueError as error:
         raise CommandError(str(error)) from None
     # A million templates take minutes to build and search: progress on stderr, a line per tenth.
@@ -91,7 +100,8 @@ def cmd_bench_identify(args: argparse.Namespace) -> int:
     try:
         result = run(args.prints or default_prints(), args.gallery, shards=args.shards, probes=args.probes,
                      exhaustive_limit=args.exhaustive_limit, fingers=args.fingers, ray_address=args.ray_address,
-                     screening=None if args.exhaustive else screening, progress=progress.update)
+                     screening=None if args.exhaustive else screening,
+                     prefilter=None if args.exhaustive else prefilter, progress=progress.update)
     except BenchError as error:
         raise CommandError(str(error)) from None
     finally:

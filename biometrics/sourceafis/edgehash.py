@@ -20,6 +20,11 @@ from . import angles
 from .parameters import ANGLE_BINS, COMPLEMENTARY_MAX_ANGLE_ERROR, MAX_ANGLE_ERROR, MAX_DISTANCE_ERROR
 
 
+# Cells one edge is filed under, at most: 3 length bins × 4 × 4 angle bins (an angle range of
+# ±MAX_ANGLE_ERROR spans 4 bins where it crosses the 37th, narrow bin).
+MAX_COVERED_CELLS = 48
+
+
 @njit(cache=True, inline="always")
 def angle_bin(angle):
     # Java divides in float and truncates.
@@ -67,6 +72,25 @@ def _coverage(length, reference_angle, neighbor_angle):
     return min_length, max_length, min_reference, end_reference, min_neighbor, end_neighbor
 
 
+@njit(cache=True, inline="always")
+def covered_cells(length, reference_angle, neighbor_angle, length_bins, cells):
+    """The cells (rbin * ANGLE_BINS + nbin) * length_bins + lbin an edge is filed under, into
+    cells[0..] (MAX_COVERED_CELLS entries), in the original's loop order; returns how many.
+    Length bins from length_bins on are left out."""
+    lo, hi, rstart, rend, nstart, nend = _coverage(length, reference_angle, neighbor_angle)
+    size = 0
+    for lbin in range(max(lo, 0), min(hi, length_bins - 1) + 1):
+        rbin = rstart
+        while rbin != rend:
+            nbin = nstart
+            while nbin != nend:
+                cells[size] = (rbin * ANGLE_BINS + nbin) * length_bins + lbin
+                size += 1
+                nbin = (nbin + 1) % ANGLE_BINS
+            rbin = (rbin + 1) % ANGLE_BINS
+    return size
+
+
 @njit(cache=True)
 def build_table(lengths, reference_angles, neighbor_angles):
     """CSR table: cell (rbin * ANGLE_BINS + nbin) * length_bins + lbin lists edges as reference * n + neighbour."""
@@ -81,6 +105,7 @@ def build_table(lengths, reference_angles, neighbor_angles):
     counts = np.zeros(cells + 1, dtype=np.int32)
     edges = np.empty(0, dtype=np.int32)
     cursor = np.empty(0, dtype=np.int32)
+    covered = np.empty(MAX_COVERED_CELLS, dtype=np.int64)
     for phase in range(2):
         if phase == 1:
             for cell in range(cells):
@@ -91,23 +116,16 @@ def build_table(lengths, reference_angles, neighbor_angles):
             for neighbor in range(count):
                 if reference == neighbor:
                     continue
-                lo, hi, rstart, rend, nstart, nend = _coverage(
-                    lengths[reference, neighbor], reference_angles[reference, neighbor], neighbor_angles[reference, neighbor]
-                )
                 # Same loop order as the original, so each cell's list keeps its order.
-                for lbin in range(max(lo, 0), hi + 1):
-                    rbin = rstart
-                    while rbin != rend:
-                        nbin = nstart
-                        while nbin != nend:
-                            cell = (rbin * ANGLE_BINS + nbin) * length_bins + lbin
-                            if phase == 0:
-                                counts[cell + 1] += 1
-                            else:
-                                edges[cursor[cell]] = reference * count + neighbor
-                                cursor[cell] += 1
-                            nbin = (nbin + 1) % ANGLE_BINS
-                        rbin = (rbin + 1) % ANGLE_BINS
+                size = covered_cells(lengths[reference, neighbor], reference_angles[reference, neighbor],
+                                     neighbor_angles[reference, neighbor], length_bins, covered)
+                for i in range(size):
+                    cell = covered[i]
+                    if phase == 0:
+                        counts[cell + 1] += 1
+                    else:
+                        edges[cursor[cell]] = reference * count + neighbor
+                        cursor[cell] += 1
     # Copies of the filed edges' shapes, so that a lookup reads them contiguously.
     filed_references = np.empty(edges.shape[0], dtype=np.int32)
     filed_lengths = np.empty(edges.shape[0], dtype=lengths.dtype)

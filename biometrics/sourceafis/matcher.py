@@ -18,6 +18,7 @@ from numba import njit
 
 from .compact import CompactGallery, CompactScratch, Screening, ScreenedScores, search_compact
 from .edgehash import EdgeHash
+from .edgeindex import EdgeIndex, Prefilter, probe_table, votes
 from .edges import POLAR_DIRECTIONS, POLAR_LENGTHS, SearchTemplate
 from .gallery import Gallery
 from .pairing import PAIR_FIELDS, PROPOSALS_PER_STEP, crawl
@@ -211,6 +212,45 @@ class Matcher:
         exact[chosen] = True
         return ScreenedScores(scores, exact)
 
+    def prefilter_compact(self, gallery: CompactGallery, index: EdgeIndex,
+                          prefilter: Prefilter = Prefilter()) -> ScreenedScores:
+        """The pre-filtered search: every candidate screened by the edge index's votes (one
+        compiled pass, see edgeindex), the best prefilter.screened(n) of them by a subset of their
+        roots (as screen_compact), then the best prefilter.kept(n) of those by that screen and
+        the best prefilter.trusted_votes(n) by votes scored exactly.  Exactly scored candidates
+        carry match()'s score, the root-screened ones their screening score and the rest 0
+        (neither ever above match()'s)."""
+        if not index.fits(gallery):
+            raise ValueError("the edge index was not built from this gallery")
+        count = len(gallery)
+        scores = np.zeros(count, dtype=np.float64)
+        # Stable orders: among equal votes or screening scores the earlier candidate goes first.
+        by_votes = np.argsort(-self.prefilter_votes(gallery, index), kind="stable")
+        passed = np.sort(by_votes[:prefilter.screened(count)]).astype(np.int64)
+        keep = prefilter.kept(count)
+        chosen = passed
+        if passed.shape[0] > keep:
+            screened = self._compact(gallery, passed, prefilter.roots, prefilter.stride)
+            scores[passed] = screened
+            chosen = np.union1d(passed[np.argsort(-screened, kind="stable")[:keep]],
+                                by_votes[:prefilter.trusted_votes(count)]).astype(np.int64)
+        scores[chosen] = self._compact(gallery, chosen, MAX_TRIED_ROOTS, 1)
+        exact = np.zeros(count, dtype=bool)
+        exact[chosen] = True
+        return ScreenedScores(scores, exact)
+
+    def prefilter_votes(self, gallery: CompactGallery, index: EdgeIndex) -> np.ndarray:
+        """Each candidate's screening votes (edgeindex.votes) against this probe."""
+        table = getattr(self, "_edge_table", None)
+        if table is None:
+            p = self.template
+            table = self._edge_table = probe_table(
+                p.star_offsets, p.star_lengths, p.star_reference_angles, p.star_neighbor_angles)
+        scratch = np.zeros((2, max(self.template.count, 1)), dtype=np.int64)
+        counted = np.zeros(len(gallery), dtype=np.int32)
+        votes(gallery.offsets, index.cells, index.shapes, *table, scratch[0], scratch[1], counted)
+        return counted
+
     def _compact(self, gallery: CompactGallery, candidates: np.ndarray, max_roots: int, stride: int) -> np.ndarray:
         scores = np.zeros(candidates.shape[0], dtype=np.float64)
         stars = getattr(self._local, "compact", None)
@@ -266,16 +306,16 @@ class Matcher:
 
 
 def _refresh_kernel_cache() -> None:
-    from . import angles, compact, edgehash, edges, jitcache, pairing, parameters, roots, scoring
+    from . import angles, compact, edgehash, edgeindex, edges, jitcache, pairing, parameters, roots, scoring
     from . import matcher as this
 
     kernels = [
         _match_one, _match_gallery, roots.enumerate_roots, pairing.crawl, scoring.compute, scoring.shape,
         edgehash.build_table, edgehash.angle_cells, edges.edge_shape, edges.all_edge_shapes,
         edges.neighbor_table, edges.root_edge_order, compact.build_stars, compact.enumerate_compact_roots,
-        compact.search_compact,
+        compact.search_compact, edgeindex.build_cells, edgeindex.probe_table, edgeindex.votes,
     ]
-    jitcache.refresh(kernels, [angles, compact, edgehash, edges, pairing, parameters, roots, scoring, this])
+    jitcache.refresh(kernels, [angles, compact, edgehash, edgeindex, edges, pairing, parameters, roots, scoring, this])
 
 
 _refresh_kernel_cache()

@@ -35,6 +35,31 @@ def test_bench_identify_prints_the_figures_and_the_rank1_check(capsys):
     assert result["screened_candidates_per_second_per_core"] > 0
     assert result["screened_rank1_same_as_exhaustive"] is True
     assert result["screening"]["kept_per_shard"] == [30, 30]
+    # So does the search pre-filtered by each shard's edge index; bytes_per_template holds both.
+    assert result["prefiltered_candidates_per_second_per_core"] > 0
+    assert result["prefiltered_ratio_to_kernel_impostor_rate"] > 0
+    assert result["prefiltered_rank1_same_as_exhaustive"] is True
+    assert result["prefilter"]["kept_per_shard"] == [30, 30]
+    assert len(result["prefilter_vote_rank_of_exhaustive_first"]) == 2
+    assert all(r is not None for r in result["prefilter_screen_rank_of_exhaustive_first"])  # all passed
+    assert result["bytes_per_template"] == pytest.approx(
+        result["compact_gallery_bytes_per_template"] + result["edge_index_bytes_per_template"])
+
+
+def test_bench_identify_prefilter_setting(capsys):
+    code = main(["biometrics", "bench-identify", "--gallery", "40", "--probes", "2", "--fingers", "3",
+                 "--prints", str(FVC), "--prefilter-keep", "3", "--prefilter-fraction", "0"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result["prefilter"]["kept_per_shard"] == [3]
+    # Three candidates of forty scored exactly; the check is reported either way.
+    assert isinstance(result["prefiltered_rank1_same_as_exhaustive"], bool)
+    assert result["rank1_same_as_exhaustive"] is (result["prefiltered_rank1_same_as_exhaustive"]
+                                                   and result["screened_rank1_same_as_exhaustive"]
+                                                   and result["scores_equal_to_1to1"])
+    assert main(["biometrics", "bench-identify", "--gallery", "40", "--fingers", "3", "--prints", str(FVC),
+                 "--prefilter-fraction", "2"]) == 2
+    assert "fraction" in capsys.readouterr().err
 
 
 def test_bench_identify_exhaustive_only(capsys):
@@ -43,6 +68,7 @@ def test_bench_identify_exhaustive_only(capsys):
     result = json.loads(capsys.readouterr().out)
     assert code == 0
     assert "screened_candidates_per_second_per_core" not in result
+    assert "prefiltered_candidates_per_second_per_core" not in result
     assert result["rank1_same_as_exhaustive"] is True and result["scores_equal_to_1to1"] is True
     assert main(["biometrics", "bench-identify", "--gallery", "40", "--fingers", "3", "--prints", str(FVC),
                  "--screen-stride", "71"]) == 2
