@@ -153,3 +153,15 @@ def test_stage_sizes_are_the_larger_of_the_count_and_the_fraction_within_the_gal
     assert (setting.kept(10_000), setting.screened(10_000), setting.trusted_votes(10_000)) == (100, 500, 200)
     assert (setting.kept(100_000), setting.screened(100_000), setting.trusted_votes(100_000)) == (1000, 5000, 2000)
     assert Prefilter(keep=1, fraction=0.0).kept(0) == 0
+
+
+def test_the_margin_bench_reports_each_probes_ranks_and_whether_its_first_candidate_was_kept():
+    """bench/prefilter_margin.py on a small gallery: one row per probe, with the exhaustive first
+    candidate's rank by votes (within the gallery) and its verdict, as the docs quote it."""
+    from bench import prefilter_margin
+    from biometrics.identifybench import default_prints, read_prints
+
+    result = prefilter_margin.check(read_prints(default_prints(), fingers=4), 8, 600, Prefilter())
+    rows = result["probes"]
+    assert [r["probe"] for r in rows] == ["101_8", "102_8", "103_8", "104_8"]
+    assert all(r["first_same"] and 0 <= r["vote_rank"] < 600 and r["best"] > 0 for r in rows)
