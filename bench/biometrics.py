@@ -86,12 +86,12 @@ async def serve_apart(config: Config) -> tuple[int, subprocess.Popen]:
     import aiohttp
 
     port = free_port()
-    log = open(config.data_dir / "server.log", "wb")
     env = {**os.environ, "LOANCTL_DATABASE_URL": config.database_url,
            "LOANCTL_FINGERPRINT_MODE": config.fingerprint_mode}
-    server = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "biometrics", "--data", str(config.data_dir),
-                               "--port", str(port), "--no-demo"], stdout=log, stderr=subprocess.STDOUT, env=env,
-                              cwd=Path(__file__).resolve().parents[1])
+    with open(config.data_dir / "server.log", "wb") as log:  # the server keeps its own descriptor
+        server = subprocess.Popen([sys.executable, "-m", "core.cli", "serve", "biometrics", "--data",
+                                   str(config.data_dir), "--port", str(port), "--no-demo"], stdout=log,
+                                  stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).resolve().parents[1])
     async with aiohttp.ClientSession() as session:
         while server.poll() is None:
             try:
